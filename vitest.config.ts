@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: suites that start servers or databases should not all run at once.
     maxWorkers: 2,
+    globalSetup: ["test/global-setup.ts"],
   },
 });

@@ -1,0 +1,83 @@
+// The CLI reaches the audit log through the running server when there is one (the embedded
+// database admits one process), and opens the store itself otherwise.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { RampartConfig } from "../config/index.ts";
+import type {
+  BundleManifest,
+  CheckpointInfo,
+  ConsistencyProof,
+  InclusionProof,
+  LogStatus,
+  VerifyReport,
+} from "../monitoring/audit/index.ts";
+import { adminTokenPath, runningServerUrl } from "../server/index.ts";
+import { openAuditOffline } from "../server/runtime.ts";
+
+export interface AuditAccess {
+  readonly via: string;
+  verify(log?: string, onProgress?: (done: number, total: number) => void): Promise<VerifyReport>;
+  inclusion(entryId: string): Promise<InclusionProof>;
+  consistency(log: string, from: number, to?: number): Promise<ConsistencyProof>;
+  exportBundle(from: Date, to: Date, dir: string): Promise<BundleManifest>;
+  logs(): Promise<{ logs: LogStatus[]; verifierKey: string }>;
+  checkpoint(): Promise<CheckpointInfo[]>;
+  close(): Promise<void>;
+}
+
+export async function openAuditAccess(config: RampartConfig, opts: { server?: string; write?: boolean } = {}): Promise<AuditAccess> {
+  const dataDir = resolve(config.database.dataDir);
+  const url = opts.server ?? runningServerUrl(dataDir);
+  if (url) {
+    const tokenFile = adminTokenPath(dataDir);
+    const token = process.env.RAMPART_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : undefined);
+    if (!token) throw new Error(`a server runs at ${url}; set RAMPART_TOKEN to an admin token to reach it`);
+    return remoteAccess(url, token);
+  }
+  const { audit, close } = await openAuditOffline(config, { write: opts.write ?? false });
+  return {
+    via: config.database.url ? "database" : `data directory ${dataDir}`,
+    verify: (log, onProgress) => audit.verify({ ...(log ? { log } : {}), ...(onProgress ? { onProgress } : {}) }),
+    inclusion: (id) => audit.inclusionProof(id),
+    consistency: (log, from, to) => audit.consistencyProof(log, from, to),
+    exportBundle: (from, to, dir) => audit.exportBundle({ from, to, dir }),
+    logs: async () => ({ logs: await audit.logs(), verifierKey: audit.verifierKey }),
+    checkpoint: () => audit.checkpoint(),
+    close,
+  };
+}
+
+function remoteAccess(base: string, token: string): AuditAccess {
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(new URL(path, base), {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const json = (await res.json()) as T & { message?: string };
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json.message ?? ""}`.trim());
+    return json;
+  }
+  const q = (o: Record<string, string | number | undefined>) =>
+    new URLSearchParams(
+      Object.entries(o).flatMap(([k, v]): Array<[string, string]> => (v === undefined ? [] : [[k, String(v)]])),
+    ).toString();
+  return {
+    via: `server ${base}`,
+    verify: (log) => call("POST", `/api/v1/audit/verify?${q({ log })}`),
+    inclusion: (entry) => call("GET", `/api/v1/audit/proof/inclusion?${q({ entry })}`),
+    consistency: (log, from, to) => call("GET", `/api/v1/audit/proof/consistency?${q({ log, from, to })}`),
+    async exportBundle(from, to, dir) {
+      const r = await call<{ manifest: BundleManifest; files: Record<string, string> }>("POST", "/api/v1/audit/export", {
+        from: from.toISOString(),
+        to: to.toISOString(),
+      });
+      mkdirSync(dir, { recursive: true });
+      for (const [name, text] of Object.entries(r.files)) writeFileSync(join(dir, name.replace(/[/\\]/g, "_")), text);
+      return r.manifest;
+    },
+    logs: () => call("GET", "/api/v1/audit/logs"),
+    checkpoint: async () => (await call<{ checkpoints: CheckpointInfo[] }>("POST", "/api/v1/audit/checkpoint")).checkpoints,
+    close: async () => {},
+  };
+}

@@ -1,0 +1,47 @@
+// The `rampart` command: parses arguments and calls modules; no business logic lives here.
+import { readFileSync } from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { createLogger } from "../platform/logging.ts";
+import { registerAuditCommands } from "./audit.ts";
+import { registerConfigCommands } from "./config.ts";
+import { runServer, runUp } from "./up.ts";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
+function portOption(): Option {
+  return new Option("-p, --port <port>", "port of the control plane").argParser((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("expected a port number 0-65535");
+    return n;
+  });
+}
+
+const program = new Command("rampart")
+  .description("Rampart: self-hosted zero-trust security platform (edge gateway, identity, secrets, privacy, audit, compliance)")
+  .version(pkg.version)
+  .showHelpAfterError("(run with --help for usage)");
+
+program
+  .command("up")
+  .description("run Rampart on this machine with embedded storage; with no config, a self-contained demo")
+  .option("-c, --config <file>", "rampart.yaml to use instead of the demo defaults")
+  .addOption(portOption())
+  .option("--data-dir <dir>", "where embedded state lives (default ./.rampart)")
+  .action(async (o: { config?: string; port?: number; dataDir?: string }) => runUp(o, createLogger()));
+
+program
+  .command("server")
+  .description("run the control plane (API, schedulers) from a config file")
+  .requiredOption("-c, --config <file>", "rampart.yaml")
+  .action(async (o: { config: string }) => {
+    await runServer(o, createLogger());
+  });
+
+registerConfigCommands(program);
+registerAuditCommands(program);
+
+program.parseAsync().catch((err: unknown) => {
+  const e = err as Error & { code?: string };
+  process.stderr.write(`rampart: ${e.message}\n`);
+  process.exitCode = e.code === "config_invalid" ? 1 : 2;
+});

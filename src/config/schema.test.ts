@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { defaultConfig, parseConfig, rampartConfigSchema } from "./index.ts";
+
+describe("schema", () => {
+  it("defaults every section", () => {
+    expect(defaultConfig()).toEqual({
+      version: 1,
+      environment: "dev",
+      server: { host: "127.0.0.1", port: 7600 },
+      database: { dataDir: "./.rampart" },
+      hotState: {},
+      events: { ingestTokens: [], batchMaxEvents: 1000, batchMaxDelayMs: 50 },
+      audit: {
+        retention: { security: 365, audit: 2555, application: 90 },
+        checkpointIntervalSeconds: 10,
+        period: "month",
+      },
+      routes: [],
+    });
+  });
+
+  it("returns a fresh object each time", () => {
+    const a = defaultConfig();
+    a.routes.push({ path: "/", upstream: "http://x" });
+    expect(defaultConfig().routes).toEqual([]);
+  });
+
+  it("reads an empty section as absent", async () => {
+    const config = await parseConfig("version: 1\nhotState:\nroutes:\naudit:\n  retention:\n", "r.yaml", {});
+    expect(config.hotState).toEqual({});
+    expect(config.routes).toEqual([]);
+    expect(config.audit.retention.security).toBe(365);
+  });
+
+  it("accepts the URL schemes each section expects and no others", () => {
+    const ok = (input: object) => rampartConfigSchema.safeParse({ version: 1, ...input }).success;
+    expect(ok({ database: { url: "postgres://db/rampart" } })).toBe(true);
+    expect(ok({ database: { url: "postgresql://u:p@db:5432/rampart" } })).toBe(true);
+    expect(ok({ database: { url: "mysql://db/rampart" } })).toBe(false);
+    expect(ok({ hotState: { redisUrl: "redis://cache:6379" } })).toBe(true);
+    expect(ok({ hotState: { redisUrl: "rediss://cache:6380" } })).toBe(true);
+    expect(ok({ hotState: { redisUrl: "http://cache" } })).toBe(false);
+    expect(ok({ routes: [{ upstream: "https://svc.internal" }] })).toBe(true);
+    expect(ok({ routes: [{ upstream: "http:/svc" }] })).toBe(false);
+    expect(ok({ routes: [{ upstream: "file:///etc/passwd" }] })).toBe(false);
+    expect(ok({ routes: [{ upstream: "svc.internal" }] })).toBe(false);
+  });
+
+  it("requires ingest tokens of at least 32 characters with unique names", () => {
+    const issues = (tokens: unknown) =>
+      rampartConfigSchema
+        .safeParse({ version: 1, events: { ingestTokens: tokens } })
+        .error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    const long = "k".repeat(32);
+    expect(issues([{ name: "a", token: long }])).toBeUndefined();
+    expect(issues([{ name: "a", token: "k".repeat(31) }])).toEqual([
+      "events.ingestTokens.0.token: token must be at least 32 characters",
+    ]);
+    expect(
+      issues([
+        { name: "a", token: long },
+        { name: "a", token: long },
+      ]),
+    ).toEqual(["events.ingestTokens.1.name: name already used by ingestTokens[0]"]);
+  });
+});

@@ -1,0 +1,147 @@
+import { z } from "zod";
+
+// One section per module: a module that needs configuration adds its own schema here and one
+// line to `rampartConfigSchema`. Every object is strict so a misspelt key is an error, not a
+// silently ignored setting.
+
+// References resolve to strings, so a string of digits counts as a number: `port: ${env:PORT}`.
+const digitsToNumber = (value: unknown) =>
+  typeof value === "string" && /^[0-9]{1,15}$/.test(value) ? Number(value) : value;
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER, tooSmall?: string) {
+  return z.preprocess(
+    digitsToNumber,
+    z
+      .number()
+      .int()
+      .min(min, tooSmall === undefined ? undefined : { error: tooSmall })
+      .max(max),
+  );
+}
+
+function urlWithProtocols(protocols: readonly string[], message: string) {
+  // A missing key falls through to the generic "required" message.
+  const typeError = (issue: { input?: unknown }) => (issue.input === undefined ? undefined : message);
+  return z.string({ error: typeError }).refine((value) => {
+    // Require the literal `scheme://` too: WHATWG parsing would quietly repair `http:/svc`.
+    if (!URL.canParse(value)) return false;
+    const url = new URL(value);
+    return (
+      protocols.includes(url.protocol) &&
+      url.host !== "" &&
+      value.toLowerCase().startsWith(`${url.protocol}//`)
+    );
+  }, message);
+}
+
+/** An empty section (`hotState:` with every key commented out) reads as absent: defaults apply. */
+function emptyIsAbsent<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => (value === null ? undefined : value), schema);
+}
+
+const httpUrl = () => urlWithProtocols(["http:", "https:"], "expected an http(s) URL");
+const days = (fallback: number) => integer(1).default(fallback);
+
+export const environmentSchema = z.enum(["dev", "sit", "uat", "prod"]);
+
+export const serverConfigSchema = z.strictObject({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: integer(0, 65_535).default(7600),
+  /** URL users reach the console/API at, when it differs from host:port (behind a load balancer). */
+  publicUrl: httpUrl().optional(),
+});
+
+export const databaseConfigSchema = z.strictObject({
+  /** PostgreSQL connection URL; absent means embedded PGlite in `dataDir`. */
+  url: urlWithProtocols(
+    ["postgres:", "postgresql:"],
+    "expected a postgres:// or postgresql:// URL",
+  ).optional(),
+  dataDir: z.string().min(1).default("./.rampart"),
+});
+
+export const hotStateConfigSchema = z.strictObject({
+  /** Redis URL for state shared by gateway replicas; absent means in-process memory. */
+  redisUrl: urlWithProtocols(["redis:", "rediss:"], "expected a redis:// or rediss:// URL").optional(),
+});
+
+export const ingestTokenSchema = z.strictObject({
+  name: z.string().min(1),
+  token: z.string().min(32, { error: "token must be at least 32 characters" }),
+});
+
+export const eventsConfigSchema = z.strictObject({
+  ingestTokens: emptyIsAbsent(
+    z
+      .array(ingestTokenSchema)
+      .default(() => [])
+      .superRefine((tokens, ctx) => {
+        // Messages name the first index, never the value: a name may come from a reference.
+        const first = new Map<string, number>();
+        tokens.forEach((token, index) => {
+          const earlier = first.get(token.name);
+          if (earlier === undefined) first.set(token.name, index);
+          else
+            ctx.addIssue({
+              code: "custom",
+              message: `name already used by ingestTokens[${earlier}]`,
+              path: [index, "name"],
+            });
+        });
+      }),
+  ),
+  batchMaxEvents: integer(1, 1_000_000).default(1000),
+  batchMaxDelayMs: integer(0, 60_000).default(50),
+});
+
+export const auditConfigSchema = z.strictObject({
+  retention: emptyIsAbsent(
+    z
+      .strictObject({
+        // Security logs must outlive a year of audit lookback (ISO 27001 A.8.15, DPDP Rules).
+        security: integer(
+          365,
+          Number.MAX_SAFE_INTEGER,
+          "security retention must be at least 365 days",
+        ).default(365),
+        audit: days(2555),
+        application: days(90),
+      })
+      .prefault({}),
+  ),
+  checkpointIntervalSeconds: integer(1, 86_400).default(10),
+  period: z.enum(["month", "week", "day"]).default("month"),
+});
+
+export const routeConfigSchema = z.strictObject({
+  host: z.string().min(1).optional(),
+  path: z.string().startsWith("/", { error: 'path must start with "/"' }).default("/"),
+  upstream: httpUrl(),
+});
+
+/** The whole `rampart.yaml` (`version: 1`). */
+export const rampartConfigSchema = z.strictObject({
+  version: z.literal(1),
+  environment: environmentSchema.default("dev"),
+  server: emptyIsAbsent(serverConfigSchema.prefault({})),
+  database: emptyIsAbsent(databaseConfigSchema.prefault({})),
+  hotState: emptyIsAbsent(hotStateConfigSchema.prefault({})),
+  events: emptyIsAbsent(eventsConfigSchema.prefault({})),
+  audit: emptyIsAbsent(auditConfigSchema.prefault({})),
+  routes: emptyIsAbsent(z.array(routeConfigSchema).default(() => [])),
+});
+
+export type RampartConfig = z.output<typeof rampartConfigSchema>;
+export type Environment = z.output<typeof environmentSchema>;
+export type ServerConfig = z.output<typeof serverConfigSchema>;
+export type DatabaseConfig = z.output<typeof databaseConfigSchema>;
+export type HotStateConfig = z.output<typeof hotStateConfigSchema>;
+export type IngestToken = z.output<typeof ingestTokenSchema>;
+export type EventsConfig = z.output<typeof eventsConfigSchema>;
+export type AuditConfig = z.output<typeof auditConfigSchema>;
+export type RouteConfig = z.output<typeof routeConfigSchema>;
+
+/** The configuration used when no file is given: every default. */
+export function defaultConfig(): RampartConfig {
+  return rampartConfigSchema.parse({ version: 1 });
+}

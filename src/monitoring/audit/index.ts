@@ -1,0 +1,19 @@
+// Tamper-evident audit log: public API.
+export { type BundleManifest, type BundleResult, exportBundle, verifyBundle } from "./bundle.ts";
+export { verifyCheckpoint } from "./checkpoint.ts";
+export { type AuditKeys, loadOrCreateAuditKeys } from "./keys.ts";
+export {
+  type AuditLog,
+  type AuditLogOptions,
+  type CheckpointInfo,
+  type ConsistencyProof,
+  createAuditLog,
+  type InclusionProof,
+  type LogReport,
+  type LogStatus,
+  type VerifyReport,
+} from "./log.ts";
+export { verifyConsistency, verifyInclusion } from "./merkle.ts";
+export { type AuditPage, type AuditQuery, queryEntries } from "./query.ts";
+export { type AuditTables, auditMigrations } from "./schema.ts";
+export type { IntegrityProblem } from "./verify.ts";

@@ -1,0 +1,70 @@
+// Audit key material: an Ed25519 key that signs checkpoints and a secret from which the entry
+// MAC key and the value-hashing key are derived. Kept in a 0600 file outside the database, so
+// someone who can write to the database cannot forge entries or checkpoints.
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+} from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { Invalid } from "../../platform/errors.ts";
+
+export interface AuditKeys {
+  /** Signs checkpoints and export manifests. */
+  readonly signingKey: KeyObject;
+  readonly publicKey: KeyObject;
+  /** Authenticates each stored entry, so a modified row is pinpointed without trusting the database. */
+  readonly entryMacKey: Buffer;
+  /** Keyed hash for sensitive values (secrets, tokens) and searchable references to them. */
+  readonly valueHashKey: Buffer;
+}
+
+interface KeyFile {
+  version: 1;
+  signingKey: string;
+  secret: string;
+}
+
+/** Loads the audit keys from `path`, creating them (mode 0600) on first start. */
+export function loadOrCreateAuditKeys(path: string): AuditKeys {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const file: KeyFile = {
+      version: 1,
+      signingKey: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+      secret: randomBytes(32).toString("base64"),
+    };
+    writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+  }
+  const mode = statSync(path).mode & 0o077;
+  if (mode !== 0) chmodSync(path, 0o600);
+  let file: KeyFile;
+  try {
+    file = JSON.parse(readFileSync(path, "utf8")) as KeyFile;
+  } catch {
+    throw new Invalid("audit key file is not valid JSON", path);
+  }
+  if (file.version !== 1 || typeof file.signingKey !== "string" || typeof file.secret !== "string") {
+    throw new Invalid("audit key file is missing 'signingKey' or 'secret'", path);
+  }
+  return auditKeysFrom(file.signingKey, Buffer.from(file.secret, "base64"));
+}
+
+/** Builds the key set from a PKCS#8 PEM Ed25519 key and a 32-byte secret. */
+export function auditKeysFrom(signingKeyPem: string, secret: Buffer): AuditKeys {
+  if (secret.length < 32) throw new Invalid("audit secret must be at least 32 bytes");
+  const signingKey = createPrivateKey(signingKeyPem);
+  if (signingKey.asymmetricKeyType !== "ed25519") throw new Invalid("audit signing key must be Ed25519");
+  const derive = (info: string) => Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), info, 32));
+  return {
+    signingKey,
+    publicKey: createPublicKey(signingKey),
+    entryMacKey: derive("rampart audit entry mac v1"),
+    valueHashKey: derive("rampart audit value hash v1"),
+  };
+}

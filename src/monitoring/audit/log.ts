@@ -1,0 +1,628 @@
+// The audit log: the event spine's durable journal. One append-only RFC 6962 Merkle log per
+// retention class and period, Ed25519-signed checkpoints, keyed MACs per entry, expiry by period.
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { Logger } from "pino";
+import { type Clock, systemClock } from "../../platform/clock.ts";
+import { Invalid, NotFound } from "../../platform/errors.ts";
+import type { EventJournal, JournalItem, RetentionClass, SecurityEvent } from "../../platform/events/index.ts";
+import type { Store } from "../../platform/store/index.ts";
+import { type BundleManifest, exportBundle } from "./bundle.ts";
+import { createCheckpointSigner, type CheckpointSigner, verifyCheckpoint } from "./checkpoint.ts";
+import { bodyFor, encodeEntry, hashValue, refString } from "./entry.ts";
+import type { AuditKeys } from "./keys.ts";
+import { MerkleTree } from "./merkle.ts";
+import { type PeriodUnit, periodOf } from "./periods.ts";
+import type { AuditTables } from "./schema.ts";
+import { createSubjectDirectory, personalKinds } from "./subjects.ts";
+import { createLogVerifier, type IntegrityProblem, type TrustedCheckpoint } from "./verify.ts";
+
+const DAY = 86_400_000;
+const INSERT_CHUNK = 2000;
+
+export interface AuditLogOptions {
+  store: Store;
+  keys: AuditKeys;
+  clock?: Clock;
+  logger?: Logger;
+  retentionDays: Record<RetentionClass, number>;
+  period: PeriodUnit;
+  checkpointIntervalMs: number;
+  /** Name in checkpoint signatures and origins; identifies this deployment's log. */
+  name?: string;
+}
+
+export interface CheckpointInfo {
+  log: string;
+  size: number;
+  root: string;
+  note: string;
+}
+
+export interface LogStatus {
+  log: string;
+  retention: string;
+  periodStart: string;
+  periodEnd: string;
+  state: "open" | "closed" | "expired";
+  size: number;
+}
+
+export interface LogReport {
+  log: string;
+  state: LogStatus["state"];
+  entries: number;
+  checkpoints: number;
+  problem?: IntegrityProblem;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  logs: LogReport[];
+  entries: number;
+  seconds: number;
+  /** First problem found across all logs. */
+  problem?: IntegrityProblem;
+}
+
+export interface InclusionProof {
+  log: string;
+  seq: number;
+  entryId: string;
+  leafHash: string;
+  treeSize: number;
+  rootHash: string;
+  proof: string[];
+  checkpoint: string;
+}
+
+export interface ConsistencyProof {
+  log: string;
+  fromSize: number;
+  toSize: number;
+  fromRoot: string;
+  toRoot: string;
+  proof: string[];
+  checkpoint: string;
+}
+
+interface OpenLog {
+  log: string;
+  retention: RetentionClass;
+  periodEnd: Date;
+  tree: MerkleTree;
+  signedSize: number;
+  /** Set when the stored entries no longer match a signed checkpoint: never sign over them. */
+  tainted: boolean;
+}
+
+interface Draft {
+  state: OpenLog;
+  leaves: Buffer[];
+  isNew: boolean;
+}
+
+type Db = Kysely<AuditTables>;
+
+interface Previous {
+  log: string;
+  size: number;
+  root: string;
+}
+
+function openingPrevious(body: string): Previous | undefined {
+  try {
+    const b = JSON.parse(body) as { type?: string; data?: { previous?: Previous | null } };
+    return b.type === "audit.log_opened" ? (b.data?.previous ?? undefined) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface AuditLog extends EventJournal {
+  readonly verifierKey: string;
+  readonly name: string;
+  /** Loads open logs; `readOnly` skips signing pending entries and the checkpoint timer (for offline tools). */
+  start(opts?: { readOnly?: boolean }): Promise<void>;
+  record(items: readonly JournalItem[]): Promise<boolean[]>;
+  /** Signs a checkpoint for every open log that grew since its last one. */
+  checkpoint(): Promise<CheckpointInfo[]>;
+  verify(opts?: { log?: string; onProgress?: (done: number, total: number) => void }): Promise<VerifyReport>;
+  inclusionProof(entryId: string): Promise<InclusionProof>;
+  consistencyProof(log: string, fromSize: number, toSize?: number): Promise<ConsistencyProof>;
+  logs(): Promise<LogStatus[]>;
+  /** Drops every closed log whose retention has passed; returns their ids. */
+  expire(): Promise<string[]>;
+  hashValue(value: string): string;
+  subjectKey(identifier: string): Promise<string | undefined>;
+  eraseSubject(identifier: string): Promise<boolean>;
+  /** Writes an offline-verifiable bundle of the entries in [from, to) into `dir`. */
+  exportBundle(o: { from: Date; to: Date; dir: string }): Promise<BundleManifest>;
+  /** The full tree of a log (from memory if open, rebuilt from stored leaf hashes otherwise). */
+  treeOf(log: string): Promise<MerkleTree>;
+  close(): Promise<void>;
+}
+
+export function createAuditLog(opts: AuditLogOptions): AuditLog {
+  const db = opts.store.db.withTables<AuditTables>() as unknown as Db;
+  const clock = opts.clock ?? systemClock;
+  const name = opts.name ?? "rampart-audit";
+  const signer: CheckpointSigner = createCheckpointSigner({ name, privateKey: opts.keys.signingKey });
+  const subjects = createSubjectDirectory();
+  const open = new Map<RetentionClass, OpenLog>();
+  const closedTrees = new Map<string, MerkleTree>();
+  let timer: NodeJS.Timeout | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+
+  for (const [cls, days] of Object.entries(opts.retentionDays)) {
+    if (cls === "security" && days < 365) throw new Invalid("security retention must be at least 365 days", "audit.retention.security");
+  }
+
+  // Appends, checkpoints and expiry run one at a time: sequence numbers are assigned in memory.
+  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => {});
+    return run;
+  }
+
+  const origin = (log: string) => `${name}/${log}`;
+
+  async function sign(tx: Db, state: OpenLog, now: Date): Promise<CheckpointInfo | undefined> {
+    const size = state.tree.size;
+    if (size === state.signedSize || state.tainted) return undefined;
+    const root = state.tree.root();
+    const note = signer.sign({ origin: origin(state.log), size, root, extensions: [`time ${now.toISOString()}`] });
+    await tx
+      .insertInto("audit_checkpoints")
+      .values({ log_id: state.log, tree_size: size, root_hash: root, signed_at: now, note })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    return { log: state.log, size, root: root.toString("hex"), note };
+  }
+
+  async function loadTree(log: string): Promise<MerkleTree> {
+    const tree = new MerkleTree();
+    let after = -1;
+    for (;;) {
+      const rows = await db
+        .selectFrom("audit_entries")
+        .select(["seq", "leaf_hash"])
+        .where("log_id", "=", log)
+        .where("seq", ">", after)
+        .orderBy("seq")
+        .limit(20_000)
+        .execute();
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        if (r.seq !== tree.size) throw new Error(`audit log ${log} has a gap at entry ${tree.size}; run 'rampart audit verify'`);
+        tree.append(r.leaf_hash);
+      }
+      after = (rows.at(-1) as { seq: number }).seq;
+    }
+    return tree;
+  }
+
+  async function latestCheckpoint(log: string, db_: Db = db) {
+    return db_
+      .selectFrom("audit_checkpoints")
+      .selectAll()
+      .where("log_id", "=", log)
+      .orderBy("tree_size", "desc")
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  let readOnly = false;
+
+  async function start(o: { readOnly?: boolean } = {}): Promise<void> {
+    readOnly = o.readOnly ?? false;
+    const rows = await db.selectFrom("audit_logs").selectAll().where("closed_at", "is", null).where("expired_at", "is", null).execute();
+    for (const r of rows) {
+      const tree = await loadTree(r.log_id);
+      const cp = await latestCheckpoint(r.log_id);
+      const state: OpenLog = {
+        log: r.log_id,
+        retention: r.retention as RetentionClass,
+        periodEnd: r.period_end,
+        tree,
+        signedSize: cp?.tree_size ?? 0,
+        tainted: false,
+      };
+      if (cp && (cp.tree_size > tree.size || !tree.root(cp.tree_size).equals(cp.root_hash))) {
+        state.tainted = true;
+        opts.logger?.error({ log: r.log_id }, "audit log does not match its last signed checkpoint; no further checkpoints will be signed for it; run 'rampart audit verify'");
+      }
+      open.set(state.retention, state);
+    }
+    if (o.readOnly) return;
+    // Entries acknowledged before a crash but not yet signed get a checkpoint now.
+    await checkpoint();
+    if (opts.checkpointIntervalMs > 0) {
+      timer = setInterval(() => {
+        void checkpoint().catch((err) => opts.logger?.warn({ err: (err as Error).message }, "audit checkpoint failed"));
+      }, opts.checkpointIntervalMs);
+      timer.unref();
+    }
+  }
+
+  // The log for `cls` at `now`, opening a new period's log (and closing the old one) when needed.
+  async function draftFor(tx: Db, cls: RetentionClass, now: Date, drafts: Map<RetentionClass, Draft>): Promise<Draft> {
+    const existing = drafts.get(cls);
+    if (existing) return existing;
+    const period = periodOf(now, opts.period);
+    const log = `${cls}/${period.key}`;
+    const current = open.get(cls);
+    if (current && current.log === log) {
+      const d = { state: current, leaves: [], isNew: false };
+      drafts.set(cls, d);
+      return d;
+    }
+    let previous: Previous | null = null;
+    if (current) {
+      const info = await sign(tx, current, now);
+      await tx.updateTable("audit_logs").set({ closed_at: now }).where("log_id", "=", current.log).execute();
+      previous = { log: current.log, size: current.tree.size, root: current.tree.root().toString("hex") };
+      if (info) opts.logger?.info({ log: current.log, size: info.size }, "audit log closed");
+    } else {
+      const last = await tx
+        .selectFrom("audit_logs")
+        .select("log_id")
+        .where("retention", "=", cls)
+        .orderBy("period_start", "desc")
+        .limit(1)
+        .executeTakeFirst();
+      const cp = last ? await latestCheckpoint(last.log_id, tx) : undefined;
+      if (last && cp) previous = { log: last.log_id, size: cp.tree_size, root: cp.root_hash.toString("hex") };
+    }
+    await tx
+      .insertInto("audit_logs")
+      .values({ log_id: log, retention: cls, period_start: period.start, period_end: period.end, opened_at: now, closed_at: null, expired_at: null })
+      .execute();
+    const state: OpenLog = { log, retention: cls, periodEnd: period.end, tree: new MerkleTree(), signedSize: 0, tainted: false };
+    const d: Draft = { state, leaves: [], isNew: true };
+    drafts.set(cls, d);
+    // The first entry of every log chains it to the previous period's final root.
+    const opening: SecurityEvent = {
+      id: `${log}#open`,
+      time: now.toISOString(),
+      type: "audit.log_opened",
+      severity: "info",
+      actor: { kind: "system", id: "rampart" },
+      outcome: "success",
+      retention: cls,
+      data: { retention: cls, period: period.key, previous },
+    };
+    await insertRows(tx, d, [{ event: opening, actor: "system:rampart", target: undefined }]);
+    return d;
+  }
+
+  async function insertRows(
+    tx: Db,
+    d: Draft,
+    rows: Array<{ event: SecurityEvent; actor: string; target: string | undefined }>,
+  ): Promise<void> {
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      const values = rows.slice(i, i + INSERT_CHUNK).map(({ event, actor, target }) => {
+        const seq = d.state.tree.size + d.leaves.length;
+        const enc = encodeEntry(bodyFor(event, d.state.log, seq, actor, target, opts.keys.valueHashKey), opts.keys.entryMacKey);
+        d.leaves.push(enc.leaf);
+        return {
+          log_id: d.state.log,
+          seq,
+          id: event.id,
+          time: new Date(enc.body.time),
+          type: event.type,
+          actor,
+          target: target ?? null,
+          body: enc.text,
+          leaf_hash: enc.leaf,
+          mac: enc.mac,
+        };
+      });
+      await tx.insertInto("audit_entries").values(values).execute();
+    }
+  }
+
+  async function pseudonymise(tx: Db, events: readonly SecurityEvent[], now: Date) {
+    const people = new Set<string>();
+    for (const e of events) {
+      if (personalKinds.has(e.actor.kind)) people.add(e.actor.id);
+      if (e.target && personalKinds.has(e.target.kind)) people.add(e.target.id);
+    }
+    const keys = people.size > 0 ? await subjects.keysFor(tx, [...people], now) : new Map<string, string>();
+    const ref = (r: { kind: string; id: string }) => refString(personalKinds.has(r.kind) ? { kind: r.kind, id: keys.get(r.id) as string } : r);
+    return (e: SecurityEvent) => ({ actor: ref(e.actor), target: e.target ? ref(e.target) : undefined });
+  }
+
+  function record(items: readonly JournalItem[]): Promise<boolean[]> {
+    return exclusive(async () => {
+      const now = clock.now();
+      const fresh = items.map(() => true);
+      const drafts = new Map<RetentionClass, Draft>();
+      try {
+        await db.transaction().execute(async (t) => {
+          const tx = t as unknown as Transaction<AuditTables>;
+          await dedupe(tx, items, fresh, now);
+          const events = items.filter((_, i) => fresh[i]).flatMap((it) => it.events);
+          if (events.length === 0) return;
+          const refs = await pseudonymise(tx, events, now);
+          const byClass = new Map<RetentionClass, Array<{ event: SecurityEvent; actor: string; target: string | undefined }>>();
+          for (const e of events) {
+            let list = byClass.get(e.retention);
+            if (!list) byClass.set(e.retention, (list = []));
+            list.push({ event: e, ...refs(e) });
+          }
+          for (const [cls, rows] of byClass) await insertRows(tx, await draftFor(tx, cls, now, drafts), rows);
+        });
+      } catch (err) {
+        subjects.reset();
+        throw err;
+      }
+      // Committed: only now does the in-memory state move.
+      for (const d of drafts.values()) {
+        if (d.isNew) {
+          const old = open.get(d.state.retention);
+          if (old) old.signedSize = old.tree.size;
+          open.set(d.state.retention, d.state);
+        }
+        d.state.tree.appendMany(d.leaves);
+      }
+      return fresh;
+    });
+  }
+
+  async function dedupe(tx: Db, items: readonly JournalItem[], fresh: boolean[], now: Date): Promise<void> {
+    const seen = new Set<string>();
+    const rows: AuditTables["event_batches"][] = [];
+    items.forEach((it, i) => {
+      if (!it.batchId) return;
+      if (seen.has(it.batchId)) fresh[i] = false;
+      else {
+        seen.add(it.batchId);
+        rows.push({ batch_id: it.batchId, source: it.source ?? null, received_at: now, event_count: it.events.length });
+      }
+    });
+    if (rows.length === 0) return;
+    const inserted = await tx
+      .insertInto("event_batches")
+      .values(rows)
+      .onConflict((oc) => oc.column("batch_id").doNothing())
+      .returning("batch_id")
+      .execute();
+    const stored = new Set(inserted.map((r) => r.batch_id));
+    items.forEach((it, i) => {
+      if (it.batchId && !stored.has(it.batchId)) fresh[i] = false;
+      else if (it.batchId) stored.delete(it.batchId);
+    });
+  }
+
+  function checkpoint(): Promise<CheckpointInfo[]> {
+    return exclusive(async () => {
+      const now = clock.now();
+      const out: CheckpointInfo[] = [];
+      await db.transaction().execute(async (tx) => {
+        for (const s of open.values()) {
+          const info = await sign(tx as unknown as Db, s, now);
+          if (info) out.push(info);
+        }
+      });
+      for (const info of out) {
+        const s = [...open.values()].find((o) => o.log === info.log);
+        if (s) s.signedSize = info.size;
+      }
+      return out;
+    });
+  }
+
+  async function trustedCheckpoints(log: string): Promise<{ list: TrustedCheckpoint[]; problem?: IntegrityProblem }> {
+    const rows = await db.selectFrom("audit_checkpoints").select(["tree_size", "note"]).where("log_id", "=", log).orderBy("tree_size").execute();
+    const list: TrustedCheckpoint[] = [];
+    for (const r of rows) {
+      try {
+        const cp = verifyCheckpoint(r.note, signer.verifierKey);
+        if (cp.origin !== origin(log) || cp.size !== r.tree_size) throw new Error("checkpoint does not belong here");
+        list.push({ size: cp.size, root: cp.root });
+      } catch (err) {
+        return { list, problem: { log, seq: r.tree_size, kind: "checkpoint", message: `checkpoint at size ${r.tree_size} is not validly signed: ${(err as Error).message}` } };
+      }
+    }
+    return { list };
+  }
+
+  async function verify(o: { log?: string; onProgress?: (done: number, total: number) => void } = {}): Promise<VerifyReport> {
+    const started = performance.now();
+    const logRows = await db.selectFrom("audit_logs").selectAll().orderBy("retention").orderBy("period_start").execute();
+    const targets = o.log ? logRows.filter((l) => l.log_id === o.log) : logRows;
+    if (o.log && targets.length === 0) throw new NotFound(`audit log ${o.log} not found`);
+    const total = Number((await db.selectFrom("audit_entries").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+    const reports: LogReport[] = [];
+    let done = 0;
+    const finalRoots = new Map<string, { size: number; root: string }>();
+    for (const l of targets) {
+      const state: LogReport["state"] = l.expired_at ? "expired" : l.closed_at ? "closed" : "open";
+      const { list, problem: cpProblem } = await trustedCheckpoints(l.log_id);
+      const last = list.at(-1);
+      if (last) finalRoots.set(l.log_id, { size: last.size, root: last.root.toString("hex") });
+      const report: LogReport = { log: l.log_id, state, entries: 0, checkpoints: list.length };
+      reports.push(report);
+      if (cpProblem) {
+        report.problem = cpProblem;
+        continue;
+      }
+      if (state === "expired") continue;
+      const verifier = createLogVerifier({ log: l.log_id, checkpoints: list, macKey: opts.keys.entryMacKey });
+      let after = -1;
+      let problem: IntegrityProblem | undefined;
+      let previous: Previous | undefined;
+      for (;;) {
+        const rows = await db
+          .selectFrom("audit_entries")
+          .select(["seq", "id", "time", "type", "actor", "target", "body", "mac"])
+          .where("log_id", "=", l.log_id)
+          .where("seq", ">", after)
+          .orderBy("seq")
+          .limit(10_000)
+          .execute();
+        if (rows.length === 0) break;
+        for (const r of rows) {
+          if (r.seq === 0) previous = openingPrevious(r.body);
+          problem = verifier.push({ seq: r.seq, body: r.body, mac: r.mac, columns: r });
+          if (problem) break;
+        }
+        if (problem) break;
+        after = (rows.at(-1) as { seq: number }).seq;
+        done += rows.length;
+        o.onProgress?.(done, total);
+      }
+      problem ??= verifier.finish();
+      report.entries = verifier.tree.size;
+      if (!problem && previous) problem = checkChain(l.log_id, previous, finalRoots, logRows);
+      if (problem) report.problem = problem;
+    }
+    const first = reports.find((r) => r.problem)?.problem;
+    return {
+      ok: !first,
+      logs: reports,
+      entries: reports.reduce((s, r) => s + r.entries, 0),
+      seconds: (performance.now() - started) / 1000,
+      ...(first ? { problem: first } : {}),
+    };
+  }
+
+  // A log's opening entry names the previous period's log and final root: a deleted period shows here.
+  function checkChain(
+    log: string,
+    prev: Previous,
+    finals: Map<string, { size: number; root: string }>,
+    known: ReadonlyArray<{ log_id: string }>,
+  ): IntegrityProblem | undefined {
+    if (!known.some((k) => k.log_id === prev.log)) {
+      return { log, seq: 0, kind: "deleted", message: `log ${prev.log}, which this log's opening entry chains to, is missing` };
+    }
+    const f = finals.get(prev.log);
+    if (f && (f.size !== prev.size || f.root !== prev.root)) {
+      return { log, seq: 0, kind: "modified", message: `log ${prev.log} does not end at the root this log's opening entry recorded` };
+    }
+    return undefined;
+  }
+
+  async function entryRow(entryId: string) {
+    const row = await db.selectFrom("audit_entries").select(["log_id", "seq", "id", "leaf_hash"]).where("id", "=", entryId).executeTakeFirst();
+    if (!row) throw new NotFound(`audit entry ${entryId} not found`);
+    return row;
+  }
+
+  async function treeOf(log: string): Promise<MerkleTree> {
+    for (const s of open.values()) if (s.log === log) return s.tree;
+    let t = closedTrees.get(log);
+    if (!t) {
+      t = await loadTree(log);
+      if (closedTrees.size >= 2) closedTrees.delete(closedTrees.keys().next().value as string);
+      closedTrees.set(log, t);
+    }
+    return t;
+  }
+
+  async function signedAtLeast(log: string, size: number) {
+    let cp = await latestCheckpoint(log);
+    if (!cp || cp.tree_size < size) {
+      await checkpoint();
+      cp = await latestCheckpoint(log);
+    }
+    if (!cp || cp.tree_size < size) throw new NotFound(`no signed checkpoint of ${log} covers size ${size} yet`);
+    return cp;
+  }
+
+  async function inclusionProof(entryId: string): Promise<InclusionProof> {
+    const row = await entryRow(entryId);
+    const cp = await signedAtLeast(row.log_id, row.seq + 1);
+    const tree = await treeOf(row.log_id);
+    return {
+      log: row.log_id,
+      seq: row.seq,
+      entryId: row.id,
+      leafHash: row.leaf_hash.toString("hex"),
+      treeSize: cp.tree_size,
+      rootHash: cp.root_hash.toString("hex"),
+      proof: tree.inclusionProof(row.seq, cp.tree_size).map((h) => h.toString("hex")),
+      checkpoint: cp.note,
+    };
+  }
+
+  async function consistencyProof(log: string, fromSize: number, toSize?: number): Promise<ConsistencyProof> {
+    const cp = toSize === undefined ? await signedAtLeast(log, fromSize) : await db.selectFrom("audit_checkpoints").selectAll().where("log_id", "=", log).where("tree_size", "=", toSize).executeTakeFirst();
+    if (!cp) throw new NotFound(`no signed checkpoint of ${log} at size ${toSize}`);
+    const tree = await treeOf(log);
+    if (fromSize > cp.tree_size) throw new Invalid(`from size ${fromSize} is larger than the checkpoint size ${cp.tree_size}`, "from");
+    return {
+      log,
+      fromSize,
+      toSize: cp.tree_size,
+      fromRoot: tree.root(fromSize).toString("hex"),
+      toRoot: cp.root_hash.toString("hex"),
+      proof: tree.consistencyProof(fromSize, cp.tree_size).map((h) => h.toString("hex")),
+      checkpoint: cp.note,
+    };
+  }
+
+  async function logs(): Promise<LogStatus[]> {
+    const rows = await db.selectFrom("audit_logs").selectAll().orderBy("retention").orderBy("period_start").execute();
+    const sizes = await db
+      .selectFrom("audit_entries")
+      .select((eb) => ["log_id", eb.fn.countAll().as("n")])
+      .groupBy("log_id")
+      .execute();
+    const size = new Map(sizes.map((s) => [s.log_id, Number(s.n)]));
+    return rows.map((r) => ({
+      log: r.log_id,
+      retention: r.retention,
+      periodStart: r.period_start.toISOString(),
+      periodEnd: r.period_end.toISOString(),
+      state: r.expired_at ? "expired" : r.closed_at ? "closed" : "open",
+      size: size.get(r.log_id) ?? 0,
+    }));
+  }
+
+  function expire(): Promise<string[]> {
+    return exclusive(async () => {
+      const now = clock.now();
+      const candidates = await db.selectFrom("audit_logs").selectAll().where("expired_at", "is", null).where("closed_at", "is not", null).execute();
+      const due = candidates.filter((l) => l.period_end.getTime() + (opts.retentionDays[l.retention as RetentionClass] ?? Infinity) * DAY <= now.getTime());
+      for (const l of due) {
+        await db.transaction().execute(async (tx) => {
+          await sql`select set_config('rampart.audit_expiry', 'on', true)`.execute(tx);
+          await tx.deleteFrom("audit_entries").where("log_id", "=", l.log_id).execute();
+          await tx.updateTable("audit_logs").set({ expired_at: now }).where("log_id", "=", l.log_id).execute();
+        });
+        closedTrees.delete(l.log_id);
+        opts.logger?.info({ log: l.log_id }, "audit log expired");
+      }
+      return due.map((l) => l.log_id);
+    });
+  }
+
+  return {
+    get verifierKey() {
+      return signer.verifierKey;
+    },
+    name,
+    start,
+    record,
+    checkpoint,
+    verify,
+    inclusionProof,
+    consistencyProof,
+    logs,
+    expire,
+    treeOf,
+    exportBundle: (o) =>
+      exportBundle({ db, keys: opts.keys, verifierKey: signer.verifierKey, treeOf, now: clock.now(), ...o }),
+    hashValue: (v) => hashValue(opts.keys.valueHashKey, v),
+    subjectKey: (id) => subjects.lookup(db, id),
+    eraseSubject: (id) => subjects.erase(db, id),
+    async close() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      if (!readOnly) await checkpoint();
+    },
+  };
+}

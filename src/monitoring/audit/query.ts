@@ -1,0 +1,75 @@
+// Reading the audit log: filter by time range, type, actor and target; keyset pagination.
+import type { Kysely } from "kysely";
+import { Invalid } from "../../platform/errors.ts";
+import type { EntryBody } from "./entry.ts";
+import type { AuditTables } from "./schema.ts";
+
+export interface AuditQuery {
+  from?: string | undefined;
+  to?: string | undefined;
+  type?: string | undefined;
+  /** `kind:id`; a person's identifier is looked up as their subject key. */
+  actor?: string | undefined;
+  target?: string | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
+
+export interface AuditPage {
+  entries: Array<EntryBody & { log: string; seq: number }>;
+  /** Pass back as `cursor` for the next (older) page; absent on the last page. */
+  next?: string;
+}
+
+type Cursor = [time: string, log: string, seq: number];
+
+function decodeCursor(c: string): Cursor {
+  try {
+    const v = JSON.parse(Buffer.from(c, "base64url").toString("utf8")) as unknown;
+    if (Array.isArray(v) && v.length === 3 && typeof v[0] === "string" && typeof v[1] === "string" && Number.isInteger(v[2])) {
+      return v as Cursor;
+    }
+  } catch {
+    // fall through
+  }
+  throw new Invalid("malformed cursor", "cursor");
+}
+
+function instant(v: string, where: string): Date {
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw new Invalid("expected an ISO 8601 time", where);
+  return d;
+}
+
+/** Newest first. `resolveRef` maps a person's `kind:identifier` to the stored `kind:subjectKey`. */
+export async function queryEntries(
+  db: Kysely<AuditTables>,
+  q: AuditQuery,
+  resolveRef: (ref: string) => Promise<string>,
+): Promise<AuditPage> {
+  const limit = q.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Invalid("expected an integer from 1 to 1000", "limit");
+  let qb = db.selectFrom("audit_entries").select(["log_id", "seq", "time", "body"]);
+  if (q.from) qb = qb.where("time", ">=", instant(q.from, "from"));
+  if (q.to) qb = qb.where("time", "<", instant(q.to, "to"));
+  if (q.type) qb = qb.where("type", "=", q.type);
+  if (q.actor) qb = qb.where("actor", "=", await resolveRef(q.actor));
+  if (q.target) qb = qb.where("target", "=", await resolveRef(q.target));
+  if (q.cursor) {
+    const [t, log, seq] = decodeCursor(q.cursor);
+    const time = instant(t, "cursor");
+    qb = qb.where((eb) =>
+      eb.or([
+        eb("time", "<", time),
+        eb.and([eb("time", "=", time), eb.or([eb("log_id", "<", log), eb.and([eb("log_id", "=", log), eb("seq", "<", seq)])])]),
+      ]),
+    );
+  }
+  const rows = await qb.orderBy("time", "desc").orderBy("log_id", "desc").orderBy("seq", "desc").limit(limit + 1).execute();
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    entries: page.map((r) => ({ ...(JSON.parse(r.body) as EntryBody), log: r.log_id, seq: r.seq })),
+    ...(rows.length > limit && last ? { next: Buffer.from(JSON.stringify([last.time.toISOString(), last.log_id, last.seq])).toString("base64url") } : {}),
+  };
+}

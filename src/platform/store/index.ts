@@ -1,0 +1,92 @@
+// Durable state: one Kysely instance over embedded PGlite (default) or PostgreSQL, with
+// versioned migrations that every module contributes and that run at start.
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { Kysely, PGliteDialect, PostgresDialect, sql } from "kysely";
+import { type Migration, Migrator } from "kysely/migration";
+import pg from "pg";
+import { Unavailable } from "../errors.ts";
+
+export type StoreKind = "pglite" | "postgres";
+
+export interface Store {
+  readonly kind: StoreKind;
+  /** Untyped handle; modules narrow it to their own tables with `db.withTables<T>()`. */
+  readonly db: Kysely<object>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** postgres:// URL; absent means embedded PGlite in `dataDir`. */
+  url?: string | undefined;
+  dataDir?: string;
+  /** Migrations by name; names sort into the order they run (date-prefixed: `2026-11-22-01-audit`). */
+  migrations?: Record<string, Migration>;
+  poolSize?: number;
+}
+
+// int8 (bigint) columns come back as JS numbers: sequence numbers and counts stay far below 2^53.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+
+/** Opens the store and applies pending migrations; fails with `Unavailable` if the database cannot be reached. */
+export async function openStore(opts: StoreOptions): Promise<Store> {
+  const store = opts.url ? openPostgres(opts.url, opts.poolSize ?? 10) : await openPglite(opts.dataDir ?? ".rampart");
+  try {
+    await migrate(store.db, opts.migrations ?? {});
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+  return store;
+}
+
+function openPostgres(url: string, max: number): Store {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
+  // An idle client that loses its server emits 'error'; the pool replaces it on next use.
+  pool.on("error", () => {});
+  const db = new Kysely<object>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    kind: "postgres",
+    db,
+    ping: () => pingDb(db),
+    close: () => db.destroy(),
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Store> {
+  const dir = resolve(dataDir, "pg");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lite = await PGlite.create(dir);
+  const db = new Kysely<object>({ dialect: new PGliteDialect({ pglite: lite }) });
+  return {
+    kind: "pglite",
+    db,
+    ping: () => pingDb(db),
+    close: () => db.destroy(),
+  };
+}
+
+async function pingDb(db: Kysely<object>): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function migrate(db: Kysely<object>, migrations: Record<string, Migration>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: "rampart_migrations",
+    migrationLockTableName: "rampart_migrations_lock",
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error")?.migrationName;
+    throw new Unavailable(`database migration ${failed ?? ""} failed: ${(error as Error).message}`, { cause: error });
+  }
+}

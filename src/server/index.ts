@@ -1,0 +1,83 @@
+// `rampart server` / `rampart up`: runs the control plane until a signal stops it.
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { type ConfigWatcher, createConfigWatcher, defaultConfig, type RampartConfig } from "../config/index.ts";
+import { newEvent, systemActor } from "../platform/events/index.ts";
+import type { Logger } from "../platform/logging.ts";
+import { buildApp } from "./app.ts";
+import { type Runtime, startRuntime } from "./runtime.ts";
+
+export { adminTokenPath, type Runtime, startRuntime } from "./runtime.ts";
+export { buildApp } from "./app.ts";
+
+export interface RunningServer {
+  readonly runtime: Runtime;
+  readonly app: FastifyInstance;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Where a running server records its address, so local CLI commands can reach it. */
+export function serverStatePath(dataDir: string): string {
+  return join(dataDir, "server.json");
+}
+
+/** The URL of a server running on this data directory, if its process is alive. */
+export function runningServerUrl(dataDir: string): string | undefined {
+  const path = serverStatePath(dataDir);
+  if (!existsSync(path)) return undefined;
+  try {
+    const { pid, url } = JSON.parse(readFileSync(path, "utf8")) as { pid: number; url: string };
+    process.kill(pid, 0);
+    return url;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts the control plane from a config file (watched and hot-reloaded) or from a config object. */
+export async function startServer(opts: { config?: RampartConfig; configPath?: string; logger: Logger }): Promise<RunningServer> {
+  const { logger } = opts;
+  let watcher: ConfigWatcher | undefined;
+  let runtime: Runtime | undefined;
+  if (opts.configPath) {
+    watcher = await createConfigWatcher({
+      path: opts.configPath,
+      onChange: (config) => {
+        if (!runtime) return;
+        runtime.config = config;
+        runtime.bus.emit(newEvent({ type: "config.reloaded", actor: systemActor, retention: "audit", data: { environment: config.environment } }));
+        logger.info("configuration reloaded");
+      },
+      onRejected: (err) => {
+        runtime?.bus.emit(
+          newEvent({ type: "config.rejected", actor: systemActor, severity: "medium", outcome: "failure", retention: "audit", data: { issues: err.issues.length, first: err.issues[0] ? `${err.issues[0].line}:${err.issues[0].column} ${err.issues[0].path}` : "" } }),
+        );
+        logger.warn({ issues: err.issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`) }, "new configuration rejected; keeping the running one");
+      },
+    });
+  }
+  const config = watcher?.current() ?? opts.config ?? defaultConfig();
+  runtime = await startRuntime({ config, logger });
+  const app = await buildApp(runtime);
+  const rt = runtime;
+  const address = await app.listen({ host: config.server.host, port: config.server.port });
+  const url = address.replace("[::1]", "localhost");
+  writeFileSync(serverStatePath(rt.dataDir), JSON.stringify({ pid: process.pid, url }), { mode: 0o600 });
+  let stopping: Promise<void> | undefined;
+  return {
+    runtime: rt,
+    app,
+    url,
+    stop() {
+      stopping ??= (async () => {
+        watcher?.close();
+        await app.close();
+        await rt.close();
+        rmSync(serverStatePath(rt.dataDir), { force: true });
+      })();
+      return stopping;
+    },
+  };
+}

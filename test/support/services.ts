@@ -1,0 +1,126 @@
+// Real PostgreSQL and Redis servers for tests, started on loopback from the Debian packages.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface RunningService {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function postgresBin(name: string): string {
+  const root = "/usr/lib/postgresql";
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of versions) {
+    const p = join(root, v, "bin", name);
+    if (existsSync(p)) return p;
+  }
+  throw new Error(
+    `PostgreSQL server binary '${name}' not found: install it (apt-get install postgresql) or set RAMPART_TEST_PG_URL`,
+  );
+}
+
+// PostgreSQL refuses to run as root, so as root the cluster is owned by the 'postgres' user.
+function asPostgresUser(cmd: string, args: string[]): [string, string[]] {
+  return process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${what} did not start within ${timeoutMs} ms`);
+}
+
+/** Starts a throwaway PostgreSQL cluster (trust auth, user 'rampart') on a free loopback port. */
+export async function startPostgres(): Promise<RunningService> {
+  const dir = mkdtempSync(join(tmpdir(), "rampart-pg-"));
+  if (process.getuid?.() === 0) execFileSync("chown", ["postgres", dir]);
+  const port = await freePort();
+  const data = join(dir, "data");
+  const [initCmd, initArgs] = asPostgresUser(postgresBin("initdb"), [
+    "-D",
+    data,
+    "-U",
+    "rampart",
+    "-A",
+    "trust",
+    "--no-instructions",
+  ]);
+  execFileSync(initCmd, initArgs, { stdio: "ignore" });
+  const [cmd, args] = asPostgresUser(postgresBin("postgres"), [
+    "-D",
+    data,
+    "-p",
+    String(port),
+    "-k",
+    dir,
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "max_connections=200",
+  ]);
+  const proc = spawn(cmd, args, { stdio: "ignore" });
+  const url = `postgres://rampart@127.0.0.1:${port}/postgres`;
+  const pg = await import("pg");
+  await waitFor(async () => {
+    const c = new pg.default.Client({ connectionString: url });
+    await c.connect();
+    await c.end();
+    return true;
+  }, "PostgreSQL");
+  return { url, stop: () => stopProcess(proc, dir) };
+}
+
+/** Starts a throwaway Redis (no persistence) on a free loopback port. */
+export async function startRedis(port?: number): Promise<RunningService> {
+  const p = port ?? (await freePort());
+  const proc = spawn("redis-server", ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: "ignore",
+  });
+  proc.on("error", () => {});
+  const url = `redis://127.0.0.1:${p}`;
+  const { Redis } = await import("ioredis");
+  await waitFor(async () => {
+    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      await r.connect();
+      return (await r.ping()) === "PONG";
+    } finally {
+      r.disconnect();
+    }
+  }, "Redis (install it with apt-get install redis-server, or set RAMPART_TEST_REDIS_URL)");
+  return { url, stop: () => stopProcess(proc) };
+}
+
+async function stopProcess(proc: ChildProcess, dir?: string): Promise<void> {
+  if (proc.exitCode === null && proc.signalCode === null) {
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGINT");
+    await Promise.race([exited, sleep(5000)]);
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
