@@ -16,7 +16,9 @@ if (major >= 24) {
   try {
     pinned = require.resolve("node/bin/node");
   } catch {
-    console.error(`rampart needs Node.js >= 24 (found ${process.versions.node}); run 'npm ci' to install the pinned runtime.`);
+    console.error(
+      `rampart needs Node.js >= 24 (found ${process.versions.node}); run 'npm ci' to install the pinned runtime.`,
+    );
     process.exit(1);
   }
   const child = spawnSync(pinned, [main, ...process.argv.slice(2)], { stdio: "inherit" });

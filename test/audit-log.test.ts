@@ -42,7 +42,14 @@ describe.each(backends)("audit log on %s", (backend) => {
   let keyFile: string;
 
   const make = (store = ts.store) =>
-    createAuditLog({ store, keys: loadOrCreateAuditKeys(keyFile), clock, retentionDays: retention, period: "month", checkpointIntervalMs: 0 });
+    createAuditLog({
+      store,
+      keys: loadOrCreateAuditKeys(keyFile),
+      clock,
+      retentionDays: retention,
+      period: "month",
+      checkpointIntervalMs: 0,
+    });
   const db = () => ts.store.db.withTables<AuditTables>();
   const tamper = async (statement: string) => {
     await sql.raw("alter table audit_entries disable trigger audit_entries_append_only").execute(ts.store.db);
@@ -81,8 +88,16 @@ describe.each(backends)("audit log on %s", (backend) => {
   test("a retried batch id is stored once", async () => {
     const events = [event(1), event(2)];
     expect(await audit.record([{ events, batchId: "batch-0001" }])).toEqual([true]);
-    expect(await audit.record([{ events, batchId: "batch-0001" }, { events, batchId: "batch-0001" }])).toEqual([false, false]);
-    const n = await db().selectFrom("audit_entries").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+    expect(
+      await audit.record([
+        { events, batchId: "batch-0001" },
+        { events, batchId: "batch-0001" },
+      ]),
+    ).toEqual([false, false]);
+    const n = await db()
+      .selectFrom("audit_entries")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .executeTakeFirstOrThrow();
     expect(Number(n.n)).toBe(3);
   });
 
@@ -90,7 +105,10 @@ describe.each(backends)("audit log on %s", (backend) => {
     await audit.record([
       {
         events: [
-          event(1, { actor: { kind: "user", id: "alice@example.com" }, sensitive: { apiKey: "sk_live_SUPERSECRET" } }),
+          event(1, {
+            actor: { kind: "user", id: "alice@example.com" },
+            sensitive: { apiKey: "sk_live_SUPERSECRET" },
+          }),
         ],
       },
     ]);
@@ -121,28 +139,55 @@ describe.each(backends)("audit log on %s", (backend) => {
     expect(rest.next).toBeUndefined();
     const byActor = await queryEntries(db(), { actor: "user:user2@example.com" }, resolve);
     expect(byActor.entries.map((e) => e.data.i)).toEqual([27, 22, 17, 12, 7, 2]);
-    const byTarget = await queryEntries(db(), { target: "route:/api/1", from: "2026-11-22T10:00:00.010Z" }, resolve);
+    const byTarget = await queryEntries(
+      db(),
+      { target: "route:/api/1", from: "2026-11-22T10:00:00.010Z" },
+      resolve,
+    );
     expect(byTarget.entries.map((e) => e.data.i)).toEqual([29, 25, 21, 17, 13]);
-    await expect(queryEntries(db(), { from: "yesterday" }, resolve)).rejects.toThrow(/from: expected an ISO 8601 time/);
+    await expect(queryEntries(db(), { from: "yesterday" }, resolve)).rejects.toThrow(
+      /from: expected an ISO 8601 time/,
+    );
   });
 
   test("inclusion and consistency proofs verify against signed checkpoints", async () => {
     const events = await append(20);
     const first = await audit.checkpoint();
     await append(13, 20);
+    await audit.checkpoint();
     const p = await audit.inclusionProof((events[7] as SecurityEvent).id);
     const head = verifyCheckpoint(p.checkpoint, audit.verifierKey);
     expect(p.treeSize).toBe(34);
-    expect(verifyInclusion(Buffer.from(p.leafHash, "hex"), p.seq, p.treeSize, p.proof.map((h) => Buffer.from(h, "hex")), head.root)).toBe(true);
+    expect(
+      verifyInclusion(
+        Buffer.from(p.leafHash, "hex"),
+        p.seq,
+        p.treeSize,
+        p.proof.map((h) => Buffer.from(h, "hex")),
+        head.root,
+      ),
+    ).toBe(true);
     const c = await audit.consistencyProof(p.log, first[0]?.size as number, p.treeSize);
     expect(c.fromRoot).toBe(first[0]?.root);
-    expect(verifyConsistency(c.fromSize, c.toSize, Buffer.from(c.fromRoot, "hex"), Buffer.from(c.toRoot, "hex"), c.proof.map((h) => Buffer.from(h, "hex")))).toBe(true);
+    expect(
+      verifyConsistency(
+        c.fromSize,
+        c.toSize,
+        Buffer.from(c.fromRoot, "hex"),
+        Buffer.from(c.toRoot, "hex"),
+        c.proof.map((h) => Buffer.from(h, "hex")),
+      ),
+    ).toBe(true);
   });
 
   test("the database refuses updates and deletes of entries", async () => {
     await append(3);
-    await expect(sql.raw("update audit_entries set type = 'x' where seq = 1").execute(ts.store.db)).rejects.toThrow(/append-only/);
-    await expect(sql.raw("delete from audit_entries where seq = 1").execute(ts.store.db)).rejects.toThrow(/append-only/);
+    await expect(
+      sql.raw("update audit_entries set type = 'x' where seq = 1").execute(ts.store.db),
+    ).rejects.toThrow(/append-only/);
+    await expect(sql.raw("delete from audit_entries where seq = 1").execute(ts.store.db)).rejects.toThrow(
+      /append-only/,
+    );
   });
 
   describe("tampering directly in the database is detected and named", () => {
@@ -198,7 +243,7 @@ describe.each(backends)("audit log on %s", (backend) => {
       await tamper("update audit_entries set seq = seq - 999 where seq >= 1012");
       await tamper(
         `insert into audit_entries (log_id, seq, id, time, type, actor, target, body, leaf_hash, mac)
-         select log_id, 12, 'forged', time, type, actor, target, replace(body, '"seq":13', '"seq":12'), leaf_hash, mac
+         select log_id, 12, 'forged', time, type, actor, target, replace(body, '"i":11', '"i":999'), leaf_hash, mac
          from audit_entries where seq = 13`,
       );
       expect((await audit.verify()).problem).toMatchObject({ seq: 12, kind: "inserted" });
@@ -206,7 +251,14 @@ describe.each(backends)("audit log on %s", (backend) => {
   });
 
   test("periods: a new month opens a new log chained to the last, expiry drops whole periods", async () => {
-    const a = createAuditLog({ store: ts.store, keys: loadOrCreateAuditKeys(keyFile), clock, retentionDays: { ...retention, application: 30 }, period: "month", checkpointIntervalMs: 0 });
+    const a = createAuditLog({
+      store: ts.store,
+      keys: loadOrCreateAuditKeys(keyFile),
+      clock,
+      retentionDays: { ...retention, application: 30 },
+      period: "month",
+      checkpointIntervalMs: 0,
+    });
     await a.start();
     await a.record([{ events: [event(1, { retention: "application" }), event(2)] }]);
     clock.set("2026-12-03T00:00:00Z");
@@ -217,7 +269,12 @@ describe.each(backends)("audit log on %s", (backend) => {
       "application/2026-12:open",
       "security/2026-11:open",
     ]);
-    const opening = await db().selectFrom("audit_entries").select("body").where("log_id", "=", "application/2026-12").where("seq", "=", 0).executeTakeFirstOrThrow();
+    const opening = await db()
+      .selectFrom("audit_entries")
+      .select("body")
+      .where("log_id", "=", "application/2026-12")
+      .where("seq", "=", 0)
+      .executeTakeFirstOrThrow();
     expect(JSON.parse(opening.body).data.previous).toMatchObject({ log: "application/2026-11", size: 2 });
     clock.set("2027-01-05T00:00:00Z");
     expect(await a.expire()).toEqual(["application/2026-11"]);
@@ -235,7 +292,14 @@ describe.each(backends)("audit log on %s", (backend) => {
 
   test("a security retention under 365 days is refused", () => {
     expect(() =>
-      createAuditLog({ store: ts.store, keys: loadOrCreateAuditKeys(keyFile), clock, retentionDays: { ...retention, security: 30 }, period: "month", checkpointIntervalMs: 0 }),
+      createAuditLog({
+        store: ts.store,
+        keys: loadOrCreateAuditKeys(keyFile),
+        clock,
+        retentionDays: { ...retention, security: 30 },
+        period: "month",
+        checkpointIntervalMs: 0,
+      }),
     ).toThrow(/security retention must be at least 365 days/);
   });
 
@@ -255,7 +319,11 @@ describe.each(backends)("audit log on %s", (backend) => {
     await append(40);
     await audit.checkpoint();
     const dir = mkdtempSync(join(tmpdir(), "rampart-bundle-"));
-    const m = await audit.exportBundle({ from: new Date("2026-11-22T10:00:00.010Z"), to: new Date("2026-11-22T10:00:00.030Z"), dir });
+    const m = await audit.exportBundle({
+      from: new Date("2026-11-22T10:00:00.010Z"),
+      to: new Date("2026-11-22T10:00:00.030Z"),
+      dir,
+    });
     expect(m.entries).toBe(20);
     expect(verifyBundle(dir, audit.verifierKey)).toMatchObject({ ok: true, entries: 20, logs: 1 });
     const file = join(dir, "entries.jsonl");
@@ -263,7 +331,10 @@ describe.each(backends)("audit log on %s", (backend) => {
     const changed = Buffer.from(original);
     changed[200] = (changed[200] as number) ^ 0x01;
     writeFileSync(file, changed);
-    expect(verifyBundle(dir, audit.verifierKey)).toMatchObject({ ok: false, problem: expect.stringMatching(/entries.jsonl does not match/) });
+    expect(verifyBundle(dir, audit.verifierKey)).toMatchObject({
+      ok: false,
+      problem: expect.stringMatching(/entries.jsonl does not match/),
+    });
     writeFileSync(file, original);
     expect(verifyBundle(dir, "rampart-audit+00000000+AQ==").ok).toBe(false);
   });

@@ -1,5 +1,5 @@
-import pg from "pg";
 import { Redis } from "ioredis";
+import pg from "pg";
 import { expect, inject, test } from "vitest";
 
 test("the suite runs against a real PostgreSQL and a real Redis", async () => {

@@ -25,19 +25,25 @@ export interface AuditAccess {
   close(): Promise<void>;
 }
 
-export async function openAuditAccess(config: RampartConfig, opts: { server?: string; write?: boolean } = {}): Promise<AuditAccess> {
+export async function openAuditAccess(
+  config: RampartConfig,
+  opts: { server?: string; write?: boolean } = {},
+): Promise<AuditAccess> {
   const dataDir = resolve(config.database.dataDir);
   const url = opts.server ?? runningServerUrl(dataDir);
   if (url) {
     const tokenFile = adminTokenPath(dataDir);
-    const token = process.env.RAMPART_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : undefined);
+    const token =
+      process.env.RAMPART_TOKEN ??
+      (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : undefined);
     if (!token) throw new Error(`a server runs at ${url}; set RAMPART_TOKEN to an admin token to reach it`);
     return remoteAccess(url, token);
   }
   const { audit, close } = await openAuditOffline(config, { write: opts.write ?? false });
   return {
     via: config.database.url ? "database" : `data directory ${dataDir}`,
-    verify: (log, onProgress) => audit.verify({ ...(log ? { log } : {}), ...(onProgress ? { onProgress } : {}) }),
+    verify: (log, onProgress) =>
+      audit.verify({ ...(log ? { log } : {}), ...(onProgress ? { onProgress } : {}) }),
     inclusion: (id) => audit.inclusionProof(id),
     consistency: (log, from, to) => audit.consistencyProof(log, from, to),
     exportBundle: (from, to, dir) => audit.exportBundle({ from, to, dir }),
@@ -60,7 +66,9 @@ function remoteAccess(base: string, token: string): AuditAccess {
   }
   const q = (o: Record<string, string | number | undefined>) =>
     new URLSearchParams(
-      Object.entries(o).flatMap(([k, v]): Array<[string, string]> => (v === undefined ? [] : [[k, String(v)]])),
+      Object.entries(o).flatMap(
+        ([k, v]): Array<[string, string]> => (v === undefined ? [] : [[k, String(v)]]),
+      ),
     ).toString();
   return {
     via: `server ${base}`,
@@ -68,16 +76,22 @@ function remoteAccess(base: string, token: string): AuditAccess {
     inclusion: (entry) => call("GET", `/api/v1/audit/proof/inclusion?${q({ entry })}`),
     consistency: (log, from, to) => call("GET", `/api/v1/audit/proof/consistency?${q({ log, from, to })}`),
     async exportBundle(from, to, dir) {
-      const r = await call<{ manifest: BundleManifest; files: Record<string, string> }>("POST", "/api/v1/audit/export", {
-        from: from.toISOString(),
-        to: to.toISOString(),
-      });
+      const r = await call<{ manifest: BundleManifest; files: Record<string, string> }>(
+        "POST",
+        "/api/v1/audit/export",
+        {
+          from: from.toISOString(),
+          to: to.toISOString(),
+        },
+      );
       mkdirSync(dir, { recursive: true });
-      for (const [name, text] of Object.entries(r.files)) writeFileSync(join(dir, name.replace(/[/\\]/g, "_")), text);
+      for (const [name, text] of Object.entries(r.files))
+        writeFileSync(join(dir, name.replace(/[/\\]/g, "_")), text);
       return r.manifest;
     },
     logs: () => call("GET", "/api/v1/audit/logs"),
-    checkpoint: async () => (await call<{ checkpoints: CheckpointInfo[] }>("POST", "/api/v1/audit/checkpoint")).checkpoints,
+    checkpoint: async () =>
+      (await call<{ checkpoints: CheckpointInfo[] }>("POST", "/api/v1/audit/checkpoint")).checkpoints,
     close: async () => {},
   };
 }

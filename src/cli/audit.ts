@@ -1,6 +1,11 @@
 import type { Command } from "commander";
-import { type RampartConfig, defaultConfig, loadConfig } from "../config/index.ts";
-import { verifyBundle, verifyConsistency, verifyInclusion, verifyCheckpoint } from "../monitoring/audit/index.ts";
+import { defaultConfig, loadConfig, type RampartConfig } from "../config/index.ts";
+import {
+  verifyBundle,
+  verifyCheckpoint,
+  verifyConsistency,
+  verifyInclusion,
+} from "../monitoring/audit/index.ts";
 import { openAuditAccess } from "./audit-access.ts";
 import { progressBar } from "./progress.ts";
 
@@ -20,7 +25,8 @@ function instant(v: string, name: string): Date {
   return d;
 }
 
-const out = (o: Common, json: unknown, text: string) => console.log(o.json ? JSON.stringify(json, null, 2) : text);
+const out = (o: Common, json: unknown, text: string) =>
+  console.log(o.json ? JSON.stringify(json, null, 2) : text);
 
 export function registerAuditCommands(program: Command): void {
   const audit = program.command("audit").description("the tamper-evident audit log: verify, prove, export");
@@ -31,16 +37,22 @@ export function registerAuditCommands(program: Command): void {
       .option("--json", "machine-readable output");
 
   common(audit.command("verify"))
-    .description("check every entry against its MAC, sequence and signed checkpoints; or an export with --bundle")
+    .description(
+      "check every entry against its MAC, sequence and signed checkpoints; or an export with --bundle",
+    )
     .option("--log <id>", "only this log (e.g. security/2026-11)")
     .option("--bundle <dir>", "verify an export bundle offline instead")
     .option("--key <verifierKey>", "with --bundle: the deployment's verifier key, obtained out of band")
     .action(async (o: Common & { log?: string; bundle?: string; key?: string }) => {
       if (o.bundle) {
         const r = verifyBundle(o.bundle, o.key);
-        out(o, r, r.ok
-          ? `bundle ${o.bundle}: OK — ${r.entries} entries in ${r.logs} logs match their signed checkpoints${r.keyPinned ? "" : "\n  warning: the key was taken from the bundle itself; pin it with --key"}`
-          : `bundle ${o.bundle}: FAILED — ${r.problem}`);
+        out(
+          o,
+          r,
+          r.ok
+            ? `bundle ${o.bundle}: OK — ${r.entries} entries in ${r.logs} logs match their signed checkpoints${r.keyPinned ? "" : "\n  warning: the key was taken from the bundle itself; pin it with --key"}`
+            : `bundle ${o.bundle}: FAILED — ${r.problem}`,
+        );
         if (!r.ok) process.exitCode = 1;
         return;
       }
@@ -51,13 +63,24 @@ export function registerAuditCommands(program: Command): void {
         bar?.done();
         if (o.json) return out(o, r, "");
         for (const l of r.logs) {
-          const status = l.problem ? `FAILED at entry ${l.problem.seq}: ${l.problem.message}` : l.state === "expired" ? "expired (final checkpoint kept)" : "ok";
-          console.log(`  ${l.log.padEnd(24)} ${String(l.entries).padStart(9)} entries  ${String(l.checkpoints).padStart(5)} checkpoints  ${status}`);
+          const status = l.problem
+            ? `FAILED at entry ${l.problem.seq}: ${l.problem.message}`
+            : l.state === "expired"
+              ? "expired (final checkpoint kept)"
+              : "ok";
+          console.log(
+            `  ${l.log.padEnd(24)} ${String(l.entries).padStart(9)} entries  ${String(l.checkpoints).padStart(5)} checkpoints  ${status}`,
+          );
         }
-        if (r.ok) console.log(`OK: ${r.entries} entries in ${r.logs.length} logs verified in ${r.seconds.toFixed(2)} s (${access.via})`);
+        if (r.ok)
+          console.log(
+            `OK: ${r.entries} entries in ${r.logs.length} logs verified in ${r.seconds.toFixed(2)} s (${access.via})`,
+          );
         else {
           const p = r.problem;
-          console.log(`FAILED: ${p?.log} entry ${p?.seq}${p?.entryId ? ` (id ${p.entryId})` : ""} ${p?.kind}: ${p?.message}`);
+          console.log(
+            `FAILED: ${p?.log} entry ${p?.seq}${p?.entryId ? ` (id ${p.entryId})` : ""} ${p?.kind}: ${p?.message}`,
+          );
           process.exitCode = 1;
         }
       } finally {
@@ -66,13 +89,16 @@ export function registerAuditCommands(program: Command): void {
     });
 
   common(audit.command("proof"))
-    .description("inclusion proof of an entry (--entry) or consistency proof between sizes of a log (--log --from [--to])")
+    .description(
+      "inclusion proof of an entry (--entry) or consistency proof between sizes of a log (--log --from [--to])",
+    )
     .option("--entry <id>", "entry id")
     .option("--log <id>", "log id, for a consistency proof")
     .option("--from <size>", "older tree size")
     .option("--to <size>", "newer tree size (default: latest checkpoint)")
     .action(async (o: Common & { entry?: string; log?: string; from?: string; to?: string }) => {
-      if (!o.entry && !(o.log && o.from !== undefined)) throw new Error("give --entry ID, or --log ID --from SIZE");
+      if (!o.entry && !(o.log && o.from !== undefined))
+        throw new Error("give --entry ID, or --log ID --from SIZE");
       const access = await openAuditAccess(await configOf(o), o.server ? { server: o.server } : {});
       try {
         if (o.entry) {
@@ -81,14 +107,38 @@ export function registerAuditCommands(program: Command): void {
           const cp = verifyCheckpoint(p.checkpoint, key);
           const ok =
             cp.root.toString("hex") === p.rootHash &&
-            verifyInclusion(Buffer.from(p.leafHash, "hex"), p.seq, p.treeSize, p.proof.map((h) => Buffer.from(h, "hex")), cp.root);
-          out(o, { ...p, verified: ok }, `entry ${p.entryId} is leaf ${p.seq} of ${p.log}; included in the signed tree of size ${p.treeSize}: ${ok ? "verified" : "NOT VERIFIED"}\n  root  ${p.rootHash}\n  proof ${p.proof.length} hashes\n${p.checkpoint}`);
+            verifyInclusion(
+              Buffer.from(p.leafHash, "hex"),
+              p.seq,
+              p.treeSize,
+              p.proof.map((h) => Buffer.from(h, "hex")),
+              cp.root,
+            );
+          out(
+            o,
+            { ...p, verified: ok },
+            `entry ${p.entryId} is leaf ${p.seq} of ${p.log}; included in the signed tree of size ${p.treeSize}: ${ok ? "verified" : "NOT VERIFIED"}\n  root  ${p.rootHash}\n  proof ${p.proof.length} hashes\n${p.checkpoint}`,
+          );
           if (!ok) process.exitCode = 1;
         } else {
           const from = Number(o.from);
-          const p = await access.consistency(o.log as string, from, o.to === undefined ? undefined : Number(o.to));
-          const ok = verifyConsistency(p.fromSize, p.toSize, Buffer.from(p.fromRoot, "hex"), Buffer.from(p.toRoot, "hex"), p.proof.map((h) => Buffer.from(h, "hex")));
-          out(o, { ...p, verified: ok }, `${p.log}: tree ${p.fromSize} is a prefix of tree ${p.toSize}: ${ok ? "verified" : "NOT VERIFIED"} (${p.proof.length} hashes)`);
+          const p = await access.consistency(
+            o.log as string,
+            from,
+            o.to === undefined ? undefined : Number(o.to),
+          );
+          const ok = verifyConsistency(
+            p.fromSize,
+            p.toSize,
+            Buffer.from(p.fromRoot, "hex"),
+            Buffer.from(p.toRoot, "hex"),
+            p.proof.map((h) => Buffer.from(h, "hex")),
+          );
+          out(
+            o,
+            { ...p, verified: ok },
+            `${p.log}: tree ${p.fromSize} is a prefix of tree ${p.toSize}: ${ok ? "verified" : "NOT VERIFIED"} (${p.proof.length} hashes)`,
+          );
           if (!ok) process.exitCode = 1;
         }
       } finally {
@@ -97,15 +147,24 @@ export function registerAuditCommands(program: Command): void {
     });
 
   common(audit.command("export"))
-    .description("write entries of [from, to) as JSONL with a SHA-256 manifest, range proofs and signed checkpoints")
+    .description(
+      "write entries of [from, to) as JSONL with a SHA-256 manifest, range proofs and signed checkpoints",
+    )
     .requiredOption("--from <time>", "start (inclusive), ISO 8601")
     .requiredOption("--to <time>", "end (exclusive), ISO 8601")
     .requiredOption("--out <dir>", "output directory")
     .action(async (o: Common & { from: string; to: string; out: string }) => {
-      const access = await openAuditAccess(await configOf(o), { ...(o.server ? { server: o.server } : {}), write: true });
+      const access = await openAuditAccess(await configOf(o), {
+        ...(o.server ? { server: o.server } : {}),
+        write: true,
+      });
       try {
         const m = await access.exportBundle(instant(o.from, "from"), instant(o.to, "to"), o.out);
-        out(o, m, `exported ${m.entries} entries to ${o.out}\n  verify offline: rampart audit verify --bundle ${o.out} --key '${m.verifierKey}'`);
+        out(
+          o,
+          m,
+          `exported ${m.entries} entries to ${o.out}\n  verify offline: rampart audit verify --bundle ${o.out} --key '${m.verifierKey}'`,
+        );
       } finally {
         await access.close();
       }
@@ -117,7 +176,17 @@ export function registerAuditCommands(program: Command): void {
       const access = await openAuditAccess(await configOf(o), o.server ? { server: o.server } : {});
       try {
         const r = await access.logs();
-        out(o, r, [...r.logs.map((l) => `  ${l.log.padEnd(24)} ${l.state.padEnd(8)} ${String(l.size).padStart(9)} entries  ${l.periodStart.slice(0, 10)} → ${l.periodEnd.slice(0, 10)}`), `verifier key: ${r.verifierKey}`].join("\n"));
+        out(
+          o,
+          r,
+          [
+            ...r.logs.map(
+              (l) =>
+                `  ${l.log.padEnd(24)} ${l.state.padEnd(8)} ${String(l.size).padStart(9)} entries  ${l.periodStart.slice(0, 10)} → ${l.periodEnd.slice(0, 10)}`,
+            ),
+            `verifier key: ${r.verifierKey}`,
+          ].join("\n"),
+        );
       } finally {
         await access.close();
       }
@@ -126,10 +195,19 @@ export function registerAuditCommands(program: Command): void {
   common(audit.command("checkpoint"))
     .description("sign a checkpoint now for every log that grew")
     .action(async (o: Common) => {
-      const access = await openAuditAccess(await configOf(o), { ...(o.server ? { server: o.server } : {}), write: true });
+      const access = await openAuditAccess(await configOf(o), {
+        ...(o.server ? { server: o.server } : {}),
+        write: true,
+      });
       try {
         const cps = await access.checkpoint();
-        out(o, cps, cps.length === 0 ? "nothing new to sign" : cps.map((c) => `  ${c.log} size ${c.size} root ${c.root}`).join("\n"));
+        out(
+          o,
+          cps,
+          cps.length === 0
+            ? "nothing new to sign"
+            : cps.map((c) => `  ${c.log} size ${c.size} root ${c.root}`).join("\n"),
+        );
       } finally {
         await access.close();
       }

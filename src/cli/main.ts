@@ -6,18 +6,23 @@ import { registerAuditCommands } from "./audit.ts";
 import { registerConfigCommands } from "./config.ts";
 import { runServer, runUp } from "./up.ts";
 
-const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
 
 function portOption(): Option {
   return new Option("-p, --port <port>", "port of the control plane").argParser((v) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("expected a port number 0-65535");
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new InvalidArgumentError("expected a port number 0-65535");
     return n;
   });
 }
 
 const program = new Command("rampart")
-  .description("Rampart: self-hosted zero-trust security platform (edge gateway, identity, secrets, privacy, audit, compliance)")
+  .description(
+    "Rampart: self-hosted zero-trust security platform (edge gateway, identity, secrets, privacy, audit, compliance)",
+  )
   .version(pkg.version)
   .showHelpAfterError("(run with --help for usage)");
 

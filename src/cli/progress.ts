@@ -1,5 +1,7 @@
 // A one-line progress bar on stderr, only when stderr is a terminal.
-export function progressBar(label: string): { update(done: number, total: number): void; done(): void } | undefined {
+export function progressBar(
+  label: string,
+): { update(done: number, total: number): void; done(): void } | undefined {
   if (!process.stderr.isTTY) return undefined;
   let last = 0;
   return {

@@ -24,12 +24,18 @@ function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
 
 export async function runServer(o: { config: string }, logger: Logger): Promise<RunningServer> {
   const server = await startServer({ configPath: o.config, logger });
-  logger.info({ url: server.url, environment: server.runtime.config.environment, store: server.runtime.store.kind }, "rampart server listening");
+  logger.info(
+    { url: server.url, environment: server.runtime.config.environment, store: server.runtime.store.kind },
+    "rampart server listening",
+  );
   stopOnSignals(() => server.stop(), logger);
   return server;
 }
 
-export async function runUp(o: { config?: string; port?: number; dataDir?: string }, logger: Logger): Promise<void> {
+export async function runUp(
+  o: { config?: string; port?: number; dataDir?: string },
+  logger: Logger,
+): Promise<void> {
   let config: RampartConfig = o.config ? await loadConfig(o.config) : defaultConfig();
   config = {
     ...config,

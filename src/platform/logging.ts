@@ -9,7 +9,17 @@ export function createLogger(opts: { level?: string; destination?: NodeJS.Writab
       level: opts.level ?? process.env.RAMPART_LOG_LEVEL ?? "info",
       base: { service: "rampart" },
       redact: {
-        paths: ["token", "*.token", "authorization", "*.authorization", "req.headers.authorization", "secret", "*.secret", "password", "*.password"],
+        paths: [
+          "token",
+          "*.token",
+          "authorization",
+          "*.authorization",
+          "req.headers.authorization",
+          "secret",
+          "*.secret",
+          "password",
+          "*.password",
+        ],
         censor: "[redacted]",
       },
     },

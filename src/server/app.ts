@@ -22,7 +22,11 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
   if (r.success) return r.data;
   const first = r.error.issues[0];
-  const where = first?.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") || "body";
+  const where =
+    first?.path
+      .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+      .join("")
+      .replace(/^\./, "") || "body";
   throw new Invalid(first?.message ?? "invalid request body", where);
 }
 
@@ -56,13 +60,23 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   const ingestAuth = bearerAuth(() => rt.config.events.ingestTokens);
   const adminAuth = bearerAuth(() => rt.adminTokens.map((token) => ({ name: "admin", token })));
 
-  app.get("/healthz", { schema: { description: "Liveness: the process answers.", tags: ["health"] } }, async () => ({ status: "ok" }));
+  app.get(
+    "/healthz",
+    { schema: { description: "Liveness: the process answers.", tags: ["health"] } },
+    async () => ({ status: "ok" }),
+  );
 
-  app.get("/readyz", { schema: { description: "Readiness: the database and hot state answer.", tags: ["health"] } }, async (_req, reply) => {
-    const [store, hot] = await Promise.all([rt.store.ping(), rt.hot.ping()]);
-    const ok = store && hot;
-    return reply.status(ok ? 200 : 503).send({ status: ok ? "ready" : "unavailable", store, hotState: hot });
-  });
+  app.get(
+    "/readyz",
+    { schema: { description: "Readiness: the database and hot state answer.", tags: ["health"] } },
+    async (_req, reply) => {
+      const [store, hot] = await Promise.all([rt.store.ping(), rt.hot.ping()]);
+      const ok = store && hot;
+      return reply
+        .status(ok ? 200 : 503)
+        .send({ status: ok ? "ready" : "unavailable", store, hotState: hot });
+    },
+  );
 
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
     reply.header("content-type", rt.metrics.registry.contentType);
@@ -71,7 +85,13 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
 
   app.post(
     "/api/v1/events",
-    { schema: { description: "Ingest a batch of events from a gateway; idempotent by batchId.", tags: ["events"], security: [{ bearer: [] }] } },
+    {
+      schema: {
+        description: "Ingest a batch of events from a gateway; idempotent by batchId.",
+        tags: ["events"],
+        security: [{ bearer: [] }],
+      },
+    },
     async (req, reply) => {
       const source = ingestAuth(req);
       const batch = parseBody(eventBatchSchema, req.body);
@@ -80,77 +100,132 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       const { duplicate } = await rt.bus.publish(events, { batchId: batch.batchId, source });
       end();
       rt.metrics.eventBatchesTotal.inc({ result: duplicate ? "duplicate" : "accepted" });
-      return reply.status(duplicate ? 200 : 201).send({ batchId: batch.batchId, accepted: duplicate ? 0 : events.length, duplicate });
+      return reply
+        .status(duplicate ? 200 : 201)
+        .send({ batchId: batch.batchId, accepted: duplicate ? 0 : events.length, duplicate });
     },
   );
 
   const audit = { tags: ["audit"], security: [{ bearer: [] }] };
 
-  app.get("/api/v1/audit/entries", { schema: { ...audit, description: "Search entries by time range, type, actor and target (newest first)." } }, async (req) => {
-    adminAuth(req);
-    const q = req.query as Record<string, string | undefined>;
-    return queryEntries(rt.store.db.withTables<AuditTables>(), { ...q, limit: q.limit ? Number(q.limit) : undefined }, async (ref) => {
-      const i = ref.indexOf(":");
-      const kind = ref.slice(0, i);
-      if (i < 1) throw new Invalid("expected kind:id", "actor");
-      if (!["user", "person", "subject"].includes(kind)) return ref;
-      return `${kind}:${(await rt.audit.subjectKey(ref.slice(i + 1))) ?? "unknown"}`;
-    });
-  });
+  app.get(
+    "/api/v1/audit/entries",
+    {
+      schema: {
+        ...audit,
+        description: "Search entries by time range, type, actor and target (newest first).",
+      },
+    },
+    async (req) => {
+      adminAuth(req);
+      const q = req.query as Record<string, string | undefined>;
+      return queryEntries(
+        rt.store.db.withTables<AuditTables>(),
+        { ...q, limit: q.limit ? Number(q.limit) : undefined },
+        async (ref) => {
+          const i = ref.indexOf(":");
+          const kind = ref.slice(0, i);
+          if (i < 1) throw new Invalid("expected kind:id", "actor");
+          if (!["user", "person", "subject"].includes(kind)) return ref;
+          return `${kind}:${(await rt.audit.subjectKey(ref.slice(i + 1))) ?? "unknown"}`;
+        },
+      );
+    },
+  );
 
-  app.get("/api/v1/audit/logs", { schema: { ...audit, description: "Logs per retention class and period." } }, async (req) => {
-    adminAuth(req);
-    return { logs: await rt.audit.logs(), verifierKey: rt.audit.verifierKey };
-  });
+  app.get(
+    "/api/v1/audit/logs",
+    { schema: { ...audit, description: "Logs per retention class and period." } },
+    async (req) => {
+      adminAuth(req);
+      return { logs: await rt.audit.logs(), verifierKey: rt.audit.verifierKey };
+    },
+  );
 
-  app.post("/api/v1/audit/verify", { schema: { ...audit, description: "Verify every log (or one) against its MACs and signed checkpoints." } }, async (req) => {
-    adminAuth(req);
-    const log = (req.query as { log?: string }).log;
-    return rt.audit.verify(log ? { log } : {});
-  });
+  app.post(
+    "/api/v1/audit/verify",
+    {
+      schema: { ...audit, description: "Verify every log (or one) against its MACs and signed checkpoints." },
+    },
+    async (req) => {
+      adminAuth(req);
+      const log = (req.query as { log?: string }).log;
+      return rt.audit.verify(log ? { log } : {});
+    },
+  );
 
-  app.post("/api/v1/audit/checkpoint", { schema: { ...audit, description: "Sign a checkpoint now for every log that grew." } }, async (req) => {
-    adminAuth(req);
-    await rt.bus.flush();
-    return { checkpoints: await rt.audit.checkpoint() };
-  });
+  app.post(
+    "/api/v1/audit/checkpoint",
+    { schema: { ...audit, description: "Sign a checkpoint now for every log that grew." } },
+    async (req) => {
+      adminAuth(req);
+      await rt.bus.flush();
+      return { checkpoints: await rt.audit.checkpoint() };
+    },
+  );
 
-  app.get("/api/v1/audit/proof/inclusion", { schema: { ...audit, description: "Inclusion proof of an entry (by id) in a signed checkpoint." } }, async (req) => {
-    adminAuth(req);
-    const { entry } = req.query as { entry?: string };
-    if (!entry) throw new Invalid("required", "entry");
-    return rt.audit.inclusionProof(entry);
-  });
+  app.get(
+    "/api/v1/audit/proof/inclusion",
+    { schema: { ...audit, description: "Inclusion proof of an entry (by id) in a signed checkpoint." } },
+    async (req) => {
+      adminAuth(req);
+      const { entry } = req.query as { entry?: string };
+      if (!entry) throw new Invalid("required", "entry");
+      return rt.audit.inclusionProof(entry);
+    },
+  );
 
-  app.get("/api/v1/audit/proof/consistency", { schema: { ...audit, description: "Consistency proof between two sizes of a log." } }, async (req) => {
-    adminAuth(req);
-    const { log, from, to } = req.query as { log?: string; from?: string; to?: string };
-    if (!log) throw new Invalid("required", "log");
-    const fromSize = Number(from);
-    if (!Number.isInteger(fromSize) || fromSize < 0) throw new Invalid("expected a tree size", "from");
-    return rt.audit.consistencyProof(log, fromSize, to === undefined ? undefined : Number(to));
-  });
+  app.get(
+    "/api/v1/audit/proof/consistency",
+    { schema: { ...audit, description: "Consistency proof between two sizes of a log." } },
+    async (req) => {
+      adminAuth(req);
+      const { log, from, to } = req.query as { log?: string; from?: string; to?: string };
+      if (!log) throw new Invalid("required", "log");
+      const fromSize = Number(from);
+      if (!Number.isInteger(fromSize) || fromSize < 0) throw new Invalid("expected a tree size", "from");
+      return rt.audit.consistencyProof(log, fromSize, to === undefined ? undefined : Number(to));
+    },
+  );
 
-  app.post("/api/v1/audit/hash", { schema: { ...audit, description: "The keyed hash a sensitive value has in audit entries (to search for it)." } }, async (req) => {
-    adminAuth(req);
-    const { value } = parseBody(z.strictObject({ value: z.string() }), req.body);
-    return { hash: rt.audit.hashValue(value) };
-  });
+  app.post(
+    "/api/v1/audit/hash",
+    {
+      schema: {
+        ...audit,
+        description: "The keyed hash a sensitive value has in audit entries (to search for it).",
+      },
+    },
+    async (req) => {
+      adminAuth(req);
+      const { value } = parseBody(z.strictObject({ value: z.string() }), req.body);
+      return { hash: rt.audit.hashValue(value) };
+    },
+  );
 
-  app.post("/api/v1/audit/export", { schema: { ...audit, description: "Build an offline-verifiable export bundle for [from, to)." } }, async (req) => {
-    adminAuth(req);
-    const { from, to } = parseBody(z.strictObject({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) }), req.body);
-    await rt.bus.flush();
-    await rt.audit.checkpoint();
-    const dir = mkdtempSync(join(tmpdir(), "rampart-export-"));
-    try {
-      const manifest = await rt.audit.exportBundle({ from: new Date(from), to: new Date(to), dir });
-      const files = Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), "utf8")]));
-      return { manifest, files };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  app.post(
+    "/api/v1/audit/export",
+    { schema: { ...audit, description: "Build an offline-verifiable export bundle for [from, to)." } },
+    async (req) => {
+      adminAuth(req);
+      const { from, to } = parseBody(
+        z.strictObject({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) }),
+        req.body,
+      );
+      await rt.bus.flush();
+      await rt.audit.checkpoint();
+      const dir = mkdtempSync(join(tmpdir(), "rampart-export-"));
+      try {
+        const manifest = await rt.audit.exportBundle({ from: new Date(from), to: new Date(to), dir });
+        const files = Object.fromEntries(
+          readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), "utf8")]),
+        );
+        return { manifest, files };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   return app;
 }

@@ -6,7 +6,9 @@ import { Unauthorized } from "../platform/errors.ts";
 const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
 
 /** A checker for a set of tokens; returns the matching entry's name, throws `Unauthorized` otherwise. */
-export function bearerAuth(tokens: () => ReadonlyArray<{ name: string; token: string }>): (req: FastifyRequest) => string {
+export function bearerAuth(
+  tokens: () => ReadonlyArray<{ name: string; token: string }>,
+): (req: FastifyRequest) => string {
   return (req) => {
     const header = req.headers.authorization;
     const presented = header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;

@@ -12,11 +12,20 @@ export async function startSampleApp(port: number, host = "127.0.0.1"): Promise<
     const url = new URL(req.url ?? "/", "http://sample");
     if (url.pathname === "/api/orders") {
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ orders: [{ id: 1001, item: "coffee", qty: 2 }, { id: 1002, item: "tea", qty: 1 }] }));
+      res.end(
+        JSON.stringify({
+          orders: [
+            { id: 1001, item: "coffee", qty: 2 },
+            { id: 1002, item: "tea", qty: 1 },
+          ],
+        }),
+      );
       return;
     }
     res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    res.end("<!doctype html><title>Sample app</title><h1>Sample app</h1><p>This app sits behind Rampart.</p>\n");
+    res.end(
+      "<!doctype html><title>Sample app</title><h1>Sample app</h1><p>This app sits behind Rampart.</p>\n",
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

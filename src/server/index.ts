@@ -2,14 +2,19 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { type ConfigWatcher, createConfigWatcher, defaultConfig, type RampartConfig } from "../config/index.ts";
+import {
+  type ConfigWatcher,
+  createConfigWatcher,
+  defaultConfig,
+  type RampartConfig,
+} from "../config/index.ts";
 import { newEvent, systemActor } from "../platform/events/index.ts";
 import type { Logger } from "../platform/logging.ts";
 import { buildApp } from "./app.ts";
 import { type Runtime, startRuntime } from "./runtime.ts";
 
-export { adminTokenPath, type Runtime, startRuntime } from "./runtime.ts";
 export { buildApp } from "./app.ts";
+export { adminTokenPath, type Runtime, startRuntime } from "./runtime.ts";
 
 export interface RunningServer {
   readonly runtime: Runtime;
@@ -37,7 +42,11 @@ export function runningServerUrl(dataDir: string): string | undefined {
 }
 
 /** Starts the control plane from a config file (watched and hot-reloaded) or from a config object. */
-export async function startServer(opts: { config?: RampartConfig; configPath?: string; logger: Logger }): Promise<RunningServer> {
+export async function startServer(opts: {
+  config?: RampartConfig;
+  configPath?: string;
+  logger: Logger;
+}): Promise<RunningServer> {
   const { logger } = opts;
   let watcher: ConfigWatcher | undefined;
   let runtime: Runtime | undefined;
@@ -47,14 +56,36 @@ export async function startServer(opts: { config?: RampartConfig; configPath?: s
       onChange: (config) => {
         if (!runtime) return;
         runtime.config = config;
-        runtime.bus.emit(newEvent({ type: "config.reloaded", actor: systemActor, retention: "audit", data: { environment: config.environment } }));
+        runtime.bus.emit(
+          newEvent({
+            type: "config.reloaded",
+            actor: systemActor,
+            retention: "audit",
+            data: { environment: config.environment },
+          }),
+        );
         logger.info("configuration reloaded");
       },
       onRejected: (err) => {
         runtime?.bus.emit(
-          newEvent({ type: "config.rejected", actor: systemActor, severity: "medium", outcome: "failure", retention: "audit", data: { issues: err.issues.length, first: err.issues[0] ? `${err.issues[0].line}:${err.issues[0].column} ${err.issues[0].path}` : "" } }),
+          newEvent({
+            type: "config.rejected",
+            actor: systemActor,
+            severity: "medium",
+            outcome: "failure",
+            retention: "audit",
+            data: {
+              issues: err.issues.length,
+              first: err.issues[0]
+                ? `${err.issues[0].line}:${err.issues[0].column} ${err.issues[0].path}`
+                : "",
+            },
+          }),
         );
-        logger.warn({ issues: err.issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`) }, "new configuration rejected; keeping the running one");
+        logger.warn(
+          { issues: err.issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`) },
+          "new configuration rejected; keeping the running one",
+        );
       },
     });
   }

@@ -4,7 +4,12 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { RampartConfig } from "../config/index.ts";
-import { type AuditLog, auditMigrations, createAuditLog, loadOrCreateAuditKeys } from "../monitoring/audit/index.ts";
+import {
+  type AuditLog,
+  auditMigrations,
+  createAuditLog,
+  loadOrCreateAuditKeys,
+} from "../monitoring/audit/index.ts";
 import { countEvents, createMetrics, type Metrics } from "../monitoring/metrics/index.ts";
 import { type Clock, systemClock } from "../platform/clock.ts";
 import { createEventBus, type EventBus, newEvent, systemActor } from "../platform/events/index.ts";
@@ -54,10 +59,18 @@ function auditOptions(config: RampartConfig, dataDir: string) {
 }
 
 /** The audit log without a server, for offline CLI work; read-only unless `write` (expiry, checkpoints). */
-export async function openAuditOffline(config: RampartConfig, opts: { write?: boolean; logger?: Logger } = {}) {
+export async function openAuditOffline(
+  config: RampartConfig,
+  opts: { write?: boolean; logger?: Logger } = {},
+) {
   const dataDir = resolve(config.database.dataDir);
   const store = await openStore({ url: config.database.url, dataDir, migrations });
-  const audit = createAuditLog({ store, ...auditOptions(config, dataDir), checkpointIntervalMs: 0, ...(opts.logger ? { logger: opts.logger } : {}) });
+  const audit = createAuditLog({
+    store,
+    ...auditOptions(config, dataDir),
+    checkpointIntervalMs: 0,
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  });
   try {
     await audit.start({ readOnly: !opts.write });
   } catch (err) {
@@ -74,7 +87,11 @@ export async function openAuditOffline(config: RampartConfig, opts: { write?: bo
   };
 }
 
-export async function startRuntime(opts: { config: RampartConfig; logger: Logger; clock?: Clock }): Promise<Runtime> {
+export async function startRuntime(opts: {
+  config: RampartConfig;
+  logger: Logger;
+  clock?: Clock;
+}): Promise<Runtime> {
   const { config, logger } = opts;
   const clock = opts.clock ?? systemClock;
   const dataDir = resolve(config.database.dataDir);
@@ -90,10 +107,17 @@ export async function startRuntime(opts: { config: RampartConfig; logger: Logger
     maxDelayMs: config.events.batchMaxDelayMs,
   });
   countEvents(bus, metrics);
-  const adminTokens = process.env.RAMPART_ADMIN_TOKEN ? [process.env.RAMPART_ADMIN_TOKEN] : [bootstrapAdminToken(dataDir)];
+  const adminTokens = process.env.RAMPART_ADMIN_TOKEN
+    ? [process.env.RAMPART_ADMIN_TOKEN]
+    : [bootstrapAdminToken(dataDir)];
   bus.emit(
     newEvent(
-      { type: "server.started", actor: systemActor, retention: "audit", data: { environment: config.environment, store: store.kind } },
+      {
+        type: "server.started",
+        actor: systemActor,
+        retention: "audit",
+        data: { environment: config.environment, store: store.kind },
+      },
       clock.now(),
     ),
   );
@@ -113,8 +137,12 @@ export async function startRuntime(opts: { config: RampartConfig; logger: Logger
       if (closed) return;
       closed = true;
       bus.emit(newEvent({ type: "server.stopped", actor: systemActor, retention: "audit" }, clock.now()));
-      await bus.close().catch((err) => logger.error({ err: (err as Error).message }, "events not flushed at shutdown"));
-      await audit.close().catch((err) => logger.error({ err: (err as Error).message }, "final checkpoint failed"));
+      await bus
+        .close()
+        .catch((err) => logger.error({ err: (err as Error).message }, "events not flushed at shutdown"));
+      await audit
+        .close()
+        .catch((err) => logger.error({ err: (err as Error).message }, "final checkpoint failed"));
       await hot.close();
       await store.close();
     },

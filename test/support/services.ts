@@ -41,7 +41,11 @@ function asPostgresUser(cmd: string, args: string[]): [string, string[]] {
   return process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
@@ -97,9 +101,13 @@ export async function startPostgres(): Promise<RunningService> {
 /** Starts a throwaway Redis (no persistence) on a free loopback port. */
 export async function startRedis(port?: number): Promise<RunningService> {
   const p = port ?? (await freePort());
-  const proc = spawn("redis-server", ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
+  const proc = spawn(
+    "redis-server",
+    ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    {
+      stdio: "ignore",
+    },
+  );
   proc.on("error", () => {});
   const url = `redis://127.0.0.1:${p}`;
   const { Redis } = await import("ioredis");

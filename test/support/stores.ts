@@ -18,7 +18,10 @@ export interface TestStore {
 export const backends = ["pglite", "postgres"] as const;
 export type Backend = (typeof backends)[number];
 
-export async function openTestStore(kind: Backend, migrations: Record<string, Migration>): Promise<TestStore> {
+export async function openTestStore(
+  kind: Backend,
+  migrations: Record<string, Migration>,
+): Promise<TestStore> {
   const dataDir = mkdtempSync(join(tmpdir(), "rampart-store-"));
   const db = kind === "postgres" ? await freshDatabase(inject("pgUrl")) : undefined;
   const location = { ...(db ? { url: db.url } : {}), dataDir };

@@ -1,7 +1,7 @@
 // Export bundles an auditor can check offline with nothing but the public key: each log's slice
 // of entries, a signed checkpoint, a range proof tying the slice to that checkpoint's root, and a
 // signed manifest of SHA-256 hashes over every file (as CloudTrail digest files do).
-import { createHash, createPublicKey, sign as edSign, verify as edVerify } from "node:crypto";
+import { createHash, type createPublicKey, sign as edSign, verify as edVerify } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Kysely } from "kysely";
@@ -62,7 +62,12 @@ export function rangeProof(tree: MerkleTree, a: number, b: number, n: number): B
 }
 
 /** Rebuilds the root of size n from the leaves of [a, b) and a `rangeProof`; undefined if the proof does not fit. */
-export function rootFromRange(leaves: readonly Buffer[], a: number, n: number, proof: readonly Buffer[]): Buffer | undefined {
+export function rootFromRange(
+  leaves: readonly Buffer[],
+  a: number,
+  n: number,
+  proof: readonly Buffer[],
+): Buffer | undefined {
   const b = a + leaves.length;
   let i = 0;
   const walk = (lo: number, hi: number): Buffer | undefined => {
@@ -116,7 +121,10 @@ export async function exportBundle(opts: {
       .orderBy("tree_size")
       .limit(1)
       .executeTakeFirst();
-    if (!cp) throw new Invalid(`no signed checkpoint covers ${s.log_id} up to entry ${b - 1} yet; try again after the next checkpoint`);
+    if (!cp)
+      throw new Invalid(
+        `no signed checkpoint covers ${s.log_id} up to entry ${b - 1} yet; try again after the next checkpoint`,
+      );
     const rows = await db
       .selectFrom("audit_entries")
       .select(["seq", "body"])
@@ -127,7 +135,13 @@ export async function exportBundle(opts: {
       .execute();
     for (const r of rows) lines.push(JSON.stringify({ log: s.log_id, seq: r.seq, body: r.body }));
     const tree = await opts.treeOf(s.log_id);
-    logs.push({ log: s.log_id, from: a, to: b, checkpoint: cp.note, rangeProof: rangeProof(tree, a, b, cp.tree_size).map((h) => h.toString("hex")) });
+    logs.push({
+      log: s.log_id,
+      from: a,
+      to: b,
+      checkpoint: cp.note,
+      rangeProof: rangeProof(tree, a, b, cp.tree_size).map((h) => h.toString("hex")),
+    });
   }
   const files: Record<string, string> = {
     "entries.jsonl": lines.length > 0 ? `${lines.join("\n")}\n` : "",
@@ -144,13 +158,22 @@ export async function exportBundle(opts: {
   const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
   for (const [k, v] of Object.entries(files)) writeFileSync(join(opts.dir, k), v);
   writeFileSync(join(opts.dir, "manifest.json"), manifestText);
-  writeFileSync(join(opts.dir, "manifest.sig"), `${edSign(null, Buffer.from(manifestText), opts.keys.signingKey).toString("base64")}\n`);
+  writeFileSync(
+    join(opts.dir, "manifest.sig"),
+    `${edSign(null, Buffer.from(manifestText), opts.keys.signingKey).toString("base64")}\n`,
+  );
   return manifest;
 }
 
 /** Checks a bundle offline. `pinnedKey` (the deployment's verifier key, obtained out of band) should be given. */
 export function verifyBundle(dir: string, pinnedKey?: string): BundleResult {
-  const fail = (problem: string, entries = 0, logs = 0): BundleResult => ({ ok: false, problem, entries, logs, keyPinned: !!pinnedKey });
+  const fail = (problem: string, entries = 0, logs = 0): BundleResult => ({
+    ok: false,
+    problem,
+    entries,
+    logs,
+    keyPinned: !!pinnedKey,
+  });
   let manifestText: string;
   let manifest: BundleManifest;
   try {
@@ -160,7 +183,8 @@ export function verifyBundle(dir: string, pinnedKey?: string): BundleResult {
     return fail(`manifest.json unreadable: ${(err as Error).message}`);
   }
   const key = pinnedKey ?? manifest.verifierKey;
-  if (pinnedKey && manifest.verifierKey !== pinnedKey) return fail("manifest.json names a different verifier key than the pinned one");
+  if (pinnedKey && manifest.verifierKey !== pinnedKey)
+    return fail("manifest.json names a different verifier key than the pinned one");
   let pub: ReturnType<typeof createPublicKey>;
   try {
     pub = parseVerifierKey(key).publicKey;
@@ -173,7 +197,8 @@ export function verifyBundle(dir: string, pinnedKey?: string): BundleResult {
   } catch {
     return fail("manifest.sig is missing");
   }
-  if (!edVerify(null, Buffer.from(manifestText), pub, sig)) return fail("manifest.sig is not a valid signature of manifest.json");
+  if (!edVerify(null, Buffer.from(manifestText), pub, sig))
+    return fail("manifest.sig is not a valid signature of manifest.json");
   const contents: Record<string, string> = {};
   for (const name of BUNDLE_FILES) {
     let text: string;
@@ -182,7 +207,8 @@ export function verifyBundle(dir: string, pinnedKey?: string): BundleResult {
     } catch {
       return fail(`${name} is missing`);
     }
-    if (sha256(text) !== manifest.files?.[name]) return fail(`${name} does not match its SHA-256 in the signed manifest`);
+    if (sha256(text) !== manifest.files?.[name])
+      return fail(`${name} does not match its SHA-256 in the signed manifest`);
     contents[name] = text;
   }
   const logs = JSON.parse(contents["logs.json"] as string) as BundleLog[];
@@ -190,8 +216,8 @@ export function verifyBundle(dir: string, pinnedKey?: string): BundleResult {
   const lines = (contents["entries.jsonl"] as string).split("\n").filter((l) => l.length > 0);
   for (const [i, line] of lines.entries()) {
     const e = JSON.parse(line) as { log: string; seq: number; body: string };
-    let list = byLog.get(e.log);
-    if (!list) byLog.set(e.log, (list = []));
+    const list = byLog.get(e.log) ?? [];
+    byLog.set(e.log, list);
     if (typeof e.body !== "string") return fail(`entries.jsonl line ${i + 1}: missing body`);
     list.push(e);
   }
@@ -204,7 +230,8 @@ export function verifyBundle(dir: string, pinnedKey?: string): BundleResult {
     }
     if (!cp.origin.endsWith(`/${l.log}`)) return fail(`${l.log}: checkpoint is for ${cp.origin}`);
     const rows = byLog.get(l.log) ?? [];
-    if (rows.length !== l.to - l.from) return fail(`${l.log}: expected ${l.to - l.from} entries, found ${rows.length}`);
+    if (rows.length !== l.to - l.from)
+      return fail(`${l.log}: expected ${l.to - l.from} entries, found ${rows.length}`);
     const leaves: Buffer[] = [];
     for (const [i, r] of rows.entries()) {
       const seq = l.from + i;
@@ -214,12 +241,22 @@ export function verifyBundle(dir: string, pinnedKey?: string): BundleResult {
       } catch {
         return fail(`${l.log} entry ${seq}: body is not JSON`);
       }
-      if (r.seq !== seq || body.seq !== seq || body.log !== l.log) return fail(`${l.log} entry ${seq}: out of order or from another log`);
+      if (r.seq !== seq || body.seq !== seq || body.log !== l.log)
+        return fail(`${l.log} entry ${seq}: out of order or from another log`);
       leaves.push(leafHash(Buffer.from(r.body, "utf8")));
     }
-    const root = rootFromRange(leaves, l.from, cp.size, l.rangeProof.map((h) => Buffer.from(h, "hex")));
-    if (!root?.equals(cp.root)) return fail(`${l.log}: entries ${l.from}..${l.to - 1} do not match the signed checkpoint at size ${cp.size}`);
+    const root = rootFromRange(
+      leaves,
+      l.from,
+      cp.size,
+      l.rangeProof.map((h) => Buffer.from(h, "hex")),
+    );
+    if (!root?.equals(cp.root))
+      return fail(
+        `${l.log}: entries ${l.from}..${l.to - 1} do not match the signed checkpoint at size ${cp.size}`,
+      );
   }
-  if (lines.length !== manifest.entries) return fail(`manifest lists ${manifest.entries} entries, bundle has ${lines.length}`);
+  if (lines.length !== manifest.entries)
+    return fail(`manifest lists ${manifest.entries} entries, bundle has ${lines.length}`);
   return { ok: true, entries: lines.length, logs: logs.length, keyPinned: !!pinnedKey };
 }

@@ -4,10 +4,15 @@ import { type Kysely, sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
 import { type Clock, systemClock } from "../../platform/clock.ts";
 import { Invalid, NotFound } from "../../platform/errors.ts";
-import type { EventJournal, JournalItem, RetentionClass, SecurityEvent } from "../../platform/events/index.ts";
+import type {
+  EventJournal,
+  JournalItem,
+  RetentionClass,
+  SecurityEvent,
+} from "../../platform/events/index.ts";
 import type { Store } from "../../platform/store/index.ts";
 import { type BundleManifest, exportBundle } from "./bundle.ts";
-import { createCheckpointSigner, type CheckpointSigner, verifyCheckpoint } from "./checkpoint.ts";
+import { type CheckpointSigner, createCheckpointSigner, verifyCheckpoint } from "./checkpoint.ts";
 import { bodyFor, encodeEntry, hashValue, refString } from "./entry.ts";
 import type { AuditKeys } from "./keys.ts";
 import { MerkleTree } from "./merkle.ts";
@@ -103,6 +108,8 @@ interface Draft {
 
 type Db = Kysely<AuditTables>;
 
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+
 interface Previous {
   log: string;
   size: number;
@@ -154,7 +161,8 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   let chain: Promise<unknown> = Promise.resolve();
 
   for (const [cls, days] of Object.entries(opts.retentionDays)) {
-    if (cls === "security" && days < 365) throw new Invalid("security retention must be at least 365 days", "audit.retention.security");
+    if (cls === "security" && days < 365)
+      throw new Invalid("security retention must be at least 365 days", "audit.retention.security");
   }
 
   // Appends, checkpoints and expiry run one at a time: sequence numbers are assigned in memory.
@@ -170,7 +178,12 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     const size = state.tree.size;
     if (size === state.signedSize || state.tainted) return undefined;
     const root = state.tree.root();
-    const note = signer.sign({ origin: origin(state.log), size, root, extensions: [`time ${now.toISOString()}`] });
+    const note = signer.sign({
+      origin: origin(state.log),
+      size,
+      root,
+      extensions: [`time ${now.toISOString()}`],
+    });
     await tx
       .insertInto("audit_checkpoints")
       .values({ log_id: state.log, tree_size: size, root_hash: root, signed_at: now, note })
@@ -193,7 +206,8 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
         .execute();
       if (rows.length === 0) break;
       for (const r of rows) {
-        if (r.seq !== tree.size) throw new Error(`audit log ${log} has a gap at entry ${tree.size}; run 'rampart audit verify'`);
+        if (r.seq !== tree.size)
+          throw new Error(`audit log ${log} has a gap at entry ${tree.size}; run 'rampart audit verify'`);
         tree.append(r.leaf_hash);
       }
       after = (rows.at(-1) as { seq: number }).seq;
@@ -215,7 +229,12 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
 
   async function start(o: { readOnly?: boolean } = {}): Promise<void> {
     readOnly = o.readOnly ?? false;
-    const rows = await db.selectFrom("audit_logs").selectAll().where("closed_at", "is", null).where("expired_at", "is", null).execute();
+    const rows = await db
+      .selectFrom("audit_logs")
+      .selectAll()
+      .where("closed_at", "is", null)
+      .where("expired_at", "is", null)
+      .execute();
     for (const r of rows) {
       const tree = await loadTree(r.log_id);
       const cp = await latestCheckpoint(r.log_id);
@@ -229,7 +248,10 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       };
       if (cp && (cp.tree_size > tree.size || !tree.root(cp.tree_size).equals(cp.root_hash))) {
         state.tainted = true;
-        opts.logger?.error({ log: r.log_id }, "audit log does not match its last signed checkpoint; no further checkpoints will be signed for it; run 'rampart audit verify'");
+        opts.logger?.error(
+          { log: r.log_id },
+          "audit log does not match its last signed checkpoint; no further checkpoints will be signed for it; run 'rampart audit verify'",
+        );
       }
       open.set(state.retention, state);
     }
@@ -238,14 +260,21 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     await checkpoint();
     if (opts.checkpointIntervalMs > 0) {
       timer = setInterval(() => {
-        void checkpoint().catch((err) => opts.logger?.warn({ err: (err as Error).message }, "audit checkpoint failed"));
+        void checkpoint().catch((err) =>
+          opts.logger?.warn({ err: (err as Error).message }, "audit checkpoint failed"),
+        );
       }, opts.checkpointIntervalMs);
       timer.unref();
     }
   }
 
   // The log for `cls` at `now`, opening a new period's log (and closing the old one) when needed.
-  async function draftFor(tx: Db, cls: RetentionClass, now: Date, drafts: Map<RetentionClass, Draft>): Promise<Draft> {
+  async function draftFor(
+    tx: Db,
+    cls: RetentionClass,
+    now: Date,
+    drafts: Map<RetentionClass, Draft>,
+  ): Promise<Draft> {
     const existing = drafts.get(cls);
     if (existing) return existing;
     const period = periodOf(now, opts.period);
@@ -271,13 +300,28 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
         .limit(1)
         .executeTakeFirst();
       const cp = last ? await latestCheckpoint(last.log_id, tx) : undefined;
-      if (last && cp) previous = { log: last.log_id, size: cp.tree_size, root: cp.root_hash.toString("hex") };
+      if (last && cp) previous = { log: last.log_id, size: cp.tree_size, root: hex(cp.root_hash) };
     }
     await tx
       .insertInto("audit_logs")
-      .values({ log_id: log, retention: cls, period_start: period.start, period_end: period.end, opened_at: now, closed_at: null, expired_at: null })
+      .values({
+        log_id: log,
+        retention: cls,
+        period_start: period.start,
+        period_end: period.end,
+        opened_at: now,
+        closed_at: null,
+        expired_at: null,
+      })
       .execute();
-    const state: OpenLog = { log, retention: cls, periodEnd: period.end, tree: new MerkleTree(), signedSize: 0, tainted: false };
+    const state: OpenLog = {
+      log,
+      retention: cls,
+      periodEnd: period.end,
+      tree: new MerkleTree(),
+      signedSize: 0,
+      tainted: false,
+    };
     const d: Draft = { state, leaves: [], isNew: true };
     drafts.set(cls, d);
     // The first entry of every log chains it to the previous period's final root.
@@ -303,7 +347,10 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
       const values = rows.slice(i, i + INSERT_CHUNK).map(({ event, actor, target }) => {
         const seq = d.state.tree.size + d.leaves.length;
-        const enc = encodeEntry(bodyFor(event, d.state.log, seq, actor, target, opts.keys.valueHashKey), opts.keys.entryMacKey);
+        const enc = encodeEntry(
+          bodyFor(event, d.state.log, seq, actor, target, opts.keys.valueHashKey),
+          opts.keys.entryMacKey,
+        );
         d.leaves.push(enc.leaf);
         return {
           log_id: d.state.log,
@@ -329,7 +376,8 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       if (e.target && personalKinds.has(e.target.kind)) people.add(e.target.id);
     }
     const keys = people.size > 0 ? await subjects.keysFor(tx, [...people], now) : new Map<string, string>();
-    const ref = (r: { kind: string; id: string }) => refString(personalKinds.has(r.kind) ? { kind: r.kind, id: keys.get(r.id) as string } : r);
+    const ref = (r: { kind: string; id: string }) =>
+      refString(personalKinds.has(r.kind) ? { kind: r.kind, id: keys.get(r.id) as string } : r);
     return (e: SecurityEvent) => ({ actor: ref(e.actor), target: e.target ? ref(e.target) : undefined });
   }
 
@@ -345,10 +393,13 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
           const events = items.filter((_, i) => fresh[i]).flatMap((it) => it.events);
           if (events.length === 0) return;
           const refs = await pseudonymise(tx, events, now);
-          const byClass = new Map<RetentionClass, Array<{ event: SecurityEvent; actor: string; target: string | undefined }>>();
+          const byClass = new Map<
+            RetentionClass,
+            Array<{ event: SecurityEvent; actor: string; target: string | undefined }>
+          >();
           for (const e of events) {
-            let list = byClass.get(e.retention);
-            if (!list) byClass.set(e.retention, (list = []));
+            const list = byClass.get(e.retention) ?? [];
+            byClass.set(e.retention, list);
             list.push({ event: e, ...refs(e) });
           }
           for (const [cls, rows] of byClass) await insertRows(tx, await draftFor(tx, cls, now, drafts), rows);
@@ -378,7 +429,12 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       if (seen.has(it.batchId)) fresh[i] = false;
       else {
         seen.add(it.batchId);
-        rows.push({ batch_id: it.batchId, source: it.source ?? null, received_at: now, event_count: it.events.length });
+        rows.push({
+          batch_id: it.batchId,
+          source: it.source ?? null,
+          received_at: now,
+          event_count: it.events.length,
+        });
       }
     });
     if (rows.length === 0) return;
@@ -413,27 +469,57 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     });
   }
 
-  async function trustedCheckpoints(log: string): Promise<{ list: TrustedCheckpoint[]; problem?: IntegrityProblem }> {
-    const rows = await db.selectFrom("audit_checkpoints").select(["tree_size", "note"]).where("log_id", "=", log).orderBy("tree_size").execute();
+  async function trustedCheckpoints(
+    log: string,
+  ): Promise<{ list: TrustedCheckpoint[]; problem?: IntegrityProblem }> {
+    const rows = await db
+      .selectFrom("audit_checkpoints")
+      .select(["tree_size", "note"])
+      .where("log_id", "=", log)
+      .orderBy("tree_size")
+      .execute();
     const list: TrustedCheckpoint[] = [];
     for (const r of rows) {
       try {
         const cp = verifyCheckpoint(r.note, signer.verifierKey);
-        if (cp.origin !== origin(log) || cp.size !== r.tree_size) throw new Error("checkpoint does not belong here");
+        if (cp.origin !== origin(log) || cp.size !== r.tree_size)
+          throw new Error("checkpoint does not belong here");
         list.push({ size: cp.size, root: cp.root });
       } catch (err) {
-        return { list, problem: { log, seq: r.tree_size, kind: "checkpoint", message: `checkpoint at size ${r.tree_size} is not validly signed: ${(err as Error).message}` } };
+        return {
+          list,
+          problem: {
+            log,
+            seq: r.tree_size,
+            kind: "checkpoint",
+            message: `checkpoint at size ${r.tree_size} is not validly signed: ${(err as Error).message}`,
+          },
+        };
       }
     }
     return { list };
   }
 
-  async function verify(o: { log?: string; onProgress?: (done: number, total: number) => void } = {}): Promise<VerifyReport> {
+  async function verify(
+    o: { log?: string; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<VerifyReport> {
     const started = performance.now();
-    const logRows = await db.selectFrom("audit_logs").selectAll().orderBy("retention").orderBy("period_start").execute();
+    const logRows = await db
+      .selectFrom("audit_logs")
+      .selectAll()
+      .orderBy("retention")
+      .orderBy("period_start")
+      .execute();
     const targets = o.log ? logRows.filter((l) => l.log_id === o.log) : logRows;
     if (o.log && targets.length === 0) throw new NotFound(`audit log ${o.log} not found`);
-    const total = Number((await db.selectFrom("audit_entries").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+    const total = Number(
+      (
+        await db
+          .selectFrom("audit_entries")
+          .select((eb) => eb.fn.countAll().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
     const reports: LogReport[] = [];
     let done = 0;
     const finalRoots = new Map<string, { size: number; root: string }>();
@@ -465,7 +551,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
         if (rows.length === 0) break;
         for (const r of rows) {
           if (r.seq === 0) previous = openingPrevious(r.body);
-          problem = verifier.push({ seq: r.seq, body: r.body, mac: r.mac, columns: r });
+          problem = verifier.push({ seq: r.seq, body: r.body, mac: Buffer.from(r.mac), columns: r });
           if (problem) break;
         }
         if (problem) break;
@@ -496,17 +582,31 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     known: ReadonlyArray<{ log_id: string }>,
   ): IntegrityProblem | undefined {
     if (!known.some((k) => k.log_id === prev.log)) {
-      return { log, seq: 0, kind: "deleted", message: `log ${prev.log}, which this log's opening entry chains to, is missing` };
+      return {
+        log,
+        seq: 0,
+        kind: "deleted",
+        message: `log ${prev.log}, which this log's opening entry chains to, is missing`,
+      };
     }
     const f = finals.get(prev.log);
     if (f && (f.size !== prev.size || f.root !== prev.root)) {
-      return { log, seq: 0, kind: "modified", message: `log ${prev.log} does not end at the root this log's opening entry recorded` };
+      return {
+        log,
+        seq: 0,
+        kind: "modified",
+        message: `log ${prev.log} does not end at the root this log's opening entry recorded`,
+      };
     }
     return undefined;
   }
 
   async function entryRow(entryId: string) {
-    const row = await db.selectFrom("audit_entries").select(["log_id", "seq", "id", "leaf_hash"]).where("id", "=", entryId).executeTakeFirst();
+    const row = await db
+      .selectFrom("audit_entries")
+      .select(["log_id", "seq", "id", "leaf_hash"])
+      .where("id", "=", entryId)
+      .executeTakeFirst();
     if (!row) throw new NotFound(`audit entry ${entryId} not found`);
     return row;
   }
@@ -528,7 +628,8 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       await checkpoint();
       cp = await latestCheckpoint(log);
     }
-    if (!cp || cp.tree_size < size) throw new NotFound(`no signed checkpoint of ${log} covers size ${size} yet`);
+    if (!cp || cp.tree_size < size)
+      throw new NotFound(`no signed checkpoint of ${log} covers size ${size} yet`);
     return cp;
   }
 
@@ -540,32 +641,46 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       log: row.log_id,
       seq: row.seq,
       entryId: row.id,
-      leafHash: row.leaf_hash.toString("hex"),
+      leafHash: hex(row.leaf_hash),
       treeSize: cp.tree_size,
-      rootHash: cp.root_hash.toString("hex"),
+      rootHash: hex(cp.root_hash),
       proof: tree.inclusionProof(row.seq, cp.tree_size).map((h) => h.toString("hex")),
       checkpoint: cp.note,
     };
   }
 
   async function consistencyProof(log: string, fromSize: number, toSize?: number): Promise<ConsistencyProof> {
-    const cp = toSize === undefined ? await signedAtLeast(log, fromSize) : await db.selectFrom("audit_checkpoints").selectAll().where("log_id", "=", log).where("tree_size", "=", toSize).executeTakeFirst();
+    const cp =
+      toSize === undefined
+        ? await signedAtLeast(log, fromSize)
+        : await db
+            .selectFrom("audit_checkpoints")
+            .selectAll()
+            .where("log_id", "=", log)
+            .where("tree_size", "=", toSize)
+            .executeTakeFirst();
     if (!cp) throw new NotFound(`no signed checkpoint of ${log} at size ${toSize}`);
     const tree = await treeOf(log);
-    if (fromSize > cp.tree_size) throw new Invalid(`from size ${fromSize} is larger than the checkpoint size ${cp.tree_size}`, "from");
+    if (fromSize > cp.tree_size)
+      throw new Invalid(`from size ${fromSize} is larger than the checkpoint size ${cp.tree_size}`, "from");
     return {
       log,
       fromSize,
       toSize: cp.tree_size,
       fromRoot: tree.root(fromSize).toString("hex"),
-      toRoot: cp.root_hash.toString("hex"),
+      toRoot: hex(cp.root_hash),
       proof: tree.consistencyProof(fromSize, cp.tree_size).map((h) => h.toString("hex")),
       checkpoint: cp.note,
     };
   }
 
   async function logs(): Promise<LogStatus[]> {
-    const rows = await db.selectFrom("audit_logs").selectAll().orderBy("retention").orderBy("period_start").execute();
+    const rows = await db
+      .selectFrom("audit_logs")
+      .selectAll()
+      .orderBy("retention")
+      .orderBy("period_start")
+      .execute();
     const sizes = await db
       .selectFrom("audit_entries")
       .select((eb) => ["log_id", eb.fn.countAll().as("n")])
@@ -585,13 +700,26 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   function expire(): Promise<string[]> {
     return exclusive(async () => {
       const now = clock.now();
-      const candidates = await db.selectFrom("audit_logs").selectAll().where("expired_at", "is", null).where("closed_at", "is not", null).execute();
-      const due = candidates.filter((l) => l.period_end.getTime() + (opts.retentionDays[l.retention as RetentionClass] ?? Infinity) * DAY <= now.getTime());
+      const candidates = await db
+        .selectFrom("audit_logs")
+        .selectAll()
+        .where("expired_at", "is", null)
+        .where("closed_at", "is not", null)
+        .execute();
+      const due = candidates.filter(
+        (l) =>
+          l.period_end.getTime() + (opts.retentionDays[l.retention as RetentionClass] ?? Infinity) * DAY <=
+          now.getTime(),
+      );
       for (const l of due) {
         await db.transaction().execute(async (tx) => {
           await sql`select set_config('rampart.audit_expiry', 'on', true)`.execute(tx);
           await tx.deleteFrom("audit_entries").where("log_id", "=", l.log_id).execute();
-          await tx.updateTable("audit_logs").set({ expired_at: now }).where("log_id", "=", l.log_id).execute();
+          await tx
+            .updateTable("audit_logs")
+            .set({ expired_at: now })
+            .where("log_id", "=", l.log_id)
+            .execute();
         });
         closedTrees.delete(l.log_id);
         opts.logger?.info({ log: l.log_id }, "audit log expired");

@@ -26,7 +26,13 @@ type Cursor = [time: string, log: string, seq: number];
 function decodeCursor(c: string): Cursor {
   try {
     const v = JSON.parse(Buffer.from(c, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(v) && v.length === 3 && typeof v[0] === "string" && typeof v[1] === "string" && Number.isInteger(v[2])) {
+    if (
+      Array.isArray(v) &&
+      v.length === 3 &&
+      typeof v[0] === "string" &&
+      typeof v[1] === "string" &&
+      Number.isInteger(v[2])
+    ) {
       return v as Cursor;
     }
   } catch {
@@ -48,7 +54,8 @@ export async function queryEntries(
   resolveRef: (ref: string) => Promise<string>,
 ): Promise<AuditPage> {
   const limit = q.limit ?? 100;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Invalid("expected an integer from 1 to 1000", "limit");
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new Invalid("expected an integer from 1 to 1000", "limit");
   let qb = db.selectFrom("audit_entries").select(["log_id", "seq", "time", "body"]);
   if (q.from) qb = qb.where("time", ">=", instant(q.from, "from"));
   if (q.to) qb = qb.where("time", "<", instant(q.to, "to"));
@@ -61,15 +68,29 @@ export async function queryEntries(
     qb = qb.where((eb) =>
       eb.or([
         eb("time", "<", time),
-        eb.and([eb("time", "=", time), eb.or([eb("log_id", "<", log), eb.and([eb("log_id", "=", log), eb("seq", "<", seq)])])]),
+        eb.and([
+          eb("time", "=", time),
+          eb.or([eb("log_id", "<", log), eb.and([eb("log_id", "=", log), eb("seq", "<", seq)])]),
+        ]),
       ]),
     );
   }
-  const rows = await qb.orderBy("time", "desc").orderBy("log_id", "desc").orderBy("seq", "desc").limit(limit + 1).execute();
+  const rows = await qb
+    .orderBy("time", "desc")
+    .orderBy("log_id", "desc")
+    .orderBy("seq", "desc")
+    .limit(limit + 1)
+    .execute();
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
     entries: page.map((r) => ({ ...(JSON.parse(r.body) as EntryBody), log: r.log_id, seq: r.seq })),
-    ...(rows.length > limit && last ? { next: Buffer.from(JSON.stringify([last.time.toISOString(), last.log_id, last.seq])).toString("base64url") } : {}),
+    ...(rows.length > limit && last
+      ? {
+          next: Buffer.from(JSON.stringify([last.time.toISOString(), last.log_id, last.seq])).toString(
+            "base64url",
+          ),
+        }
+      : {}),
   };
 }

@@ -77,20 +77,40 @@ export function createLogVerifier(opts: {
     const expected = tree.size;
     const seq = cur.row.seq;
     if (seq !== expected) {
-      return fail(undefined, expected, "deleted", `entry ${expected} is missing: the log jumps from ${expected - 1} to ${seq}`);
+      return fail(
+        undefined,
+        expected,
+        "deleted",
+        `entry ${expected} is missing: the log jumps from ${expected - 1} to ${seq}`,
+      );
     }
     if (cur.authentic === false || cur.body === undefined) {
       if (next?.authentic && next.body?.seq === seq) {
-        return fail(cur, seq, "inserted", `entry ${seq} was inserted: it is not authentic and the original entry ${seq} follows it`);
+        return fail(
+          cur,
+          seq,
+          "inserted",
+          `entry ${seq} was inserted: it is not authentic and the original entry ${seq} follows it`,
+        );
       }
       return fail(cur, seq, "modified", `entry ${seq} was modified: its content no longer matches its MAC`);
     }
     const b = cur.body;
     if (b.log !== log || b.seq !== seq) {
       if (b.log === log && b.seq > seq && next?.body?.seq !== seq) {
-        return fail(cur, seq, "deleted", `entry ${seq} was deleted: entry ${b.seq} was renumbered into its place`);
+        return fail(
+          cur,
+          seq,
+          "deleted",
+          `entry ${seq} was deleted: entry ${b.seq} was renumbered into its place`,
+        );
       }
-      return fail(cur, seq, "reordered", `entry ${seq} is out of order: position ${seq} holds entry ${b.seq} of log ${b.log}`);
+      return fail(
+        cur,
+        seq,
+        "reordered",
+        `entry ${seq} is out of order: position ${seq} holds entry ${b.seq} of log ${b.log}`,
+      );
     }
     const c = cur.row.columns;
     if (c) {
@@ -106,15 +126,29 @@ export function createLogVerifier(opts: {
                 : (c.target ?? undefined) !== b.target
                   ? "target"
                   : undefined;
-      if (changed) return fail(cur, seq, "modified", `entry ${seq} was modified: column '${changed}' differs from the signed entry`);
+      if (changed)
+        return fail(
+          cur,
+          seq,
+          "modified",
+          `entry ${seq} was modified: column '${changed}' differs from the signed entry`,
+        );
     }
     tree.append(cur.leaf);
-    while (nextCheckpoint < checkpoints.length && (checkpoints[nextCheckpoint] as TrustedCheckpoint).size <= tree.size) {
+    while (
+      nextCheckpoint < checkpoints.length &&
+      (checkpoints[nextCheckpoint] as TrustedCheckpoint).size <= tree.size
+    ) {
       const cp = checkpoints[nextCheckpoint] as TrustedCheckpoint;
       nextCheckpoint++;
       if (cp.size === tree.size && !tree.root().equals(cp.root)) {
         const from = nextCheckpoint > 1 ? (checkpoints[nextCheckpoint - 2] as TrustedCheckpoint).size : 0;
-        return fail(cur, from, "modified", `entries ${from}..${cp.size - 1} do not match the checkpoint signed at size ${cp.size}`);
+        return fail(
+          cur,
+          from,
+          "modified",
+          `entries ${from}..${cp.size - 1} do not match the checkpoint signed at size ${cp.size}`,
+        );
       }
     }
     return undefined;

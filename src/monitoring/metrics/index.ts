@@ -1,5 +1,5 @@
 // Prometheus metrics: one registry per running process, passed to modules explicitly.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { EventBus, SecurityEvent } from "../../platform/events/index.ts";
 
 export interface Metrics {

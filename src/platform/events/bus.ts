@@ -21,7 +21,10 @@ export interface EventBus {
   /** Fire and forget: delivered with the next batch; retried while the journal is unavailable. */
   emit(event: SecurityEvent): void;
   /** Resolves once the events are durably journaled; `duplicate` when the batch id was already recorded. */
-  publish(events: readonly SecurityEvent[], opts?: { batchId?: string; source?: string }): Promise<{ duplicate: boolean }>;
+  publish(
+    events: readonly SecurityEvent[],
+    opts?: { batchId?: string; source?: string },
+  ): Promise<{ duplicate: boolean }>;
   subscribe(handler: EventHandler): () => void;
   setJournal(journal: EventJournal): void;
   /** Delivers everything queued so far. */
@@ -113,7 +116,10 @@ export function createEventBus(opts: EventBusOptions = {}): EventBus {
       for (const p of batch) p.settle?.reject(err);
       queuedEvents = queue.reduce((s, p) => s + p.events.length, 0);
       retryDelay = Math.min(Math.max(retryDelay * 2, 100), 5000);
-      opts.logger?.warn({ err: (err as Error).message, queued: queuedEvents }, "event journal unavailable; will retry");
+      opts.logger?.warn(
+        { err: (err as Error).message, queued: queuedEvents },
+        "event journal unavailable; will retry",
+      );
       return false;
     }
     retryDelay = 0;

@@ -20,7 +20,9 @@ const ref = z.strictObject({
 export const securityEventSchema = z.strictObject({
   id: z.string().min(8).max(64),
   time: z.iso.datetime({ offset: true }),
-  type: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, "expected a dotted type such as 'waf.blocked'"),
+  type: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, "expected a dotted type such as 'waf.blocked'"),
   severity: z.enum(severities),
   /**
    * Who acted. A person is named by kind 'user' and their identifier; the audit log replaces it

@@ -32,7 +32,9 @@ pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 
 /** Opens the store and applies pending migrations; fails with `Unavailable` if the database cannot be reached. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
-  const store = opts.url ? openPostgres(opts.url, opts.poolSize ?? 10) : await openPglite(opts.dataDir ?? ".rampart");
+  const store = opts.url
+    ? openPostgres(opts.url, opts.poolSize ?? 10)
+    : await openPglite(opts.dataDir ?? ".rampart");
   try {
     await migrate(store.db, opts.migrations ?? {});
   } catch (err) {
@@ -87,6 +89,8 @@ async function migrate(db: Kysely<object>, migrations: Record<string, Migration>
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName;
-    throw new Unavailable(`database migration ${failed ?? ""} failed: ${(error as Error).message}`, { cause: error });
+    throw new Unavailable(`database migration ${failed ?? ""} failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
