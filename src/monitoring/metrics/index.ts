@@ -16,7 +16,7 @@ export interface Metrics {
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   const sample = { queuedEvents: () => 0 };
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "rampart_process_" });
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "rampart_" });
   return {
     registry,
     eventsTotal: new Counter({
