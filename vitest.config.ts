@@ -8,5 +8,6 @@ export default defineConfig({
     // Two cores: suites that start servers or databases should not all run at once.
     maxWorkers: 2,
     globalSetup: ["test/global-setup.ts"],
+    reporters: ["default", "./test/support/summary-reporter.ts"],
   },
 });

@@ -61,6 +61,7 @@ export function registerAuditCommands(program: Command): void {
         const bar = o.json ? undefined : progressBar("verifying");
         const r = await access.verify(o.log, bar?.update);
         bar?.done();
+        if (!r.ok) process.exitCode = 1;
         if (o.json) return out(o, r, "");
         for (const l of r.logs) {
           const status = l.problem

@@ -77,7 +77,10 @@ export async function parseConfig(
     ]);
   }
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((error) => at(error.pos[0], "", error.message)));
+    // One mistake can make the YAML parser report several errors at the same place: keep the first.
+    const seen = new Set<number>();
+    const first = doc.errors.filter((error) => !seen.has(error.pos[0]) && seen.add(error.pos[0]));
+    throw new ConfigError(first.map((error) => at(error.pos[0], "", error.message)));
   }
 
   const state: ConversionState = {

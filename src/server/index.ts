@@ -90,21 +90,34 @@ export async function startServer(opts: {
     });
   }
   const config = watcher?.current() ?? opts.config ?? defaultConfig();
-  runtime = await startRuntime({ config, logger });
-  const app = await buildApp(runtime);
+  let app: FastifyInstance | undefined;
+  let url: string;
+  try {
+    runtime = await startRuntime({ config, logger });
+    app = await buildApp(runtime);
+    const address = await app.listen({ host: config.server.host, port: config.server.port });
+    url = address.replace("[::1]", "localhost");
+    writeFileSync(serverStatePath(runtime.dataDir), JSON.stringify({ pid: process.pid, url }), {
+      mode: 0o600,
+    });
+  } catch (err) {
+    // Nothing may keep running when start fails: the caller reports and exits.
+    watcher?.close();
+    await app?.close().catch(() => {});
+    await runtime?.close().catch(() => {});
+    throw err;
+  }
   const rt = runtime;
-  const address = await app.listen({ host: config.server.host, port: config.server.port });
-  const url = address.replace("[::1]", "localhost");
-  writeFileSync(serverStatePath(rt.dataDir), JSON.stringify({ pid: process.pid, url }), { mode: 0o600 });
+  const server = app;
   let stopping: Promise<void> | undefined;
   return {
     runtime: rt,
-    app,
+    app: server,
     url,
     stop() {
       stopping ??= (async () => {
         watcher?.close();
-        await app.close();
+        await server.close();
         await rt.close();
         rmSync(serverStatePath(rt.dataDir), { force: true });
       })();

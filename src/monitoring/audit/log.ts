@@ -3,7 +3,7 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
 import { type Clock, systemClock } from "../../platform/clock.ts";
-import { Invalid, NotFound } from "../../platform/errors.ts";
+import { Conflict, Invalid, NotFound } from "../../platform/errors.ts";
 import type {
   EventJournal,
   JournalItem,
@@ -13,9 +13,9 @@ import type {
 import type { Store } from "../../platform/store/index.ts";
 import { type BundleManifest, exportBundle } from "./bundle.ts";
 import { type CheckpointSigner, createCheckpointSigner, verifyCheckpoint } from "./checkpoint.ts";
-import { bodyFor, encodeEntry, hashValue, refString } from "./entry.ts";
+import { bodyFor, encodeEntry, hashValue, macMatches, refString } from "./entry.ts";
 import type { AuditKeys } from "./keys.ts";
-import { MerkleTree } from "./merkle.ts";
+import { leafHash, MerkleTree } from "./merkle.ts";
 import { type PeriodUnit, periodOf } from "./periods.ts";
 import type { AuditTables } from "./schema.ts";
 import { createSubjectDirectory, personalKinds } from "./subjects.ts";
@@ -604,11 +604,18 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   async function entryRow(entryId: string) {
     const row = await db
       .selectFrom("audit_entries")
-      .select(["log_id", "seq", "id", "leaf_hash"])
+      .select(["log_id", "seq", "id", "body", "mac"])
       .where("id", "=", entryId)
       .executeTakeFirst();
     if (!row) throw new NotFound(`audit entry ${entryId} not found`);
-    return row;
+    // Prove what is stored now, and refuse if it is no longer what was logged.
+    const leaf = leafHash(Buffer.from(row.body, "utf8"));
+    if (!macMatches(opts.keys.entryMacKey, leaf, Buffer.from(row.mac))) {
+      throw new Conflict(
+        `audit entry ${entryId} (${row.log_id} entry ${row.seq}) was modified after it was logged; run 'rampart audit verify'`,
+      );
+    }
+    return { ...row, leaf_hash: leaf };
   }
 
   async function treeOf(log: string): Promise<MerkleTree> {

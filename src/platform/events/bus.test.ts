@@ -402,6 +402,23 @@ describe("flush and close", () => {
     expect(j.recorded).toHaveLength(5);
   });
 
+  it("flushing an idle bus does not stop later events from being delivered", async () => {
+    // The server flushes on every audit checkpoint and export request, often with nothing queued.
+    const j = recordingJournal();
+    bus = createEventBus({ journal: j.journal, maxDelayMs: 5 });
+    const sub = subscriberLog(bus);
+    await bus.flush();
+
+    bus.emit(event(1));
+    await vi.waitFor(() => expect(nums(sub.events())).toEqual([1]), { timeout: 2000 });
+    const published = track(bus.publish([event(2)]));
+    await vi.waitFor(() => expect(published).toMatchObject({ settled: true, value: { duplicate: false } }), {
+      timeout: 2000,
+    });
+    await bus.flush();
+    expect(nums(j.recorded)).toEqual([1, 2]);
+  });
+
   it("flush() waits for a batch already on its way to the journal", async () => {
     const j = recordingJournal();
     bus = createEventBus({ journal: j.journal, maxDelayMs: 1 });

@@ -59,23 +59,30 @@ export function createEventBus(opts: EventBusOptions = {}): EventBus {
   let delivered = 0;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
+  // The first `inflight` queue items are being journaled: never dropped from under the journal.
+  let inflight = 0;
   let retryDelay = 0;
   let closed = false;
 
   function schedule(): void {
-    if (timer || running) return;
-    const delay = retryDelay || (queuedEvents >= maxBatch ? 0 : maxDelay);
-    timer = setTimeout(() => {
-      timer = undefined;
-      void drain();
-    }, delay);
+    if (running) return; // the drain loop picks up what was queued meanwhile
+    const full = !retryDelay && queuedEvents >= maxBatch;
+    if (timer && !full) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        void drain();
+      },
+      retryDelay || (full ? 0 : maxDelay),
+    );
   }
 
   function enqueue(item: Pending): void {
     queue.push(item);
     queuedEvents += item.events.length;
     while (queuedEvents > maxQueued) {
-      const i = queue.findIndex((p) => !p.settle);
+      const i = queue.findIndex((p, k) => k >= inflight && !p.settle);
       if (i < 0) break;
       const [old] = queue.splice(i, 1);
       queuedEvents -= old?.events.length ?? 0;
@@ -84,17 +91,18 @@ export function createEventBus(opts: EventBusOptions = {}): EventBus {
     schedule();
   }
 
+  async function deliverAll(): Promise<void> {
+    while (queue.length > 0) {
+      if (!(await deliverOne())) break;
+    }
+  }
+
   function drain(): Promise<void> {
-    running ??= (async () => {
-      try {
-        while (queue.length > 0) {
-          if (!(await deliverOne())) break;
-        }
-      } finally {
-        running = undefined;
-        if (queue.length > 0) schedule();
-      }
-    })();
+    // `.finally` runs asynchronously, so `running` is always set before it is cleared.
+    running ??= deliverAll().finally(() => {
+      running = undefined;
+      if (queue.length > 0) schedule();
+    });
     return running;
   }
 
@@ -108,9 +116,11 @@ export function createEventBus(opts: EventBusOptions = {}): EventBus {
     }
     const batch = queue.slice(0, take);
     let fresh: boolean[];
+    inflight = take;
     try {
       fresh = journal ? await journal.record(batch) : batch.map(() => true);
     } catch (err) {
+      inflight = 0;
       // Callers who await `publish` get the error (a remote gateway retries); emitted events stay queued.
       queue = queue.filter((p) => !(p.settle && batch.includes(p)));
       for (const p of batch) p.settle?.reject(err);
@@ -122,6 +132,7 @@ export function createEventBus(opts: EventBusOptions = {}): EventBus {
       );
       return false;
     }
+    inflight = 0;
     retryDelay = 0;
     queue.splice(0, take);
     queuedEvents -= n;
