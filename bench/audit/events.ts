@@ -16,7 +16,12 @@ export function prng(seed: number): () => number {
 
 const USERS = 100;
 const ROUTES = ["/api/orders", "/api/payments", "/api/users", "/admin/reports", "/api/search", "/login"];
-const SECRETS = ["prod/payments/stripe-key", "prod/db/orders-rw", "staging/smtp/password", "prod/oidc/client"];
+const SECRETS = [
+  "prod/payments/stripe-key",
+  "prod/db/orders-rw",
+  "staging/smtp/password",
+  "prod/oidc/client",
+];
 const RULES = ["942100", "941100", "930120", "913100"] as const;
 
 /**
@@ -31,7 +36,10 @@ export function makeEvents(n: number, start: Date, seed = 42): SecurityEvent[] {
   const ip = () => `203.0.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}`;
   const hex = (len: number) => {
     let s = "";
-    while (s.length < len) s += Math.floor(r() * 2 ** 32).toString(16).padStart(8, "0");
+    while (s.length < len)
+      s += Math.floor(r() * 2 ** 32)
+        .toString(16)
+        .padStart(8, "0");
     return s.slice(0, len);
   };
   const out: SecurityEvent[] = new Array(n);
@@ -108,7 +116,7 @@ export function makeEvents(n: number, start: Date, seed = 42): SecurityEvent[] {
           actor: user(),
           target: user(),
           data: { role: "db-admin", ttlSeconds: 3600, ticket: `OPS-${Math.floor(r() * 1e4)}` },
-                    source: "server",
+          source: "server",
         },
         at,
       );
@@ -151,14 +159,20 @@ export function plainRows(events: readonly SecurityEvent[], log: string, firstSe
   const r = prng(7);
   const fakeHex = (len: number) => {
     let s = "";
-    while (s.length < len) s += Math.floor(r() * 2 ** 32).toString(16).padStart(8, "0");
+    while (s.length < len)
+      s += Math.floor(r() * 2 ** 32)
+        .toString(16)
+        .padStart(8, "0");
     return s.slice(0, len);
   };
   const pseudo = new Map<string, string>();
   const ref = (x: { kind: string; id: string }) => {
     if (x.kind !== "user") return `${x.kind}:${x.id}`;
     let k = pseudo.get(x.id);
-    if (!k) pseudo.set(x.id, (k = `sk_${fakeHex(24)}`));
+    if (!k) {
+      k = `sk_${fakeHex(24)}`;
+      pseudo.set(x.id, k);
+    }
     return `user:${k}`;
   };
   const bytes = Buffer.alloc(events.length * 64);
@@ -181,7 +195,9 @@ export function plainRows(events: readonly SecurityEvent[], log: string, firstSe
     };
     if (target) body.target = target;
     if (e.sensitive)
-      body.hashed = Object.fromEntries(Object.keys(e.sensitive).map((k) => [k, `hmac-sha256:${fakeHex(64)}`]));
+      body.hashed = Object.fromEntries(
+        Object.keys(e.sensitive).map((k) => [k, `hmac-sha256:${fakeHex(64)}`]),
+      );
     if (e.source) body.source = e.source;
     return {
       log_id: log,

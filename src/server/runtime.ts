@@ -121,6 +121,23 @@ export async function startRuntime(opts: {
       clock.now(),
     ),
   );
+  // Retention: drop whole expired periods at start and every hour.
+  const expire = () =>
+    audit
+      .expire()
+      .then((logs) => {
+        for (const log of logs)
+          bus.emit(
+            newEvent(
+              { type: "audit.log_expired", actor: systemActor, retention: "audit", data: { log } },
+              clock.now(),
+            ),
+          );
+      })
+      .catch((err) => logger.warn({ err: (err as Error).message }, "audit expiry failed; will retry"));
+  void expire();
+  const expiry = setInterval(expire, 3_600_000);
+  expiry.unref();
   let closed = false;
   return {
     config,
@@ -136,6 +153,7 @@ export async function startRuntime(opts: {
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(expiry);
       bus.emit(newEvent({ type: "server.stopped", actor: systemActor, retention: "audit" }, clock.now()));
       await bus
         .close()

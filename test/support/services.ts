@@ -36,9 +36,12 @@ function postgresBin(name: string): string {
   );
 }
 
-// PostgreSQL refuses to run as root, so as root the cluster is owned by the 'postgres' user.
-function asPostgresUser(cmd: string, args: string[]): [string, string[]] {
-  return process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+// PostgreSQL refuses to run as root, so as root the cluster runs as the 'postgres' user. The
+// process is started with that uid directly (not through runuser) so signals reach it.
+function postgresUser(): { uid: number; gid: number } | Record<string, never> {
+  if (process.getuid?.() !== 0) return {};
+  const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
+  return { uid: id("-u"), gid: id("-g") };
 }
 
 async function waitFor(
@@ -64,29 +67,27 @@ export async function startPostgres(): Promise<RunningService> {
   if (process.getuid?.() === 0) execFileSync("chown", ["postgres", dir]);
   const port = await freePort();
   const data = join(dir, "data");
-  const [initCmd, initArgs] = asPostgresUser(postgresBin("initdb"), [
-    "-D",
-    data,
-    "-U",
-    "rampart",
-    "-A",
-    "trust",
-    "--no-instructions",
-  ]);
-  execFileSync(initCmd, initArgs, { stdio: "ignore" });
-  const [cmd, args] = asPostgresUser(postgresBin("postgres"), [
-    "-D",
-    data,
-    "-p",
-    String(port),
-    "-k",
-    dir,
-    "-c",
-    "listen_addresses=127.0.0.1",
-    "-c",
-    "max_connections=200",
-  ]);
-  const proc = spawn(cmd, args, { stdio: "ignore" });
+  const user = postgresUser();
+  execFileSync(postgresBin("initdb"), ["-D", data, "-U", "rampart", "-A", "trust", "--no-instructions"], {
+    stdio: "ignore",
+    ...user,
+  });
+  const proc = spawn(
+    postgresBin("postgres"),
+    [
+      "-D",
+      data,
+      "-p",
+      String(port),
+      "-k",
+      dir,
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "max_connections=200",
+    ],
+    { stdio: "ignore", ...user },
+  );
   const url = `postgres://rampart@127.0.0.1:${port}/postgres`;
   const pg = await import("pg");
   await waitFor(async () => {

@@ -1,6 +1,6 @@
 // How an event becomes a log entry: canonical JSON (RFC 8785), an RFC 6962 leaf hash over it,
 // and a keyed MAC over the leaf hash that pinpoints any row changed in the database.
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, type KeyObject, timingSafeEqual } from "node:crypto";
 import canonicalize from "canonicalize";
 import type { SecurityEvent } from "../../platform/events/index.ts";
 import { leafHash } from "./merkle.ts";
@@ -34,24 +34,24 @@ export function refString(ref: { kind: string; id: string }): string {
   return `${ref.kind}:${ref.id}`;
 }
 
-export function encodeEntry(body: EntryBody, macKey: Buffer): EncodedEntry {
+export function encodeEntry(body: EntryBody, macKey: KeyObject): EncodedEntry {
   const text = canonicalize(body);
   if (text === undefined) throw new Error("audit entry is not serialisable");
   const leaf = leafHash(Buffer.from(text, "utf8"));
   return { body, text, leaf, mac: entryMac(macKey, leaf) };
 }
 
-export function entryMac(macKey: Buffer, leaf: Buffer): Buffer {
+export function entryMac(macKey: KeyObject, leaf: Buffer): Buffer {
   return createHmac("sha256", macKey).update(leaf).digest();
 }
 
-export function macMatches(macKey: Buffer, leaf: Buffer, mac: Buffer): boolean {
+export function macMatches(macKey: KeyObject, leaf: Buffer, mac: Uint8Array): boolean {
   const expected = entryMac(macKey, leaf);
   return mac.length === expected.length && timingSafeEqual(expected, mac);
 }
 
 /** Keyed hash of a sensitive value, in the form stored in entries (`hmac-sha256:<hex>`). */
-export function hashValue(valueKey: Buffer, value: string): string {
+export function hashValue(valueKey: KeyObject, value: string): string {
   return `hmac-sha256:${createHmac("sha256", valueKey).update(value, "utf8").digest("hex")}`;
 }
 
@@ -62,7 +62,7 @@ export function bodyFor(
   seq: number,
   actor: string,
   target: string | undefined,
-  valueKey: Buffer,
+  valueKey: KeyObject,
 ): EntryBody {
   const body: EntryBody = {
     v: 1,

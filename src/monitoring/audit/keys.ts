@@ -4,6 +4,7 @@
 import {
   createPrivateKey,
   createPublicKey,
+  createSecretKey,
   generateKeyPairSync,
   hkdfSync,
   type KeyObject,
@@ -18,9 +19,9 @@ export interface AuditKeys {
   readonly signingKey: KeyObject;
   readonly publicKey: KeyObject;
   /** Authenticates each stored entry, so a modified row is pinpointed without trusting the database. */
-  readonly entryMacKey: Buffer;
+  readonly entryMacKey: KeyObject;
   /** Keyed hash for sensitive values (secrets, tokens) and searchable references to them. */
-  readonly valueHashKey: Buffer;
+  readonly valueHashKey: KeyObject;
 }
 
 interface KeyFile {
@@ -60,7 +61,9 @@ export function auditKeysFrom(signingKeyPem: string, secret: Buffer): AuditKeys 
   if (secret.length < 32) throw new Invalid("audit secret must be at least 32 bytes");
   const signingKey = createPrivateKey(signingKeyPem);
   if (signingKey.asymmetricKeyType !== "ed25519") throw new Invalid("audit signing key must be Ed25519");
-  const derive = (info: string) => Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), info, 32));
+  // KeyObjects, not Buffers: HMAC with a KeyObject is several times faster per call in Node.
+  const derive = (info: string) =>
+    createSecretKey(Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), info, 32)));
   return {
     signingKey,
     publicKey: createPublicKey(signingKey),

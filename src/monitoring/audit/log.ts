@@ -19,10 +19,11 @@ import { leafHash, MerkleTree } from "./merkle.ts";
 import { type PeriodUnit, periodOf } from "./periods.ts";
 import type { AuditTables } from "./schema.ts";
 import { createSubjectDirectory, personalKinds } from "./subjects.ts";
-import { createLogVerifier, type IntegrityProblem, type TrustedCheckpoint } from "./verify.ts";
+import { columnsSql, createLogVerifier, type IntegrityProblem, type TrustedCheckpoint } from "./verify.ts";
 
 const DAY = 86_400_000;
-const INSERT_CHUNK = 2000;
+const INSERT_CHUNK = 250;
+const VERIFY_PAGE = 10_000;
 
 export interface AuditLogOptions {
   store: Store;
@@ -96,6 +97,8 @@ interface OpenLog {
   periodEnd: Date;
   tree: MerkleTree;
   signedSize: number;
+  /** The latest signed checkpoint, kept so proofs need no second query. */
+  latest?: { tree_size: number; root_hash: Uint8Array; note: string } | undefined;
   /** Set when the stored entries no longer match a signed checkpoint: never sign over them. */
   tainted: boolean;
 }
@@ -244,6 +247,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
         periodEnd: r.period_end,
         tree,
         signedSize: cp?.tree_size ?? 0,
+        latest: cp,
         tainted: false,
       };
       if (cp && (cp.tree_size > tree.size || !tree.root(cp.tree_size).equals(cp.root_hash))) {
@@ -344,6 +348,8 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     d: Draft,
     rows: Array<{ event: SecurityEvent; actor: string; target: string | undefined }>,
   ): Promise<void> {
+    // Encode the next chunk while the database writes the previous one.
+    let pending: Promise<unknown> | undefined;
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
       const values = rows.slice(i, i + INSERT_CHUNK).map(({ event, actor, target }) => {
         const seq = d.state.tree.size + d.leaves.length;
@@ -365,8 +371,13 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
           mac: enc.mac,
         };
       });
-      await tx.insertInto("audit_entries").values(values).execute();
+      await pending;
+      pending = tx.insertInto("audit_entries").values(values).execute();
+      // A failure is awaited (and thrown) at the next chunk or below, never left unhandled.
+      pending.catch(() => {});
+      await new Promise(setImmediate);
     }
+    await pending;
   }
 
   async function pseudonymise(tx: Db, events: readonly SecurityEvent[], now: Date) {
@@ -463,7 +474,10 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       });
       for (const info of out) {
         const s = [...open.values()].find((o) => o.log === info.log);
-        if (s) s.signedSize = info.size;
+        if (s) {
+          s.signedSize = info.size;
+          s.latest = { tree_size: info.size, root_hash: Buffer.from(info.root, "hex"), note: info.note };
+        }
       }
       return out;
     });
@@ -536,28 +550,34 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       }
       if (state === "expired") continue;
       const verifier = createLogVerifier({ log: l.log_id, checkpoints: list, macKey: opts.keys.entryMacKey });
-      let after = -1;
       let problem: IntegrityProblem | undefined;
       let previous: Previous | undefined;
-      for (;;) {
-        const rows = await db
+      const page = (after: number) =>
+        db
           .selectFrom("audit_entries")
-          .select(["seq", "id", "time", "type", "actor", "target", "body", "mac"])
+          .select(["seq", "body", "mac", sql<string>`${sql.raw(columnsSql)}`.as("columns")])
           .where("log_id", "=", l.log_id)
           .where("seq", ">", after)
           .orderBy("seq")
-          .limit(10_000)
+          .limit(VERIFY_PAGE)
           .execute();
+      let next = page(-1);
+      for (;;) {
+        const rows = await next;
         if (rows.length === 0) break;
+        // Read the next page while this one is hashed.
+        next = rows.length === VERIFY_PAGE ? page((rows.at(-1) as { seq: number }).seq) : Promise.resolve([]);
         for (const r of rows) {
           if (r.seq === 0) previous = openingPrevious(r.body);
-          problem = verifier.push({ seq: r.seq, body: r.body, mac: Buffer.from(r.mac), columns: r });
+          problem = verifier.push(r);
           if (problem) break;
         }
-        if (problem) break;
-        after = (rows.at(-1) as { seq: number }).seq;
         done += rows.length;
         o.onProgress?.(done, total);
+        if (problem) {
+          await next.catch(() => {});
+          break;
+        }
       }
       problem ??= verifier.finish();
       report.entries = verifier.tree.size;
@@ -630,6 +650,8 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   }
 
   async function signedAtLeast(log: string, size: number) {
+    const cached = [...open.values()].find((s) => s.log === log)?.latest;
+    if (cached && cached.tree_size >= size) return cached;
     let cp = await latestCheckpoint(log);
     if (!cp || cp.tree_size < size) {
       await checkpoint();

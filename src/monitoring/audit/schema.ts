@@ -62,7 +62,7 @@ export const auditMigrations: Record<string, Migration> = {
             expired_at timestamptz
           )`,
         `create table audit_entries (
-            log_id text not null references audit_logs (log_id),
+            log_id text not null,
             seq bigint not null,
             id text not null,
             time timestamptz not null,

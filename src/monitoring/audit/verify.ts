@@ -1,6 +1,7 @@
 // Replays a log's entries and checks them three ways: each row against its keyed MAC (pinpoints a
 // modified, inserted or moved row), sequence continuity (deleted rows), and the Merkle root against
 // every signed checkpoint (anything else, including truncation). Used online and for offline bundles.
+import type { KeyObject } from "node:crypto";
 import type { EntryBody } from "./entry.ts";
 import { macMatches } from "./entry.ts";
 import { leafHash, MerkleTree } from "./merkle.ts";
@@ -17,12 +18,28 @@ export interface IntegrityProblem {
   message: string;
 }
 
-/** One stored row: the canonical body plus, online, the MAC and the indexed columns. */
+/** One stored row: the canonical body plus, online, its MAC and its indexed columns joined by `columnsSql`. */
 export interface StoredRow {
   seq: number;
   body: string;
-  mac?: Buffer | undefined;
-  columns?: { id: string; time: Date; type: string; actor: string; target: string | null } | undefined;
+  mac?: Uint8Array | undefined;
+  columns?: string | undefined;
+}
+
+const columnNames = ["id", "time", "type", "actor", "target"] as const;
+
+/**
+ * The indexed columns as one text value: one column decodes far faster than five (a timestamp
+ * decodes to a Date), and verification reads every row.
+ */
+export const columnsSql =
+  "id || chr(10) || floor(extract(epoch from time) * 1000)::bigint || chr(10) || type || chr(10) || actor || chr(10) || coalesce(target, '')";
+
+function changedColumn(columns: string, b: EntryBody): string | undefined {
+  const stored = columns.split("\n");
+  const signed = [b.id, String(Date.parse(b.time)), b.type, b.actor, b.target ?? ""];
+  const i = signed.findIndex((v, k) => stored[k] !== v);
+  return i < 0 && stored.length === signed.length ? undefined : (columnNames[i] ?? "id");
 }
 
 export interface TrustedCheckpoint {
@@ -47,7 +64,7 @@ export interface LogVerifier {
 export function createLogVerifier(opts: {
   log: string;
   checkpoints: readonly TrustedCheckpoint[];
-  macKey?: Buffer | undefined;
+  macKey?: KeyObject | undefined;
 }): LogVerifier {
   const { log, macKey } = opts;
   const checkpoints = [...opts.checkpoints].sort((a, b) => a.size - b.size);
@@ -112,27 +129,14 @@ export function createLogVerifier(opts: {
         `entry ${seq} is out of order: position ${seq} holds entry ${b.seq} of log ${b.log}`,
       );
     }
-    const c = cur.row.columns;
-    if (c) {
-      const changed =
-        c.id !== b.id
-          ? "id"
-          : c.time.getTime() !== Date.parse(b.time)
-            ? "time"
-            : c.type !== b.type
-              ? "type"
-              : c.actor !== b.actor
-                ? "actor"
-                : (c.target ?? undefined) !== b.target
-                  ? "target"
-                  : undefined;
-      if (changed)
-        return fail(
-          cur,
-          seq,
-          "modified",
-          `entry ${seq} was modified: column '${changed}' differs from the signed entry`,
-        );
+    const changed = cur.row.columns === undefined ? undefined : changedColumn(cur.row.columns, b);
+    if (changed) {
+      return fail(
+        cur,
+        seq,
+        "modified",
+        `entry ${seq} was modified: column '${changed}' differs from the signed entry`,
+      );
     }
     tree.append(cur.leaf);
     while (
