@@ -339,3 +339,60 @@ describe.each(backends)("audit log on %s", (backend) => {
     expect(verifyBundle(dir, "rampart-audit+00000000+AQ==").ok).toBe(false);
   });
 });
+
+describe("offline bundle verification under hostile input", () => {
+  test("any single-byte change to any bundle file fails verification without throwing", async () => {
+    const fc = await import("fast-check");
+    const ts = await openTestStore("pglite", auditMigrations);
+    try {
+      const clock = manualClock("2026-11-22T10:00:00Z");
+      const audit = createAuditLog({
+        store: ts.store,
+        keys: loadOrCreateAuditKeys(join(ts.location.dataDir, "keys", "audit.json")),
+        clock,
+        retentionDays: retention,
+        period: "month",
+        checkpointIntervalMs: 0,
+      });
+      await audit.start();
+      await audit.record([{ events: Array.from({ length: 30 }, (_, i) => event(i)) }]);
+      await audit.checkpoint();
+      const dir = mkdtempSync(join(tmpdir(), "rampart-bundle-fuzz-"));
+      await audit.exportBundle({
+        from: new Date("2026-11-22T00:00:00Z"),
+        to: new Date("2026-11-23T00:00:00Z"),
+        dir,
+      });
+      expect(verifyBundle(dir, audit.verifierKey).ok).toBe(true);
+      const files = ["entries.jsonl", "logs.json", "manifest.json", "manifest.sig"];
+      const originals = new Map(files.map((f) => [f, readFileSync(join(dir, f))]));
+      fc.assert(
+        fc.property(
+          fc.constantFrom(...files),
+          fc.nat(),
+          fc.integer({ min: 1, max: 255 }),
+          (file, pos, xor) => {
+            const original = originals.get(file) as Buffer;
+            const changed = Buffer.from(original);
+            const at = pos % changed.length;
+            changed[at] = (changed[at] as number) ^ xor;
+            writeFileSync(join(dir, file), changed);
+            try {
+              const r = verifyBundle(dir, audit.verifierKey);
+              // Only a change that leaves the decoded signature bytes as they were (whitespace, unused
+              // base64 bits) may still pass.
+              const sig = (b: Buffer) => Buffer.from(b.toString("latin1").trim(), "base64");
+              return !r.ok || (file === "manifest.sig" && sig(changed).equals(sig(original)));
+            } finally {
+              writeFileSync(join(dir, file), original);
+            }
+          },
+        ),
+        { numRuns: 300 },
+      );
+      await audit.close();
+    } finally {
+      await ts.cleanup();
+    }
+  });
+});

@@ -1,4 +1,3 @@
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${env:…}` references in YAML text are the subject here.
 // `rampart config validate` as an operator or a CI job runs it: the real CLI on the pinned Node,
 // on files with one mistake each; every mistake is one line naming file:line:column and the key.
 import { execFile } from "node:child_process";

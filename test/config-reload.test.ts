@@ -1,4 +1,3 @@
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${env:…}` references in YAML text are the subject here.
 // Hot reload of rampart.yaml on a running control plane: an invalid edit is refused (the server
 // keeps serving with the config it had, and the refusal is in the audit log); a valid edit or a
 // SIGHUP swaps the new config in and records that too.

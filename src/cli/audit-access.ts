@@ -66,8 +66,8 @@ function remoteAccess(base: string, token: string): AuditAccess {
   }
   const q = (o: Record<string, string | number | undefined>) =>
     new URLSearchParams(
-      Object.entries(o).flatMap(
-        ([k, v]): Array<[string, string]> => (v === undefined ? [] : [[k, String(v)]]),
+      Object.entries(o).flatMap(([k, v]): Array<[string, string]> =>
+        v === undefined ? [] : [[k, String(v)]],
       ),
     ).toString();
   return {

@@ -2,9 +2,7 @@
 // Every other `${` is an error, so a typo never passes through as a literal value.
 
 export type TemplatePart =
-  | { kind: "text"; text: string }
-  | { kind: "env"; name: string }
-  | { kind: "file"; path: string };
+  { kind: "text"; text: string } | { kind: "env"; name: string } | { kind: "file"; path: string };
 
 export type ParsedTemplate = { ok: true; parts: TemplatePart[] } | { ok: false; message: string };
 

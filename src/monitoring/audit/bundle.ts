@@ -167,6 +167,21 @@ export async function exportBundle(opts: {
 
 /** Checks a bundle offline. `pinnedKey` (the deployment's verifier key, obtained out of band) should be given. */
 export function verifyBundle(dir: string, pinnedKey?: string): BundleResult {
+  try {
+    return checkBundle(dir, pinnedKey);
+  } catch (err) {
+    // Hostile or truncated files end in a failed verification, never in a crash.
+    return {
+      ok: false,
+      problem: `malformed bundle: ${(err as Error).message}`,
+      entries: 0,
+      logs: 0,
+      keyPinned: !!pinnedKey,
+    };
+  }
+}
+
+function checkBundle(dir: string, pinnedKey?: string): BundleResult {
   const fail = (problem: string, entries = 0, logs = 0): BundleResult => ({
     ok: false,
     problem,
