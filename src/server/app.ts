@@ -47,6 +47,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
 
   app.setErrorHandler((err: FastifyError | RampartError, req, reply) => {
     if (err instanceof RampartError) {
+      if (err.status === 503) reply.header("retry-after", "1");
       return reply.status(err.status).send({ error: err.code, message: err.message, requestId: req.id });
     }
     const status = (err as FastifyError).statusCode ?? 500;

@@ -8,7 +8,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 export interface RunningService {
   url: string;
+  /** Stops the server and removes its data. */
   stop(): Promise<void>;
+}
+
+/** A PostgreSQL server that can also be taken down and brought back with its data (failure tests). */
+export interface RestartableService extends RunningService {
+  halt(): Promise<void>;
+  resume(): Promise<void>;
 }
 
 /** A free TCP port on loopback. */
@@ -62,7 +69,7 @@ async function waitFor(
 }
 
 /** Starts a throwaway PostgreSQL cluster (trust auth, user 'rampart') on a free loopback port. */
-export async function startPostgres(): Promise<RunningService> {
+export async function startPostgres(): Promise<RestartableService> {
   const dir = mkdtempSync(join(tmpdir(), "rampart-pg-"));
   if (process.getuid?.() === 0) execFileSync("chown", ["postgres", dir]);
   const port = await freePort();
@@ -72,31 +79,39 @@ export async function startPostgres(): Promise<RunningService> {
     stdio: "ignore",
     ...user,
   });
-  const proc = spawn(
-    postgresBin("postgres"),
-    [
-      "-D",
-      data,
-      "-p",
-      String(port),
-      "-k",
-      dir,
-      "-c",
-      "listen_addresses=127.0.0.1",
-      "-c",
-      "max_connections=200",
-    ],
-    { stdio: "ignore", ...user },
-  );
+  const args = [
+    "-D",
+    data,
+    "-p",
+    String(port),
+    "-k",
+    dir,
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "max_connections=200",
+  ];
   const url = `postgres://rampart@127.0.0.1:${port}/postgres`;
-  const pg = await import("pg");
-  await waitFor(async () => {
-    const c = new pg.default.Client({ connectionString: url });
-    await c.connect();
-    await c.end();
-    return true;
-  }, "PostgreSQL");
-  return { url, stop: () => stopProcess(proc, dir) };
+  const launch = async () => {
+    const p = spawn(postgresBin("postgres"), args, { stdio: "ignore", ...user });
+    const pg = await import("pg");
+    await waitFor(async () => {
+      const c = new pg.default.Client({ connectionString: url });
+      await c.connect();
+      await c.end();
+      return true;
+    }, "PostgreSQL");
+    return p;
+  };
+  let proc = await launch();
+  return {
+    url,
+    stop: () => stopProcess(proc, dir),
+    halt: () => stopProcess(proc),
+    resume: async () => {
+      proc = await launch();
+    },
+  };
 }
 
 /** Starts a throwaway Redis (no persistence) on a free loopback port. */
@@ -114,6 +129,7 @@ export async function startRedis(port?: number): Promise<RunningService> {
   const { Redis } = await import("ioredis");
   await waitFor(async () => {
     const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.on("error", () => {}); // refused while starting: waitFor retries
     try {
       await r.connect();
       return (await r.ping()) === "PONG";

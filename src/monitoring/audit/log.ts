@@ -3,7 +3,7 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
 import { type Clock, systemClock } from "../../platform/clock.ts";
-import { Conflict, Invalid, NotFound } from "../../platform/errors.ts";
+import { Conflict, Invalid, NotFound, Unavailable } from "../../platform/errors.ts";
 import type {
   EventJournal,
   JournalItem,
@@ -417,7 +417,9 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
         });
       } catch (err) {
         subjects.reset();
-        throw err;
+        opts.logger?.warn({ err: (err as Error).message }, "audit append failed");
+        // Callers (a gateway's batch, the event bus) retry; the database's own words stay in the log.
+        throw new Unavailable("audit log unavailable; retry later", { cause: err });
       }
       // Committed: only now does the in-memory state move.
       for (const d of drafts.values()) {
