@@ -290,6 +290,28 @@ describe.each(backends)("audit log on %s", (backend) => {
     await a.close();
   });
 
+  test("a quiet log closes when its period ends and expires on time", async () => {
+    const a = createAuditLog({
+      store: ts.store,
+      keys: loadOrCreateAuditKeys(keyFile),
+      clock,
+      retentionDays: { ...retention, application: 30 },
+      period: "month",
+      checkpointIntervalMs: 0,
+    });
+    await a.start();
+    await a.record([{ events: [event(1, { retention: "application" })] }]);
+    clock.set("2027-01-15T00:00:00Z");
+    expect(await a.expire()).toEqual(["application/2026-11"]);
+    expect((await a.logs()).find((l) => l.log === "application/2026-11")?.state).toBe("expired");
+    // The next event opens a new log chained to the expired one's final root.
+    await a.record([{ events: [event(2, { retention: "application" })] }]);
+    const report = await a.verify();
+    expect(report.ok).toBe(true);
+    expect(report.logs.map((l) => `${l.log}:${l.state}`)).toContain("application/2027-01:open");
+    await a.close();
+  });
+
   test("a security retention under 365 days is refused", () => {
     expect(() =>
       createAuditLog({

@@ -731,6 +731,19 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   function expire(): Promise<string[]> {
     return exclusive(async () => {
       const now = clock.now();
+      // A log whose period has ended closes even if no event came to open the next one.
+      for (const [cls, state] of open) {
+        if (state.periodEnd > now) continue;
+        await db.transaction().execute(async (tx) => {
+          await sign(tx as unknown as Db, state, now);
+          await tx
+            .updateTable("audit_logs")
+            .set({ closed_at: now })
+            .where("log_id", "=", state.log)
+            .execute();
+        });
+        open.delete(cls);
+      }
       const candidates = await db
         .selectFrom("audit_logs")
         .selectAll()
