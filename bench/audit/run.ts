@@ -224,8 +224,7 @@ async function benchBackend(
       let t0 = performance.now();
       const text = readFileSync(join(bundleDir, "entries.jsonl"), "utf8");
       let parsed = 0;
-      for (const l of text.split("\n"))
-        if (l) parsed += (JSON.parse(JSON.parse(l).body) as { seq: number }).seq >= 0 ? 1 : 0;
+      for (const l of text.split("\n")) if (l) parsed += (JSON.parse(l) as { seq: number }).seq >= 0 ? 1 : 0;
       parseRates.push(parsed / ((performance.now() - t0) / 1000));
       t0 = performance.now();
       const res = verifyBundle(bundleDir, audit.verifierKey);

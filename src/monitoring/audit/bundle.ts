@@ -133,7 +133,8 @@ export async function exportBundle(opts: {
       .where("seq", "<", b)
       .orderBy("seq")
       .execute();
-    for (const r of rows) lines.push(JSON.stringify({ log: s.log_id, seq: r.seq, body: r.body }));
+    // Each line is the signed entry itself, byte for byte; logs follow each other in logs.json's order.
+    for (const r of rows) lines.push(r.body);
     const tree = await opts.treeOf(s.log_id);
     logs.push({
       log: s.log_id,
@@ -163,6 +164,21 @@ export async function exportBundle(opts: {
     `${edSign(null, Buffer.from(manifestText), opts.keys.signingKey).toString("base64")}\n`,
   );
   return manifest;
+}
+
+// Names the first entry whose body is unreadable or claims another position or log.
+function firstInconsistent(log: string, from: number, rows: readonly string[]): string | undefined {
+  for (const [i, text] of rows.entries()) {
+    const seq = from + i;
+    let body: EntryBody;
+    try {
+      body = JSON.parse(text) as EntryBody;
+    } catch {
+      return `entry ${seq}: body is not JSON`;
+    }
+    if (body.seq !== seq || body.log !== log) return `entry ${seq}: out of order or from another log`;
+  }
+  return undefined;
 }
 
 /** Checks a bundle offline. `pinnedKey` (the deployment's verifier key, obtained out of band) should be given. */
@@ -227,15 +243,15 @@ function checkBundle(dir: string, pinnedKey?: string): BundleResult {
     contents[name] = text;
   }
   const logs = JSON.parse(contents["logs.json"] as string) as BundleLog[];
-  const byLog = new Map<string, Array<{ seq: number; body: string }>>();
-  const lines = (contents["entries.jsonl"] as string).split("\n").filter((l) => l.length > 0);
-  for (const [i, line] of lines.entries()) {
-    const e = JSON.parse(line) as { log: string; seq: number; body: string };
-    const list = byLog.get(e.log) ?? [];
-    byLog.set(e.log, list);
-    if (typeof e.body !== "string") return fail(`entries.jsonl line ${i + 1}: missing body`);
-    list.push(e);
+  const lines = (contents["entries.jsonl"] as string).split("\n");
+  if (lines.pop() !== "") return fail("entries.jsonl does not end with a newline");
+  const declared = logs.reduce((n, l) => n + (l.to - l.from), 0);
+  if (lines.length !== declared || lines.length !== manifest.entries) {
+    return fail(
+      `entries.jsonl holds ${lines.length} entries; logs.json declares ${declared}, the manifest ${manifest.entries}`,
+    );
   }
+  let offset = 0;
   for (const l of logs) {
     let cp: ReturnType<typeof verifyCheckpoint>;
     try {
@@ -244,34 +260,21 @@ function checkBundle(dir: string, pinnedKey?: string): BundleResult {
       return fail(`${l.log}: checkpoint signature invalid: ${(err as Error).message}`);
     }
     if (!cp.origin.endsWith(`/${l.log}`)) return fail(`${l.log}: checkpoint is for ${cp.origin}`);
-    const rows = byLog.get(l.log) ?? [];
-    if (rows.length !== l.to - l.from)
-      return fail(`${l.log}: expected ${l.to - l.from} entries, found ${rows.length}`);
-    const leaves: Buffer[] = [];
-    for (const [i, r] of rows.entries()) {
-      const seq = l.from + i;
-      let body: EntryBody;
-      try {
-        body = JSON.parse(r.body) as EntryBody;
-      } catch {
-        return fail(`${l.log} entry ${seq}: body is not JSON`);
-      }
-      if (r.seq !== seq || body.seq !== seq || body.log !== l.log)
-        return fail(`${l.log} entry ${seq}: out of order or from another log`);
-      leaves.push(leafHash(Buffer.from(r.body, "utf8")));
-    }
+    const rows = lines.slice(offset, offset + (l.to - l.from));
+    offset += rows.length;
+    // Fast path: the signed root binds every entry to its position; entries are parsed only to explain a mismatch.
+    const leaves = rows.map((body) => leafHash(Buffer.from(body, "utf8")));
     const root = rootFromRange(
       leaves,
       l.from,
       cp.size,
       l.rangeProof.map((h) => Buffer.from(h, "hex")),
     );
-    if (!root?.equals(cp.root))
+    if (!root?.equals(cp.root)) {
       return fail(
-        `${l.log}: entries ${l.from}..${l.to - 1} do not match the signed checkpoint at size ${cp.size}`,
+        `${l.log}: ${firstInconsistent(l.log, l.from, rows) ?? `entries ${l.from}..${l.to - 1} do not match the signed checkpoint at size ${cp.size}`}`,
       );
+    }
   }
-  if (lines.length !== manifest.entries)
-    return fail(`manifest lists ${manifest.entries} entries, bundle has ${lines.length}`);
   return { ok: true, entries: lines.length, logs: logs.length, keyPinned: !!pinnedKey };
 }
