@@ -1,11 +1,9 @@
 // `rampart audit` as an operator and an auditor use it, with no server running: verify the log
 // in a data directory, catch an edit made behind Rampart's back, export an offline bundle and
 // check it with nothing but the verifier key, and prove that one entry is in a signed tree.
-import { execFile } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultConfig } from "../src/config/index.ts";
@@ -13,29 +11,10 @@ import { newEvent, type SecurityEvent } from "../src/platform/events/index.ts";
 import { createLogger } from "../src/platform/logging.ts";
 import { openStore } from "../src/platform/store/index.ts";
 import { migrations, startRuntime } from "../src/server/runtime.ts";
+import { type Run, rampart as runRampart } from "./support/cli.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const node = join(root, "node_modules", ".bin", "node");
-const main = join(root, "src", "cli", "main.ts");
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function rampart(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      node,
-      [main, ...args],
-      { cwd: work, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+/** The real CLI, run in this suite's work directory. */
+const rampart = (args: string[]) => runRampart(args, { cwd: work });
 
 const silent = () => createLogger({ level: "silent" });
 

@@ -1,40 +1,13 @@
 // `rampart config validate` as an operator or a CI job runs it: the real CLI on the pinned Node,
 // on files with one mistake each; every mistake is one line naming file:line:column and the key.
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rampart } from "./support/cli.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const node = join(root, "node_modules", ".bin", "node");
-const main = join(root, "src", "cli", "main.ts");
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `rampart ARGS` in `cwd` with a clean environment (plus `env`). */
-function rampart(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      node,
-      [main, ...args],
-      {
-        cwd: opts.cwd,
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...opts.env },
-        timeout: 30_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** Lines that report a problem: `file:line:column ...`. */
 const problemLines = (text: string, file: string) =>

@@ -20,6 +20,7 @@ import {
 import { MerkleTree } from "../../src/monitoring/audit/merkle.ts";
 import { manualClock } from "../../src/platform/clock.ts";
 import { openStore, type Store } from "../../src/platform/store/index.ts";
+import { freshDatabase } from "../../test/support/pg.ts";
 import { startPostgres } from "../../test/support/services.ts";
 import { makeEvents, type PlainRow, plainRows, prng } from "./events.ts";
 
@@ -341,25 +342,6 @@ function benchTreeProofs(): Line[] {
   return [mk("median", 0.5), mk("p99", 0.99)];
 }
 
-async function freshPgDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `bench_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: serverUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
 /**
  * Stops the throwaway server by signalling its postmaster directly before the helper's own stop:
  * as root the server runs under runuser, which does not pass SIGINT on, so the helper alone waits
@@ -494,7 +476,7 @@ async function main(): Promise<void> {
         stop = await fastStop(s.url, s.stop);
       }
       try {
-        const fresh = await freshPgDatabase(server);
+        const fresh = await freshDatabase(server);
         try {
           const [info, l] = await benchBackend("postgres", counts.postgres, fresh.url);
           infos.push(info);

@@ -6,7 +6,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from "../monitoring/audit/index.ts";
-import { openAuditAccess } from "./audit-access.ts";
+import { type AuditAccess, openAuditAccess } from "./audit-access.ts";
 import { progressBar } from "./progress.ts";
 
 interface Common {
@@ -27,6 +27,23 @@ function instant(v: string, name: string): Date {
 
 const out = (o: Common, json: unknown, text: string) =>
   console.log(o.json ? JSON.stringify(json, null, 2) : text);
+
+/** Opens the audit log (through the running server or the store), runs `fn`, and always closes it. */
+async function withAccess(
+  o: Common,
+  write: boolean,
+  fn: (access: AuditAccess) => Promise<void>,
+): Promise<void> {
+  const access = await openAuditAccess(await configOf(o), {
+    ...(o.server ? { server: o.server } : {}),
+    write,
+  });
+  try {
+    await fn(access);
+  } finally {
+    await access.close();
+  }
+}
 
 export function registerAuditCommands(program: Command): void {
   const audit = program.command("audit").description("the tamper-evident audit log: verify, prove, export");
@@ -56,8 +73,7 @@ export function registerAuditCommands(program: Command): void {
         if (!r.ok) process.exitCode = 1;
         return;
       }
-      const access = await openAuditAccess(await configOf(o), o.server ? { server: o.server } : {});
-      try {
+      await withAccess(o, false, async (access) => {
         const bar = o.json ? undefined : progressBar("verifying");
         const r = await access.verify(o.log, bar?.update);
         bar?.done();
@@ -84,9 +100,7 @@ export function registerAuditCommands(program: Command): void {
           );
           process.exitCode = 1;
         }
-      } finally {
-        await access.close();
-      }
+      });
     });
 
   common(audit.command("proof"))
@@ -100,8 +114,7 @@ export function registerAuditCommands(program: Command): void {
     .action(async (o: Common & { entry?: string; log?: string; from?: string; to?: string }) => {
       if (!o.entry && !(o.log && o.from !== undefined))
         throw new Error("give --entry ID, or --log ID --from SIZE");
-      const access = await openAuditAccess(await configOf(o), o.server ? { server: o.server } : {});
-      try {
+      await withAccess(o, false, async (access) => {
         if (o.entry) {
           const p = await access.inclusion(o.entry);
           const key = (await access.logs()).verifierKey;
@@ -142,9 +155,7 @@ export function registerAuditCommands(program: Command): void {
           );
           if (!ok) process.exitCode = 1;
         }
-      } finally {
-        await access.close();
-      }
+      });
     });
 
   common(audit.command("export"))
@@ -155,27 +166,20 @@ export function registerAuditCommands(program: Command): void {
     .requiredOption("--to <time>", "end (exclusive), ISO 8601")
     .requiredOption("--out <dir>", "output directory")
     .action(async (o: Common & { from: string; to: string; out: string }) => {
-      const access = await openAuditAccess(await configOf(o), {
-        ...(o.server ? { server: o.server } : {}),
-        write: true,
-      });
-      try {
+      await withAccess(o, true, async (access) => {
         const m = await access.exportBundle(instant(o.from, "from"), instant(o.to, "to"), o.out);
         out(
           o,
           m,
           `exported ${m.entries} entries to ${o.out}\n  verify offline: rampart audit verify --bundle ${o.out} --key '${m.verifierKey}'`,
         );
-      } finally {
-        await access.close();
-      }
+      });
     });
 
   common(audit.command("logs"))
     .description("list logs per retention class and period, and the verifier key")
     .action(async (o: Common) => {
-      const access = await openAuditAccess(await configOf(o), o.server ? { server: o.server } : {});
-      try {
+      await withAccess(o, false, async (access) => {
         const r = await access.logs();
         out(
           o,
@@ -188,19 +192,13 @@ export function registerAuditCommands(program: Command): void {
             `verifier key: ${r.verifierKey}`,
           ].join("\n"),
         );
-      } finally {
-        await access.close();
-      }
+      });
     });
 
   common(audit.command("checkpoint"))
     .description("sign a checkpoint now for every log that grew")
     .action(async (o: Common) => {
-      const access = await openAuditAccess(await configOf(o), {
-        ...(o.server ? { server: o.server } : {}),
-        write: true,
-      });
-      try {
+      await withAccess(o, true, async (access) => {
         const cps = await access.checkpoint();
         out(
           o,
@@ -209,8 +207,6 @@ export function registerAuditCommands(program: Command): void {
             ? "nothing new to sign"
             : cps.map((c) => `  ${c.log} size ${c.size} root ${c.root}`).join("\n"),
         );
-      } finally {
-        await access.close();
-      }
+      });
     });
 }
