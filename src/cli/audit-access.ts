@@ -3,13 +3,18 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { RampartConfig } from "../config/index.ts";
-import type {
-  BundleManifest,
-  CheckpointInfo,
-  ConsistencyProof,
-  InclusionProof,
-  LogStatus,
-  VerifyReport,
+import {
+  type AuditPage,
+  type AuditQuery,
+  type AuditTables,
+  type BundleManifest,
+  type CheckpointInfo,
+  type ConsistencyProof,
+  type InclusionProof,
+  type LogStatus,
+  queryEntries,
+  subjectRef,
+  type VerifyReport,
 } from "../monitoring/audit/index.ts";
 import { adminTokenPath, runningServerUrl } from "../server/index.ts";
 import { openAuditOffline } from "../server/runtime.ts";
@@ -22,6 +27,7 @@ export interface AuditAccess {
   exportBundle(from: Date, to: Date, dir: string): Promise<BundleManifest>;
   logs(): Promise<{ logs: LogStatus[]; verifierKey: string }>;
   checkpoint(): Promise<CheckpointInfo[]>;
+  search(q: AuditQuery): Promise<AuditPage>;
   close(): Promise<void>;
 }
 
@@ -39,7 +45,7 @@ export async function openAuditAccess(
     if (!token) throw new Error(`a server runs at ${url}; set RAMPART_TOKEN to an admin token to reach it`);
     return remoteAccess(url, token);
   }
-  const { audit, close } = await openAuditOffline(config, { write: opts.write ?? false });
+  const { audit, store, close } = await openAuditOffline(config, { write: opts.write ?? false });
   return {
     via: config.database.url ? "database" : `data directory ${dataDir}`,
     verify: (log, onProgress) =>
@@ -49,6 +55,8 @@ export async function openAuditAccess(
     exportBundle: (from, to, dir) => audit.exportBundle({ from, to, dir }),
     logs: async () => ({ logs: await audit.logs(), verifierKey: audit.verifierKey }),
     checkpoint: () => audit.checkpoint(),
+    search: (q) =>
+      queryEntries(store.db.withTables<AuditTables>(), q, (ref) => subjectRef(ref, audit.subjectKey)),
     close,
   };
 }
@@ -92,6 +100,8 @@ function remoteAccess(base: string, token: string): AuditAccess {
     logs: () => call("GET", "/api/v1/audit/logs"),
     checkpoint: async () =>
       (await call<{ checkpoints: CheckpointInfo[] }>("POST", "/api/v1/audit/checkpoint")).checkpoints,
+    search: (query) =>
+      call("GET", `/api/v1/audit/entries?${q({ ...query, limit: query.limit ?? undefined })}`),
     close: async () => {},
   };
 }

@@ -176,6 +176,42 @@ export function registerAuditCommands(program: Command): void {
       });
     });
 
+  common(audit.command("search"))
+    .description("find entries by time range, type, actor and target, newest first")
+    .option("--from <time>", "from this time (inclusive), ISO 8601")
+    .option("--to <time>", "until this time (exclusive), ISO 8601")
+    .option("--type <type>", "event type, e.g. waf.blocked")
+    .option("--actor <kind:id>", "who acted, e.g. user:alice@example.com or ip:203.0.113.9")
+    .option("--target <kind:id>", "what was acted on, e.g. route:/login")
+    .option("--limit <n>", "entries per page (1-1000)", "50")
+    .option("--cursor <cursor>", "the 'next' cursor of a previous page")
+    .action(
+      async (
+        o: Common & {
+          from?: string;
+          to?: string;
+          type?: string;
+          actor?: string;
+          target?: string;
+          limit: string;
+          cursor?: string;
+        },
+      ) => {
+        await withAccess(o, false, async (access) => {
+          const page = await access.search({ ...o, limit: Number(o.limit) });
+          const rows = page.entries.map(
+            (e) =>
+              `  ${e.time}  ${e.type.padEnd(22)} ${e.outcome.padEnd(8)} ${e.actor}${e.target ? ` → ${e.target}` : ""}  (${e.log} #${e.seq})`,
+          );
+          out(
+            o,
+            page,
+            [...rows, page.next ? `more: --cursor ${page.next}` : `${rows.length} entries`].join("\n"),
+          );
+        });
+      },
+    );
+
   common(audit.command("logs"))
     .description("list logs per retention class and period, and the verifier key")
     .action(async (o: Common) => {

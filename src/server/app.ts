@@ -6,7 +6,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { z } from "zod";
-import { type AuditTables, queryEntries } from "../monitoring/audit/index.ts";
+import { type AuditTables, queryEntries, subjectRef } from "../monitoring/audit/index.ts";
 import { Invalid, RampartError } from "../platform/errors.ts";
 import { securityEventSchema } from "../platform/events/index.ts";
 import { bearerAuth } from "./auth.ts";
@@ -123,13 +123,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       return queryEntries(
         rt.store.db.withTables<AuditTables>(),
         { ...q, limit: q.limit ? Number(q.limit) : undefined },
-        async (ref) => {
-          const i = ref.indexOf(":");
-          const kind = ref.slice(0, i);
-          if (i < 1) throw new Invalid("expected kind:id", "actor");
-          if (!["user", "person", "subject"].includes(kind)) return ref;
-          return `${kind}:${(await rt.audit.subjectKey(ref.slice(i + 1))) ?? "unknown"}`;
-        },
+        (ref) => subjectRef(ref, rt.audit.subjectKey),
       );
     },
   );

@@ -14,6 +14,6 @@ export {
   type VerifyReport,
 } from "./log.ts";
 export { verifyConsistency, verifyInclusion } from "./merkle.ts";
-export { type AuditPage, type AuditQuery, queryEntries } from "./query.ts";
+export { type AuditPage, type AuditQuery, queryEntries, subjectRef } from "./query.ts";
 export { type AuditTables, auditMigrations } from "./schema.ts";
 export type { IntegrityProblem } from "./verify.ts";

@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import { Invalid } from "../../platform/errors.ts";
 import type { EntryBody } from "./entry.ts";
 import type { AuditTables } from "./schema.ts";
+import { personalKinds } from "./subjects.ts";
 
 export interface AuditQuery {
   from?: string | undefined;
@@ -45,6 +46,18 @@ function instant(v: string, where: string): Date {
   const d = new Date(v);
   if (Number.isNaN(d.getTime())) throw new Invalid("expected an ISO 8601 time", where);
   return d;
+}
+
+/** Maps a `kind:id` reference to its stored form: a person's identifier becomes their subject key. */
+export async function subjectRef(
+  ref: string,
+  subjectKey: (identifier: string) => Promise<string | undefined>,
+): Promise<string> {
+  const i = ref.indexOf(":");
+  if (i < 1) throw new Invalid(`expected kind:id (such as user:alice@example.com), got '${ref}'`);
+  const kind = ref.slice(0, i);
+  if (!personalKinds.has(kind)) return ref;
+  return `${kind}:${(await subjectKey(ref.slice(i + 1))) ?? "unknown"}`;
 }
 
 /** Newest first. `resolveRef` maps a person's `kind:identifier` to the stored `kind:subjectKey`. */
