@@ -1,0 +1,79 @@
+// The store on both backends: migrations run once and in order, data survives a reopen, and an
+// unreachable database gives a clear, retryable error.
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { sql } from "kysely";
+import type { Migration } from "kysely/migration";
+import { describe, expect, test } from "vitest";
+import { Unavailable } from "../src/platform/errors.ts";
+import { openStore } from "../src/platform/store/index.ts";
+import { freePort } from "./support/services.ts";
+import { backends, openTestStore } from "./support/stores.ts";
+
+const applied: string[] = [];
+const migrations: Record<string, Migration> = {
+  "2026-01-02-01-second": {
+    async up(db) {
+      applied.push("second");
+      await sql`alter table notes add column author text`.execute(db);
+    },
+  },
+  "2026-01-01-01-first": {
+    async up(db) {
+      applied.push("first");
+      await sql`create table notes (id int primary key, text text not null)`.execute(db);
+    },
+  },
+};
+
+describe.each(backends)("store on %s", (backend) => {
+  test("migrations apply once, in name order, and data survives a reopen", async () => {
+    applied.length = 0;
+    const ts = await openTestStore(backend, migrations);
+    try {
+      expect(applied).toEqual(["first", "second"]);
+      expect(ts.store.kind).toBe(backend);
+      expect(await ts.store.ping()).toBe(true);
+      await sql`insert into notes (id, text, author) values (1, 'kept', 'ops')`.execute(ts.store.db);
+      await ts.store.close();
+      const again = await ts.reopen();
+      expect(applied).toEqual(["first", "second"]);
+      const { rows } = await sql<{ text: string }>`select text from notes`.execute(again.db);
+      expect(rows).toEqual([{ text: "kept" }]);
+      if (backend === "pglite") {
+        // The embedded database lives in a directory only its owner can read.
+        expect(statSync(join(ts.location.dataDir, "pg")).mode & 0o777).toBe(0o700);
+      }
+    } finally {
+      await ts.cleanup();
+    }
+  });
+
+  test("a failing migration stops the start and names the migration", async () => {
+    const ts = await openTestStore(backend, {});
+    try {
+      await ts.store.close();
+      const broken = {
+        "2026-03-01-01-broken": {
+          up: async (db: never) => void (await sql`select * from nowhere`.execute(db)),
+        },
+      };
+      await expect(openStore({ ...ts.location, migrations: broken })).rejects.toThrow(
+        /database migration 2026-03-01-01-broken failed: relation "nowhere" does not exist/,
+      );
+    } finally {
+      await ts.cleanup();
+    }
+  });
+});
+
+test("an unreachable PostgreSQL fails fast with Unavailable and no password in the message", async () => {
+  const port = await freePort();
+  const started = Date.now();
+  const err = await openStore({ url: `postgres://rampart:hunter2@127.0.0.1:${port}/x` }).catch(
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(Unavailable);
+  expect((err as Error).message).not.toContain("hunter2");
+  expect(Date.now() - started).toBeLessThan(10_000);
+});
