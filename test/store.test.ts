@@ -74,6 +74,9 @@ test("an unreachable PostgreSQL fails fast with Unavailable and no password in t
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(Unavailable);
+  expect((err as Error).message).toMatch(
+    /^cannot reach the database: connect ECONNREFUSED 127\.0\.0\.1:\d+$/,
+  );
   expect((err as Error).message).not.toContain("hunter2");
   expect(Date.now() - started).toBeLessThan(10_000);
 });

@@ -89,8 +89,12 @@ async function migrate(db: Kysely<object>, migrations: Record<string, Migration>
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName;
-    throw new Unavailable(`database migration ${failed ?? ""} failed: ${(error as Error).message}`, {
-      cause: error,
-    });
+    const why = (error as Error).message;
+    throw new Unavailable(
+      failed ? `database migration ${failed} failed: ${why}` : `cannot reach the database: ${why}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
