@@ -172,4 +172,16 @@ describe("control plane API", () => {
     expect(hash.hash).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
     expect((await call("/api/v1/audit/entries?from=notatime", { token: admin })).status).toBe(400);
   });
+
+  test("a gateway cannot claim another source", async () => {
+    const b = batch("batch-spoof-0001", 1);
+    const spoofed = { ...b, source: "gw-2", events: b.events.map((e) => ({ ...e, source: "gw-2" })) };
+    expect(
+      (await call("/api/v1/events", { method: "POST", token: ingestToken, body: JSON.stringify(spoofed) }))
+        .status,
+    ).toBe(201);
+    const q = await call("/api/v1/audit/entries?type=waf.blocked&limit=1000", { token: admin });
+    const stored = ((await q.json()) as { entries: Array<{ id: string; source: string }> }).entries;
+    expect(stored.find((e) => e.id === b.events[0]?.id)?.source).toBe("gw-1");
+  });
 });

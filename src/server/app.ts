@@ -96,7 +96,8 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     async (req, reply) => {
       const source = ingestAuth(req);
       const batch = parseBody(eventBatchSchema, req.body);
-      const events = batch.events.map((e) => ({ ...e, source: e.source ?? batch.source ?? source }));
+      // The source is who authenticated, never what the batch claims to be.
+      const events = batch.events.map((e) => ({ ...e, source }));
       const end = rt.metrics.auditAppendSeconds.startTimer();
       const { duplicate } = await rt.bus.publish(events, { batchId: batch.batchId, source });
       end();
