@@ -1,12 +1,16 @@
 // The store on both backends: migrations run once and in order, data survives a reopen, and an
 // unreachable database gives a clear, retryable error.
-import { statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
+import pino from "pino";
 import type { Migration } from "kysely/migration";
 import { describe, expect, test } from "vitest";
+import { defaultConfig } from "../src/config/index.ts";
 import { Unavailable } from "../src/platform/errors.ts";
 import { openStore } from "../src/platform/store/index.ts";
+import { startRuntime } from "../src/server/runtime.ts";
 import { freePort } from "./support/services.ts";
 import { backends, openTestStore } from "./support/stores.ts";
 
@@ -79,4 +83,20 @@ test("an unreachable PostgreSQL fails fast with Unavailable and no password in t
   );
   expect((err as Error).message).not.toContain("hunter2");
   expect(Date.now() - started).toBeLessThan(10_000);
+});
+
+test("a lost audit key is refused at start instead of silently replaced", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "rampart-lostkey-"));
+  try {
+    const base = defaultConfig();
+    const config = { ...base, database: { dataDir } };
+    const rt = await startRuntime({ config, logger: pino({ level: "silent" }) });
+    await rt.close();
+    rmSync(join(dataDir, "keys"), { recursive: true });
+    await expect(startRuntime({ config, logger: pino({ level: "silent" }) })).rejects.toThrow(
+      /audit\.keyFile: audit key file .*audit\.json is missing, but the audit log already holds entries; restore the key file from backup/,
+    );
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });

@@ -111,6 +111,8 @@ export const auditConfigSchema = z.strictObject({
   ),
   checkpointIntervalSeconds: integer(1, 86_400).default(10),
   period: z.enum(["month", "week", "day"]).default("month"),
+  /** Key file (Ed25519 signing key and MAC secret), kept outside the database; default <dataDir>/keys/audit.json. */
+  keyFile: z.string().min(1).optional(),
 });
 
 export const routeConfigSchema = z.strictObject({

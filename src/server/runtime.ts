@@ -6,9 +6,10 @@ import { join, resolve } from "node:path";
 import type { RampartConfig } from "../config/index.ts";
 import {
   type AuditLog,
+  type AuditTables,
   auditMigrations,
   createAuditLog,
-  loadOrCreateAuditKeys,
+  openAuditKeys,
 } from "../monitoring/audit/index.ts";
 import { countEvents, createMetrics, type Metrics } from "../monitoring/metrics/index.ts";
 import { type Clock, systemClock } from "../platform/clock.ts";
@@ -49,9 +50,10 @@ function bootstrapAdminToken(dataDir: string): string {
   return readFileSync(path, "utf8").trim();
 }
 
-function auditOptions(config: RampartConfig, dataDir: string) {
+async function auditOptions(config: RampartConfig, dataDir: string, store: Store) {
+  const keyFile = config.audit.keyFile ?? join(dataDir, "keys", "audit.json");
   return {
-    keys: loadOrCreateAuditKeys(join(dataDir, "keys", "audit.json")),
+    keys: await openAuditKeys(store.db.withTables<AuditTables>(), keyFile),
     retentionDays: config.audit.retention,
     period: config.audit.period,
     checkpointIntervalMs: config.audit.checkpointIntervalSeconds * 1000,
@@ -67,7 +69,10 @@ export async function openAuditOffline(
   const store = await openStore({ url: config.database.url, dataDir, migrations });
   const audit = createAuditLog({
     store,
-    ...auditOptions(config, dataDir),
+    ...(await auditOptions(config, dataDir, store).catch(async (err) => {
+      await store.close();
+      throw err;
+    })),
     checkpointIntervalMs: 0,
     ...(opts.logger ? { logger: opts.logger } : {}),
   });
@@ -98,7 +103,15 @@ export async function startRuntime(opts: {
   const store = await openStore({ url: config.database.url, dataDir, migrations });
   const hot = createHotState({ redisUrl: config.hotState.redisUrl });
   const metrics = createMetrics();
-  const audit = createAuditLog({ store, clock, logger, ...auditOptions(config, dataDir) });
+  const audit = createAuditLog({
+    store,
+    clock,
+    logger,
+    ...(await auditOptions(config, dataDir, store).catch(async (err) => {
+      await store.close();
+      throw err;
+    })),
+  });
   await audit.start();
   const bus = createEventBus({
     journal: audit,

@@ -12,7 +12,9 @@ import {
 } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import type { Kysely } from "kysely";
 import { Invalid } from "../../platform/errors.ts";
+import type { AuditTables } from "./schema.ts";
 
 export interface AuditKeys {
   /** Signs checkpoints and export manifests. */
@@ -70,4 +72,21 @@ export function auditKeysFrom(signingKeyPem: string, secret: Buffer): AuditKeys 
     entryMacKey: derive("rampart audit entry mac v1"),
     valueHashKey: derive("rampart audit value hash v1"),
   };
+}
+
+/**
+ * Loads the audit keys, creating them only for a log that holds nothing yet: a new key could not
+ * verify entries and checkpoints made with a lost one, so that case is refused with what to do.
+ */
+export async function openAuditKeys(db: Kysely<AuditTables>, path: string): Promise<AuditKeys> {
+  if (!existsSync(path)) {
+    const existing = await db.selectFrom("audit_logs").select("log_id").limit(1).executeTakeFirst();
+    if (existing) {
+      throw new Invalid(
+        `audit key file ${path} is missing, but the audit log already holds entries; restore the key file from backup (a new key could not verify them)`,
+        "audit.keyFile",
+      );
+    }
+  }
+  return loadOrCreateAuditKeys(path);
 }
