@@ -9,10 +9,9 @@ export {
   type ConsistencyProof,
   createAuditLog,
   type InclusionProof,
-  type LogReport,
   type LogStatus,
-  type VerifyReport,
 } from "./log.ts";
+export type { LogReport, VerifyReport } from "./replay.ts";
 export { verifyConsistency, verifyInclusion } from "./merkle.ts";
 export { type AuditPage, type AuditQuery, queryEntries, subjectRef } from "./query.ts";
 export { type AuditTables, auditMigrations } from "./schema.ts";
