@@ -1,6 +1,6 @@
 // `rampart up` and `rampart server`: start, print where things are, stop cleanly on a signal.
 import { resolve } from "node:path";
-import { defaultConfig, loadConfig, type RampartConfig } from "../config/index.ts";
+import { defaultConfig, type RampartConfig } from "../config/index.ts";
 import type { Logger } from "../platform/logging.ts";
 import { startSampleApp } from "../server/demo.ts";
 import { adminTokenPath, type RunningServer, startServer } from "../server/index.ts";
@@ -36,13 +36,18 @@ export async function runUp(
   o: { config?: string; port?: number; dataDir?: string },
   logger: Logger,
 ): Promise<void> {
-  let config: RampartConfig = o.config ? await loadConfig(o.config) : defaultConfig();
-  config = {
-    ...config,
-    server: { ...config.server, ...(o.port !== undefined ? { port: o.port } : {}) },
-    database: { ...config.database, ...(o.dataDir ? { dataDir: o.dataDir } : {}) },
-  };
-  const server = await startServer({ ...(o.config ? { configPath: o.config } : { config }), logger });
+  // Command-line flags win over the file, on every reload too.
+  const override = (c: RampartConfig): RampartConfig => ({
+    ...c,
+    server: { ...c.server, ...(o.port !== undefined ? { port: o.port } : {}) },
+    database: { ...c.database, ...(o.dataDir ? { dataDir: o.dataDir } : {}) },
+  });
+  const server = await startServer({
+    ...(o.config ? { configPath: o.config } : { config: defaultConfig() }),
+    override,
+    logger,
+  });
+  const config = server.runtime.config;
   const demo = o.config ? undefined : await startSampleApp(0);
   const tokenFile = adminTokenPath(resolve(config.database.dataDir));
   const api = server.url;

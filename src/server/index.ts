@@ -45,9 +45,12 @@ export function runningServerUrl(dataDir: string): string | undefined {
 export async function startServer(opts: {
   config?: RampartConfig;
   configPath?: string;
+  /** Applied to the loaded config and to every reload (command-line flags). */
+  override?: (config: RampartConfig) => RampartConfig;
   logger: Logger;
 }): Promise<RunningServer> {
   const { logger } = opts;
+  const override = opts.override ?? ((c: RampartConfig) => c);
   let watcher: ConfigWatcher | undefined;
   let runtime: Runtime | undefined;
   if (opts.configPath) {
@@ -55,7 +58,7 @@ export async function startServer(opts: {
       path: opts.configPath,
       onChange: (config) => {
         if (!runtime) return;
-        runtime.config = config;
+        runtime.config = override(config);
         runtime.bus.emit(
           newEvent({
             type: "config.reloaded",
@@ -89,7 +92,7 @@ export async function startServer(opts: {
       },
     });
   }
-  const config = watcher?.current() ?? opts.config ?? defaultConfig();
+  const config = override(watcher?.current() ?? opts.config ?? defaultConfig());
   let app: FastifyInstance | undefined;
   let url: string;
   try {
