@@ -208,7 +208,7 @@ describe("config hot reload on a running server", () => {
     process.emit("SIGHUP");
     await vi.waitFor(() => expect(server.runtime.config.environment).toBe("prod"), WAIT);
     await vi.waitFor(async () => expect(await entries("config.reloaded")).toHaveLength(4), WAIT);
-    expect((await entries("config.reloaded"))[0]?.data).toEqual({ environment: "prod" });
+    expect((await entries("config.reloaded"))[0]?.data).toEqual({ environment: "prod", restartRequired: [] });
   });
 
   it("SIGHUP with a now-missing reference is refused like an invalid edit", async () => {
@@ -250,6 +250,16 @@ describe("config hot reload on a running server", () => {
     }, WAIT);
     // And a flush now finds nothing left behind.
     await expect(server.runtime.bus.flush()).resolves.toBeUndefined();
+  });
+
+  it("an edit to a section built at start is applied to the config but flagged as needing a restart", async () => {
+    const reloadsBefore = (await entries("config.reloaded")).length;
+    await writeFile(configPath, base("audit:\n  checkpointIntervalSeconds: 30\n"));
+    await vi.waitFor(async () => {
+      expect(await entries("config.reloaded")).toHaveLength(reloadsBefore + 1);
+    }, WAIT);
+    expect((await entries("config.reloaded"))[0]?.data).toMatchObject({ restartRequired: ["audit"] });
+    expect(sink.lines.some((l) => String(l.msg).includes("take effect after a restart"))).toBe(true);
   });
 
   it("stopping the server stops listening for SIGHUP and removes its state file", async () => {

@@ -23,6 +23,9 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+// Built into long-lived parts at start (listener, store, hot state, audit log): a reload cannot swap them.
+const restartSections = ["server", "database", "hotState", "audit"] as const;
+
 /** Where a running server records its address, so local CLI commands can reach it. */
 export function serverStatePath(dataDir: string): string {
   return join(dataDir, "server.json");
@@ -56,18 +59,27 @@ export async function startServer(opts: {
   if (opts.configPath) {
     watcher = await createConfigWatcher({
       path: opts.configPath,
-      onChange: (config) => {
+      onChange: (loaded) => {
         if (!runtime) return;
-        runtime.config = override(config);
+        const next = override(loaded);
+        const restartRequired = restartSections.filter(
+          (k) => JSON.stringify(next[k]) !== JSON.stringify(runtime?.config[k]),
+        );
+        runtime.config = next;
         runtime.bus.emit(
           newEvent({
             type: "config.reloaded",
             actor: systemActor,
             retention: "audit",
-            data: { environment: config.environment },
+            data: { environment: next.environment, restartRequired },
           }),
         );
-        logger.info("configuration reloaded");
+        if (restartRequired.length > 0) {
+          logger.warn(
+            { sections: restartRequired },
+            "configuration reloaded; these sections take effect after a restart",
+          );
+        } else logger.info("configuration reloaded");
       },
       onRejected: (err) => {
         runtime?.bus.emit(
