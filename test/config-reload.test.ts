@@ -309,7 +309,9 @@ describe("starting the server on an invalid config", () => {
         `version: 1\nserver:\n  port: ${port}\ndatabase:\n  dataDir: ${JSON.stringify(join(dir, "data"))}\n`,
       );
       const { logger } = logSink();
-      await expect(startServer({ configPath, logger })).rejects.toThrow(/EADDRINUSE/);
+      await expect(startServer({ configPath, logger })).rejects.toThrow(
+        /^127\.0\.0\.1:\d+ is already in use; set server\.port or pass --port$/,
+      );
       // Nothing of the failed start may stay behind: no SIGHUP handler reloading a dead server.
       expect(process.listenerCount("SIGHUP")).toBe(listenersBefore);
     } finally {

@@ -8,6 +8,7 @@ import {
   defaultConfig,
   type RampartConfig,
 } from "../config/index.ts";
+import { Conflict } from "../platform/errors.ts";
 import { newEvent, systemActor } from "../platform/events/index.ts";
 import type { Logger } from "../platform/logging.ts";
 import { buildApp } from "./app.ts";
@@ -110,7 +111,12 @@ export async function startServer(opts: {
   try {
     runtime = await startRuntime({ config, logger });
     app = await buildApp(runtime);
-    const address = await app.listen({ host: config.server.host, port: config.server.port });
+    const address = await app.listen({ host: config.server.host, port: config.server.port }).catch((err) => {
+      if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+      throw new Conflict(
+        `${config.server.host}:${config.server.port} is already in use; set server.port or pass --port`,
+      );
+    });
     url = address.replace("[::1]", "localhost");
     writeFileSync(serverStatePath(runtime.dataDir), JSON.stringify({ pid: process.pid, url }), {
       mode: 0o600,
