@@ -1,6 +1,7 @@
 // Realistic SecurityEvents for the audit benchmark, and the plain rows of the same shape and size
 // that the anchor INSERT writes. Seeded, so every run appends the same mix.
 import { newEvent, type SecurityEvent } from "../../src/platform/events/index.ts";
+import type { AuditTables } from "../../src/monitoring/audit/index.ts";
 
 /** Small deterministic PRNG (mulberry32): the same seed gives the same event mix in every run. */
 export function prng(seed: number): () => number {
@@ -137,18 +138,7 @@ export function makeEvents(n: number, start: Date, seed = 42): SecurityEvent[] {
 }
 
 /** Row of the anchor table: the audit_entries columns, with sizes matching what the audit log writes. */
-export interface PlainRow {
-  log_id: string;
-  seq: number;
-  id: string;
-  time: Date;
-  type: string;
-  actor: string;
-  target: string | null;
-  body: string;
-  leaf_hash: Uint8Array;
-  mac: Uint8Array;
-}
+export type PlainRow = AuditTables["audit_entries"];
 
 /**
  * The anchor's rows for `events`: same columns, a body of the same JSON with references replaced as

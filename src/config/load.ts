@@ -385,7 +385,7 @@ function knownKeys(path: readonly Segment[]): string[] {
 }
 
 /** `routes[2].upstream`; keys that are not identifiers are quoted: `server["a.b"]`. */
-export function formatPath(path: readonly Segment[]): string {
+function formatPath(path: readonly Segment[]): string {
   let text = "";
   for (const segment of path) {
     if (typeof segment === "number") text += `[${segment}]`;

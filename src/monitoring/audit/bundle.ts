@@ -12,7 +12,7 @@ import type { AuditKeys } from "./keys.ts";
 import { leafHash, type MerkleTree, nodeHash } from "./merkle.ts";
 import type { AuditTables } from "./schema.ts";
 
-export const BUNDLE_FILES = ["entries.jsonl", "logs.json"] as const;
+const BUNDLE_FILES = ["entries.jsonl", "logs.json"] as const;
 
 export interface BundleLog {
   log: string;
@@ -47,7 +47,7 @@ function splitPoint(n: number): number {
 }
 
 /** Hashes of the subtrees outside [a, b) that, with the leaves in [a, b), rebuild the root of size n. */
-export function rangeProof(tree: MerkleTree, a: number, b: number, n: number): Buffer[] {
+function rangeProof(tree: MerkleTree, a: number, b: number, n: number): Buffer[] {
   const out: Buffer[] = [];
   const walk = (lo: number, hi: number) => {
     if (hi <= a || lo >= b) out.push(tree.subtreeHash(lo, hi - lo));
@@ -62,7 +62,7 @@ export function rangeProof(tree: MerkleTree, a: number, b: number, n: number): B
 }
 
 /** Rebuilds the root of size n from the leaves of [a, b) and a `rangeProof`; undefined if the proof does not fit. */
-export function rootFromRange(
+function rootFromRange(
   leaves: readonly Buffer[],
   a: number,
   n: number,

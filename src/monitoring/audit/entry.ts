@@ -41,7 +41,7 @@ export function encodeEntry(body: EntryBody, macKey: KeyObject): EncodedEntry {
   return { body, text, leaf, mac: entryMac(macKey, leaf) };
 }
 
-export function entryMac(macKey: KeyObject, leaf: Buffer): Buffer {
+function entryMac(macKey: KeyObject, leaf: Buffer): Buffer {
   return createHmac("sha256", macKey).update(leaf).digest();
 }
 

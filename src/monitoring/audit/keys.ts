@@ -59,7 +59,7 @@ export function loadOrCreateAuditKeys(path: string): AuditKeys {
 }
 
 /** Builds the key set from a PKCS#8 PEM Ed25519 key and a 32-byte secret. */
-export function auditKeysFrom(signingKeyPem: string, secret: Buffer): AuditKeys {
+function auditKeysFrom(signingKeyPem: string, secret: Buffer): AuditKeys {
   if (secret.length < 32) throw new Invalid("audit secret must be at least 32 bytes");
   const signingKey = createPrivateKey(signingKeyPem);
   if (signingKey.asymmetricKeyType !== "ed25519") throw new Invalid("audit signing key must be Ed25519");

@@ -1,6 +1,6 @@
 // Replays a log's entries and checks them three ways: each row against its keyed MAC (pinpoints a
 // modified, inserted or moved row), sequence continuity (deleted rows), and the Merkle root against
-// every signed checkpoint (anything else, including truncation). Used online and for offline bundles.
+// every signed checkpoint (anything else, including truncation). Used by `rampart audit verify`.
 import type { KeyObject } from "node:crypto";
 import type { EntryBody } from "./entry.ts";
 import { macMatches } from "./entry.ts";
@@ -18,11 +18,11 @@ export interface IntegrityProblem {
   message: string;
 }
 
-/** One stored row: the canonical body plus, online, its MAC and its indexed columns joined by `columnsSql`. */
+/** One stored row: the canonical body, its MAC and its indexed columns joined by `columnsSql`. */
 export interface StoredRow {
   seq: number;
   body: string;
-  mac?: Uint8Array | undefined;
+  mac: Uint8Array;
   columns?: string | undefined;
 }
 
@@ -52,7 +52,7 @@ interface Parsed {
   row: StoredRow;
   body: EntryBody | undefined;
   leaf: Buffer;
-  authentic: boolean | undefined;
+  authentic: boolean;
 }
 
 export interface LogVerifier {
@@ -65,7 +65,7 @@ export interface LogVerifier {
 export function createLogVerifier(opts: {
   log: string;
   checkpoints: readonly TrustedCheckpoint[];
-  macKey?: KeyObject | undefined;
+  macKey: KeyObject;
 }): LogVerifier {
   const { log, macKey } = opts;
   const checkpoints = [...opts.checkpoints].sort((a, b) => a.size - b.size);
@@ -87,7 +87,7 @@ export function createLogVerifier(opts: {
     } catch {
       body = undefined;
     }
-    return { row, body, leaf, authentic: macKey && row.mac ? macMatches(macKey, leaf, row.mac) : undefined };
+    return { row, body, leaf, authentic: macMatches(macKey, leaf, row.mac) };
   }
 
   // Decides on `cur` with one row of look-ahead, which tells an insertion from an edit and a swap from a deletion.
@@ -102,7 +102,7 @@ export function createLogVerifier(opts: {
         `entry ${expected} is missing: the log jumps from ${expected - 1} to ${seq}`,
       );
     }
-    if (cur.authentic === false || cur.body === undefined) {
+    if (!cur.authentic || cur.body === undefined) {
       if (next?.authentic && next.body?.seq === seq) {
         return fail(
           cur,
