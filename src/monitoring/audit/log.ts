@@ -610,7 +610,10 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     record,
     checkpoint,
     verify: (o) =>
-      verifyStoredLogs({ db, verifierKey: signer.verifierKey, macKey: opts.keys.entryMacKey, origin }, o),
+      verifyStoredLogs(
+        { db, store: opts.store, verifierKey: signer.verifierKey, macKey: opts.keys.entryMacKey, origin },
+        o,
+      ),
     inclusionProof,
     consistencyProof,
     logs,

@@ -7,6 +7,7 @@ import { Kysely, PGliteDialect, PostgresDialect, sql } from "kysely";
 import { type Migration, Migrator } from "kysely/migration";
 import pg from "pg";
 import { Unavailable } from "../errors.ts";
+import { copyOutPostgres } from "./pg-copy.ts";
 
 export type StoreKind = "pglite" | "postgres";
 
@@ -15,8 +16,24 @@ export interface Store {
   /** Untyped handle; modules narrow it to their own tables with `db.withTables<T>()`. */
   readonly db: Kysely<object>;
   ping(): Promise<boolean>;
+  /**
+   * Streams the rows of `select` in PostgreSQL's binary COPY format to `onData` (feed them to
+   * `createCopyDecoder`): for reads of a whole table, where building row objects would cost more
+   * than the read. A chunk is valid only during the call. Sorting is disabled for the statement, so
+   * an ORDER BY must match an index and rows flow from the first one. COPY takes no bind
+   * parameters: values go in as `sqlLiteral`s. If `onData` throws, the rest is drained and the
+   * promise rejects with that error.
+   */
+  copyOut(select: string, onData: (chunk: Uint8Array) => void): Promise<void>;
   close(): Promise<void>;
 }
+
+// Without fresh statistics the planner sorts a range it thinks is small, and no row arrives until the
+// sort is done; a COPY's reader wants rows in index order from the first.
+const STREAMING_PLAN = "SET LOCAL enable_sort = off";
+
+/** A string as a quoted SQL literal, for the statements (COPY) that take no bind parameters. */
+export const sqlLiteral: (value: string) => string = pg.escapeLiteral;
 
 export interface StoreOptions {
   /** postgres:// URL; absent means embedded PGlite in `dataDir`. */
@@ -53,6 +70,12 @@ function openPostgres(url: string, max: number): Store {
     kind: "postgres",
     db,
     ping: () => pingDb(db),
+    copyOut: (select, onData) =>
+      copyOutPostgres(
+        pool,
+        `BEGIN READ ONLY; ${STREAMING_PLAN}; COPY (${select}) TO STDOUT (FORMAT binary); COMMIT`,
+        onData,
+      ),
     close: () => db.destroy(),
   };
 }
@@ -66,6 +89,17 @@ async function openPglite(dataDir: string): Promise<Store> {
     kind: "pglite",
     db,
     ping: () => pingDb(db),
+    async copyOut(select, onData) {
+      // Holding Kysely's one connection keeps the read out of any transaction in progress on it.
+      const bytes = await db.connection().execute(() =>
+        lite.transaction(async (tx) => {
+          await tx.query(STREAMING_PLAN);
+          const res = await tx.query(`COPY (${select}) TO '/dev/blob' WITH (FORMAT binary)`);
+          return new Uint8Array(await (res.blob as Blob).arrayBuffer());
+        }),
+      );
+      onData(bytes);
+    },
     close: () => db.destroy(),
   };
 }
