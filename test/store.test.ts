@@ -9,7 +9,8 @@ import type { Migration } from "kysely/migration";
 import { describe, expect, test } from "vitest";
 import { defaultConfig } from "../src/config/index.ts";
 import { Unavailable } from "../src/platform/errors.ts";
-import { openStore } from "../src/platform/store/index.ts";
+import { createCopyDecoder } from "../src/platform/store/copy.ts";
+import { openStore, sqlLiteral } from "../src/platform/store/index.ts";
 import { startRuntime } from "../src/server/runtime.ts";
 import { freePort } from "./support/services.ts";
 import { backends, openTestStore } from "./support/stores.ts";
@@ -65,6 +66,43 @@ describe.each(backends)("store on %s", (backend) => {
       await expect(openStore({ ...ts.location, migrations: broken })).rejects.toThrow(
         /database migration 2026-03-01-01-broken failed: relation "nowhere" does not exist/,
       );
+    } finally {
+      await ts.cleanup();
+    }
+  });
+
+  test("copyOut streams a whole table in index order, and a failing reader leaves the store usable", async () => {
+    const ts = await openTestStore(backend, migrations);
+    try {
+      const hostile = "it's -- a \\ 'quoted' value";
+      await sql`insert into notes (id, text, author) select g, 'note ' || g, case when g % 3 = 0 then null else ${hostile} end from generate_series(1, 2500) g`.execute(
+        ts.store.db,
+      );
+      const read = async (select: string) => {
+        const rows: [number | null, string | null, string | null][] = [];
+        const decoder = createCopyDecoder((r) => rows.push([r.int64(0), r.text(1), r.text(2)]));
+        await ts.store.copyOut(select, (chunk) => decoder.push(chunk));
+        decoder.end();
+        return rows;
+      };
+      const rows = await read(
+        `select id::int8, text, author from notes where author = ${sqlLiteral(hostile)} or author is null order by id desc`,
+      );
+      expect(rows).toHaveLength(2500);
+      expect(rows[0]).toEqual([2500, "note 2500", hostile]);
+      expect(rows[1]).toEqual([2499, "note 2499", null]);
+      expect(rows.map((r) => r[0])).toEqual([...Array(2500).keys()].map((i) => 2500 - i));
+
+      const failure = new Error("reader gave up");
+      await expect(
+        ts.store.copyOut("select id::int8 from notes order by id", () => {
+          throw failure;
+        }),
+      ).rejects.toBe(failure);
+      await expect(ts.store.copyOut("select nonsense from notes", () => {})).rejects.toThrow(/nonsense/);
+      expect(await read("select id::int8, text, author from notes where id = 7")).toEqual([
+        [7, "note 7", hostile],
+      ]);
     } finally {
       await ts.cleanup();
     }

@@ -19,7 +19,9 @@ import { leafHash, MerkleTree } from "./merkle.ts";
 import { type PeriodUnit, periodOf } from "./periods.ts";
 import type { AuditTables } from "./schema.ts";
 import { createSubjectDirectory, personalKinds } from "./subjects.ts";
-import { type Previous, type VerifyReport, verifyStoredLogs } from "./replay.ts";
+import { type VerifyReport, verifyStoredLogs } from "./replay.ts";
+import { type RowCheckers, startRowCheckers } from "./row-checkers.ts";
+import type { Previous } from "./verify.ts";
 
 const DAY = 86_400_000;
 const INSERT_CHUNK = 250;
@@ -128,6 +130,8 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   const open = new Map<RetentionClass, OpenLog>();
   const closedTrees = new Map<string, MerkleTree>();
   let timer: NodeJS.Timeout | undefined;
+  // Worker threads for `verify`, started on first use and kept so their compiled code stays warm.
+  let checkers: RowCheckers | undefined;
   let chain: Promise<unknown> = Promise.resolve();
 
   for (const [cls, days] of Object.entries(opts.retentionDays)) {
@@ -611,7 +615,14 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     checkpoint,
     verify: (o) =>
       verifyStoredLogs(
-        { db, store: opts.store, verifierKey: signer.verifierKey, macKey: opts.keys.entryMacKey, origin },
+        {
+          db,
+          store: opts.store,
+          verifierKey: signer.verifierKey,
+          macKey: opts.keys.entryMacKey,
+          origin,
+          checkers: () => (checkers ??= startRowCheckers(opts.keys.entryMacKey)),
+        },
         o,
       ),
     inclusionProof,
@@ -627,6 +638,8 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     async close() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      await checkers?.close();
+      checkers = undefined;
       if (!readOnly) await checkpoint();
     },
   };

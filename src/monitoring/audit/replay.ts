@@ -7,17 +7,25 @@ import { createCopyDecoder } from "../../platform/store/copy.ts";
 import { type Store, sqlLiteral } from "../../platform/store/index.ts";
 import { verifyCheckpoint } from "./checkpoint.ts";
 import type { AuditTables } from "./schema.ts";
+import { MerkleTree, HASH_SIZE } from "./merkle.ts";
+import type { CheckedRows } from "./row-check-worker.ts";
+import type { RowCheckers } from "./row-checkers.ts";
 import {
   createLogVerifier,
   type IntegrityProblem,
-  type LogVerifier,
+  openingPrevious,
+  parseBody,
+  type Previous,
   rowFromCopy,
   storedRowColumns,
   type TrustedCheckpoint,
 } from "./verify.ts";
 
-// Rows per COPY: bounds memory on PGlite, which returns a whole COPY at once (~40 MB here).
+// Rows per COPY. It bounds memory: PGlite returns a whole COPY at once (~40 MB here), and the fast
+// pass lets the worker threads catch up at the end of each page.
 const VERIFY_PAGE = 100_000;
+// Bytes of rows per batch sent to a worker: enough that posting costs nothing per row.
+const BATCH_BYTES = 256 * 1024;
 
 export interface LogReport {
   log: string;
@@ -36,28 +44,11 @@ export interface VerifyReport {
   problem?: IntegrityProblem;
 }
 
-/** What a log's opening entry records about the log before it. */
-export interface Previous {
-  log: string;
-  size: number;
-  root: string;
-}
-
-function openingPrevious(body: Uint8Array): Previous | undefined {
-  try {
-    const b = JSON.parse(Buffer.from(body).toString("utf8")) as {
-      type?: string;
-      data?: { previous?: Previous | null };
-    };
-    return b.type === "audit.log_opened" ? (b.data?.previous ?? undefined) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export interface ReplayDeps {
   db: Kysely<AuditTables>;
   store: Store;
+  /** Worker threads for the fast pass, kept by the caller so their compiled code stays warm. */
+  checkers(): RowCheckers;
   verifierKey: string;
   macKey: KeyObject;
   origin(log: string): string;
@@ -101,16 +92,14 @@ export async function verifyStoredLogs(
       continue;
     }
     if (state === "expired") continue;
-    // Checkpoint roots authenticate what they cover, so the first pass checks MACs only past the last
-    // one; a problem is then located by a second pass that checks every MAC.
-    const fast = await replayLog(deps, l.log_id, list, true, (n) => o.onProgress?.((done += n), total));
-    const {
-      verifier,
-      previous,
-      problem: found,
-    } = fast.problem ? await replayLog(deps, l.log_id, list, false) : fast;
-    let problem = found ?? fast.problem;
-    report.entries = verifier.tree.size;
+    // The fast pass only says whether the log is sound; if not, the exact pass names the first problem.
+    const onRows = (n: number) => o.onProgress?.((done += n), total);
+    const replay =
+      (await fastReplay(deps, deps.checkers(), l.log_id, list, onRows)) ??
+      (await exactReplay(deps, l.log_id, list));
+    let { problem } = replay;
+    const { previous } = replay;
+    report.entries = replay.size;
     if (!problem && previous) problem = checkChain(l.log_id, previous, finalRoots, logRows);
     if (problem) report.problem = problem;
   }
@@ -125,45 +114,123 @@ export async function verifyStoredLogs(
 }
 
 interface Replay {
-  verifier: LogVerifier;
+  /** Entries replayed in order before the end or the first problem. */
+  size: number;
   /** What the opening entry says of the log before, when it says anything. */
   previous: Previous | undefined;
-  problem: IntegrityProblem | undefined;
+  problem?: IntegrityProblem | undefined;
 }
 
-// Streams a log's rows in position order through a verifier, a page of binary COPY at a time.
-async function replayLog(
-  deps: ReplayDeps,
-  log: string,
-  checkpoints: readonly TrustedCheckpoint[],
-  trustCheckpoints: boolean,
-  onRows?: (n: number) => void,
-): Promise<Replay> {
-  const verifier = createLogVerifier({ log, checkpoints, macKey: deps.macKey, trustCheckpoints });
-  const range = await deps.db
+const pageSelect = (log: string, from: number) =>
+  `select ${storedRowColumns} from audit_entries where log_id = ${sqlLiteral(log)} and seq >= ${from} and seq < ${from + VERIFY_PAGE} order by seq`;
+
+async function seqRange(deps: ReplayDeps, log: string): Promise<{ first: number; last: number }> {
+  const r = await deps.db
     .selectFrom("audit_entries")
     .select((eb) => [eb.fn.min("seq").as("first"), eb.fn.max("seq").as("last")])
     .where("log_id", "=", log)
     .executeTakeFirstOrThrow();
+  // A hostile row at a negative position is read too, from where it sits.
+  return {
+    first: Math.min(r.first === null ? 0 : Number(r.first), 0),
+    last: r.last === null ? -1 : Number(r.last),
+  };
+}
+
+/**
+ * Worker threads check the rows (body, columns, position; MACs only past the last checkpoint, as
+ * the signed roots authenticate what they cover) while this thread reads the next rows and builds
+ * the tree. Returns undefined at the first sign of a problem, without saying which.
+ */
+async function fastReplay(
+  deps: ReplayDeps,
+  checkers: RowCheckers,
+  log: string,
+  checkpoints: readonly TrustedCheckpoint[],
+  onRows: (n: number) => void,
+): Promise<Replay | undefined> {
+  const tree = new MerkleTree();
+  const macFrom = checkpoints.at(-1)?.size ?? 0;
+  let nextCheckpoint = 0;
+  let sound = true;
+  let previous: Previous | undefined;
+  const apply = (r: CheckedRows) => {
+    if (!sound) return;
+    if (r.previous) previous = r.previous;
+    if (r.sound > 0 && r.firstSeq !== tree.size) sound = false;
+    for (let i = 0; sound && i < r.sound; i++) {
+      tree.append(r.leaves.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE));
+      for (
+        let cp = checkpoints[nextCheckpoint];
+        cp && cp.size <= tree.size;
+        cp = checkpoints[++nextCheckpoint]
+      ) {
+        if (cp.size === tree.size && !tree.root().equals(cp.root)) sound = false;
+      }
+    }
+    if (r.flawed) sound = false;
+    onRows(r.sound);
+  };
+  let applied: Promise<void> = Promise.resolve();
+  let batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  let used = 0;
+  const send = (bytes: Uint8Array) => {
+    const checked = checkers.check({ bytes, log, macFrom });
+    applied = applied.then(() => checked).then(apply);
+    applied.catch(() => {}); // awaited at the end of the page
+  };
+  const flush = () => {
+    if (used === 0) return;
+    send(batch.subarray(0, used));
+    batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    used = 0;
+  };
+  const decoderFor = () =>
+    createCopyDecoder((r) => {
+      const raw = r.raw();
+      if (raw.length > BATCH_BYTES - used) flush();
+      if (raw.length > BATCH_BYTES) return send(new Uint8Array(raw));
+      batch.set(raw, used);
+      used += raw.length;
+    });
+  const { first, last } = await seqRange(deps, log);
+  for (let from = first; from <= last && sound; from += VERIFY_PAGE) {
+    const decoder = decoderFor();
+    await deps.store.copyOut(pageSelect(log, from), (chunk) => {
+      if (sound) decoder.push(chunk);
+    });
+    if (sound) decoder.end();
+    flush();
+    await applied;
+  }
+  if (!sound || (checkpoints.at(-1)?.size ?? 0) > tree.size) return undefined;
+  return { size: tree.size, previous };
+}
+
+/** Replays a log row by row in this thread, every MAC checked, and names the first problem. */
+async function exactReplay(
+  deps: ReplayDeps,
+  log: string,
+  checkpoints: readonly TrustedCheckpoint[],
+): Promise<Replay> {
+  const verifier = createLogVerifier({ log, checkpoints, macKey: deps.macKey });
   let previous: Previous | undefined;
   let problem: IntegrityProblem | undefined;
-  const first = range.first === null ? 0 : Number(range.first);
-  const last = range.last === null ? -1 : Number(range.last);
-  for (let from = Math.min(first, 0); from <= last && !problem; from += VERIFY_PAGE) {
+  const { first, last } = await seqRange(deps, log);
+  for (let from = first; from <= last && !problem; from += VERIFY_PAGE) {
     const decoder = createCopyDecoder((r) => {
       if (problem) return;
       const row = rowFromCopy(r);
-      if (row.seq === 0) previous = openingPrevious(row.body);
+      if (row.seq === 0) previous = openingPrevious(parseBody(row.body));
       problem = verifier.push(row);
     });
-    const select = `select ${storedRowColumns} from audit_entries where log_id = ${sqlLiteral(log)} and seq >= ${from} and seq < ${from + VERIFY_PAGE} order by seq`;
-    await deps.store.copyOut(select, (chunk) => {
+    await deps.store.copyOut(pageSelect(log, from), (chunk) => {
       if (!problem) decoder.push(chunk);
     });
     if (!problem) decoder.end();
-    onRows?.(decoder.rows);
   }
-  return { verifier, previous, problem: problem ?? verifier.finish() };
+  problem ??= verifier.finish();
+  return { size: verifier.tree.size, previous, problem };
 }
 
 async function trustedCheckpoints(

@@ -58,6 +58,48 @@ export function rowFromCopy(r: CopyRow): StoredRow {
 
 const textOf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8");
 
+/** The body as an object, or undefined when it is not one (reported as modified). */
+export function parseBody(bytes: Uint8Array): EntryBody | undefined {
+  try {
+    const parsed: unknown = JSON.parse(textOf(bytes));
+    return typeof parsed === "object" && parsed !== null ? (parsed as EntryBody) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Verification's fast path for one row: its leaf hash when the row is sound (the body names this
+ * log and position and agrees with the indexed columns, and its MAC matches when `checkMac`), else
+ * undefined. It does not say what is wrong: a caller that gets undefined re-runs `createLogVerifier`.
+ */
+export function soundLeaf(
+  row: StoredRow,
+  log: string,
+  macKey: KeyObject,
+  checkMac: boolean,
+): Buffer | undefined {
+  const leaf = leafHash(row.body);
+  const b = parseBody(row.body);
+  if (b === undefined || b.log !== log || b.seq !== row.seq || changedColumn(row, b) !== undefined)
+    return undefined;
+  if (checkMac && !macMatches(macKey, leaf, row.mac)) return undefined;
+  return leaf;
+}
+
+/** What a log's opening entry records about the log before it. */
+export interface Previous {
+  log: string;
+  size: number;
+  root: string;
+}
+
+/** The previous log an opening entry (`audit.log_opened`) names, if the body is one. */
+export function openingPrevious(body: EntryBody | undefined): Previous | undefined {
+  const data = body?.data as { previous?: Previous | null } | undefined;
+  return body?.type === "audit.log_opened" ? (data?.previous ?? undefined) : undefined;
+}
+
 // The first indexed column that differs from the signed body, if any.
 function changedColumn(row: StoredRow, b: EntryBody): string | undefined {
   if (row.id !== b.id) return "id";
@@ -91,16 +133,9 @@ export function createLogVerifier(opts: {
   log: string;
   checkpoints: readonly TrustedCheckpoint[];
   macKey: KeyObject;
-  /**
-   * Skip the MAC of entries a signed checkpoint covers: the checkpoint's root already authenticates
-   * them, so a change still fails (at the checkpoint), only without naming the entry. A caller that
-   * gets a problem this way re-runs with MACs to pinpoint it.
-   */
-  trustCheckpoints?: boolean;
 }): LogVerifier {
   const { log, macKey } = opts;
   const checkpoints = [...opts.checkpoints].sort((a, b) => a.size - b.size);
-  const macFrom = opts.trustCheckpoints ? (checkpoints.at(-1)?.size ?? 0) : 0;
   const tree = new MerkleTree();
   let nextCheckpoint = 0;
   let held: Parsed | undefined;
@@ -113,17 +148,7 @@ export function createLogVerifier(opts: {
 
   function parse(row: StoredRow): Parsed {
     const leaf = leafHash(row.body);
-    let body: EntryBody | undefined;
-    try {
-      const parsed: unknown = JSON.parse(
-        Buffer.from(row.body.buffer, row.body.byteOffset, row.body.length).toString("utf8"),
-      );
-      if (typeof parsed === "object" && parsed !== null) body = parsed as EntryBody;
-    } catch {
-      // unreadable: reported as modified
-    }
-    const authentic = row.seq < macFrom || macMatches(macKey, leaf, row.mac);
-    return { row, body, leaf, authentic };
+    return { row, body: parseBody(row.body), leaf, authentic: macMatches(macKey, leaf, row.mac) };
   }
 
   // Decides on `cur` with one row of look-ahead, which tells an insertion from an edit and a swap from a deletion.

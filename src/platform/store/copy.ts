@@ -20,13 +20,18 @@ export interface CopyRow {
   text(i: number): string | null;
   /** A 64-bit integer field (int8; timestamptz as microseconds since 2000), exact below 2^53. */
   int64(i: number): number | null;
+  /** The whole row as encoded, for `decodeCopyRows` elsewhere (another thread). */
+  raw(): Buffer;
 }
 
-function createRow(): CopyRow & { buf: Buffer; starts: number[]; ends: number[] } {
+function createRow(): CopyRow & { buf: Buffer; from: number; to: number; starts: number[]; ends: number[] } {
   const row = {
     buf: Buffer.alloc(0),
+    from: 0,
+    to: 0,
     starts: [] as number[],
     ends: [] as number[],
+    raw: () => row.buf.subarray(row.from, row.to),
     get length() {
       return row.starts.length;
     },
@@ -54,10 +59,22 @@ function malformed(what: string, at: number): Unavailable {
   return new Unavailable(`the database sent a malformed binary COPY stream: ${what} at byte ${at}`);
 }
 
-export function createCopyDecoder(onRow: (row: CopyRow) => void): CopyDecoder {
+/** Decodes rows forwarded with `CopyRow.raw()`: whole rows back to back, no header or trailer. */
+export function decodeCopyRows(buf: Uint8Array, onRow: (row: CopyRow) => void): number {
+  const decoder = createCopyDecoder(onRow, { rowsOnly: true });
+  decoder.push(buf);
+  decoder.end();
+  return decoder.rows;
+}
+
+export function createCopyDecoder(
+  onRow: (row: CopyRow) => void,
+  opts: { rowsOnly?: boolean } = {},
+): CopyDecoder {
+  const rowsOnly = opts.rowsOnly === true;
   let pending: Buffer = Buffer.alloc(0);
   let offset = 0; // bytes of the stream consumed before `pending`
-  let headerDone = false;
+  let headerDone = rowsOnly;
   let finished = false;
   let rows = 0;
   const row = createRow();
@@ -77,7 +94,7 @@ export function createCopyDecoder(onRow: (row: CopyRow) => void): CopyDecoder {
   function readRows(buf: Buffer, p: number): number {
     while (!finished && p + 2 <= buf.length) {
       const count = buf.readInt16BE(p);
-      if (count === -1) {
+      if (count === -1 && !rowsOnly) {
         finished = true;
         return p + 2;
       }
@@ -102,6 +119,8 @@ export function createCopyDecoder(onRow: (row: CopyRow) => void): CopyDecoder {
       }
       rows++;
       row.buf = buf;
+      row.from = p;
+      row.to = q;
       onRow(row);
       p = q;
     }
@@ -131,6 +150,7 @@ export function createCopyDecoder(onRow: (row: CopyRow) => void): CopyDecoder {
       pending = buf.subarray(p);
     },
     end() {
+      if (rowsOnly && pending.length === 0) return;
       if (!finished)
         throw malformed(
           headerDone ? "stream ends inside a row" : "stream ends in the header",
