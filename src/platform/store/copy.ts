@@ -2,16 +2,17 @@
 // field bytes without copying them. The format is three length-prefixed layers: a fixed header, then
 // per row a 16-bit field count and per field a 32-bit length (-1 for NULL) and the bytes, then -1.
 // https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
-// pg-copy-streams-binary decodes the same format, but moves every field through a BufferList in object
-// mode, several times slower than the database sends rows; `rampart audit verify` reads every row.
+// pg-copy-streams-binary decodes the same format through a BufferList and object-mode streams, with
+// allocations per field; `rampart audit verify` reads every row, so this one reads fields in place.
 import { Unavailable } from "../errors.ts";
 
 const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
 const HEADER_FIXED = SIGNATURE.length + 8; // signature, flags, extension length
 
 /**
- * One decoded row, read in place in the received chunk. The decoder reuses it for the next row, so
- * read what you need before returning; `bytes` views stay valid, they are never overwritten.
+ * One decoded row, read in place in the received chunk. The decoder reuses this object for the next
+ * row, and `bytes`/`raw` are views into the chunk: valid as long as the chunk is, which for
+ * `Store.copyOut` is the callback. Copy what you keep.
  */
 export interface CopyRow {
   readonly length: number;
