@@ -96,7 +96,9 @@ describe("parseConfig: located errors", () => {
 
   it("points a missing key at the mapping that lacks it", async () => {
     const text = "version: 1\nroutes:\n  - path: /x\n    host: a.example\n";
-    expect(brief(await issuesOf(text))).toEqual(["3:5 routes[0].upstream: required"]);
+    expect(brief(await issuesOf(text))).toEqual([
+      "3:5 routes[0].upstream: required (or upstreams: a list of URLs)",
+    ]);
     expect(brief(await issuesOf("server:\n  port: 1\n"))).toEqual(["1:1 version: required"]);
   });
 
@@ -161,7 +163,7 @@ describe("parseConfig: located errors", () => {
     const issues = await issuesOf("version: 1\nserver: &s { host: *s }\n__proto__: { polluted: true }\n");
     expect(brief(issues)).toEqual([
       "2:20 server.host: alias *s refers to a node that contains it",
-      "3:1 __proto__: unknown key (expected one of: version, environment, server, database, hotState, events, audit, routes)",
+      "3:1 __proto__: unknown key (expected one of: version, environment, server, database, hotState, events, audit, gateway, routes)",
     ]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });

@@ -10,6 +10,18 @@ describe("schema", () => {
       database: { dataDir: "./.rampart" },
       hotState: {},
       events: { ingestTokens: [], batchMaxEvents: 1000, batchMaxDelayMs: 50 },
+      gateway: {
+        host: "127.0.0.1",
+        port: 7680,
+        trustedProxies: [],
+        maxBodyBytes: 10 * 1024 * 1024,
+        maxHeaderBytes: 16 * 1024,
+        connectTimeoutMs: 5000,
+        responseTimeoutMs: 30_000,
+        retries: 1,
+        ejectAfterFailures: 3,
+        ejectSeconds: 10,
+      },
       audit: {
         retention: { security: 365, audit: 2555, application: 90 },
         checkpointIntervalSeconds: 10,
@@ -44,6 +56,11 @@ describe("schema", () => {
     expect(ok({ routes: [{ upstream: "http:/svc" }] })).toBe(false);
     expect(ok({ routes: [{ upstream: "file:///etc/passwd" }] })).toBe(false);
     expect(ok({ routes: [{ upstream: "svc.internal" }] })).toBe(false);
+    expect(ok({ routes: [{ upstreams: ["http://a:1", "http://b:2"] }] })).toBe(true);
+    expect(ok({ routes: [{ upstreams: [] }] })).toBe(false);
+    expect(ok({ routes: [{ upstream: "http://a:1", upstreams: ["http://b:2"] }] })).toBe(false);
+    expect(ok({ gateway: { trustedProxies: ["10.0.0.0/8", "::1", "fd00::/8"] } })).toBe(true);
+    expect(ok({ gateway: { trustedProxies: ["10.0.0.0/33"] } })).toBe(false);
   });
 
   it("requires ingest tokens of at least 32 characters with unique names", () => {

@@ -1,3 +1,4 @@
+import ipaddr from "ipaddr.js";
 import { z } from "zod";
 
 // One section per module: a module that needs configuration adds its own schema here and one
@@ -115,10 +116,56 @@ export const auditConfigSchema = z.strictObject({
   keyFile: z.string().min(1).optional(),
 });
 
-export const routeConfigSchema = z.strictObject({
-  host: z.string().min(1).optional(),
-  path: z.string().startsWith("/", { error: 'path must start with "/"' }).default("/"),
-  upstream: httpUrl(),
+export const routeConfigSchema = z
+  .strictObject({
+    /** Host name the route answers for (no port); absent matches any host. */
+    host: z.string().min(1).optional(),
+    path: z.string().startsWith("/", { error: 'path must start with "/"' }).default("/"),
+    /** One upstream, or `upstreams` for a pool served round robin. */
+    upstream: httpUrl().optional(),
+    upstreams: z.array(httpUrl()).min(1).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.upstream === undefined && r.upstreams === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["upstream"],
+        message: "required (or upstreams: a list of URLs)",
+      });
+    if (r.upstream !== undefined && r.upstreams !== undefined)
+      ctx.addIssue({ code: "custom", path: ["upstreams"], message: "give upstream or upstreams, not both" });
+  });
+
+const ipOrCidr = () =>
+  z.string().refine((v) => {
+    try {
+      if (v.includes("/")) ipaddr.parseCIDR(v);
+      else ipaddr.parse(v);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "expected an IP address or CIDR range, e.g. 10.0.0.0/8");
+
+/** The edge gateway (data plane). */
+export const gatewayConfigSchema = z.strictObject({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: integer(0, 65_535).default(7680),
+  /**
+   * Proxies in front of the gateway whose X-Forwarded-For is believed; anyone else's is ignored
+   * and the socket address is the client.
+   */
+  trustedProxies: z.array(ipOrCidr()).default(() => []),
+  maxBodyBytes: integer(0).default(10 * 1024 * 1024),
+  maxHeaderBytes: integer(1024, 1024 * 1024).default(16 * 1024),
+  /** Connecting to an upstream, waiting for its response headers, and gaps in its body. */
+  connectTimeoutMs: integer(1).default(5_000),
+  responseTimeoutMs: integer(1).default(30_000),
+  /** Extra attempts on another upstream, for idempotent requests that failed before any response. */
+  retries: integer(0, 5).default(1),
+  /** Consecutive failures that take an upstream out of rotation, and for how long. */
+  ejectAfterFailures: integer(1).default(3),
+  ejectSeconds: integer(1).default(10),
 });
 
 /** The whole `rampart.yaml` (`version: 1`). */
@@ -130,6 +177,7 @@ export const rampartConfigSchema = z.strictObject({
   hotState: emptyIsAbsent(hotStateConfigSchema.prefault({})),
   events: emptyIsAbsent(eventsConfigSchema.prefault({})),
   audit: emptyIsAbsent(auditConfigSchema.prefault({})),
+  gateway: emptyIsAbsent(gatewayConfigSchema.prefault({})),
   routes: emptyIsAbsent(z.array(routeConfigSchema).default(() => [])),
 });
 
@@ -142,6 +190,7 @@ export type IngestToken = z.output<typeof ingestTokenSchema>;
 export type EventsConfig = z.output<typeof eventsConfigSchema>;
 export type AuditConfig = z.output<typeof auditConfigSchema>;
 export type RouteConfig = z.output<typeof routeConfigSchema>;
+export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 
 /** The configuration used when no file is given: every default. */
 export function defaultConfig(): RampartConfig {

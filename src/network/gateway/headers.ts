@@ -1,0 +1,78 @@
+// Headers across the proxy: hop-by-hop ones stay on their hop (RFC 9110 §7.6.1), the upstream
+// learns who the client was (X-Forwarded-*, RFC 7239 Forwarded), and responses lose what would
+// fingerprint the stack behind us.
+import type { IncomingHttpHeaders } from "node:http";
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+]);
+
+const FINGERPRINTS = new Set(["server", "x-powered-by"]);
+
+type Headers = Record<string, string | string[] | undefined>;
+
+function connectionTokens(headers: Headers): Set<string> {
+  const c = headers.connection;
+  const value = Array.isArray(c) ? c.join(",") : (c ?? "");
+  return new Set(
+    value
+      .split(",")
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
+}
+
+function withoutHopByHop(headers: Headers, drop: Set<string> = new Set()): Record<string, string | string[]> {
+  const named = connectionTokens(headers);
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined || HOP_BY_HOP.has(k) || named.has(k) || drop.has(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+export interface ForwardContext {
+  /** The resolved client address (see client-ip.ts). */
+  client: string;
+  /** The socket peer: appended to a trusted X-Forwarded-For chain. */
+  peer: string;
+  peerTrusted: boolean;
+  proto: "http" | "https";
+  requestId: string;
+}
+
+const forwardedFor = (ip: string) => (ip.includes(":") ? `"[${ip}]"` : ip);
+
+/** Request headers for the upstream. */
+export function upstreamRequestHeaders(
+  h: IncomingHttpHeaders,
+  ctx: ForwardContext,
+): Record<string, string | string[]> {
+  const out = withoutHopByHop(
+    h,
+    new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-request-id"]),
+  );
+  const priorXff = ctx.peerTrusted ? h["x-forwarded-for"] : undefined;
+  out["x-forwarded-for"] = priorXff ? `${priorXff}, ${ctx.peer}` : ctx.client;
+  out["x-forwarded-proto"] = ctx.proto;
+  const host = h.host;
+  if (host) out["x-forwarded-host"] = host;
+  out.forwarded = `for=${forwardedFor(ctx.client)};proto=${ctx.proto}${host ? `;host="${host.replace(/["\\]/g, "")}"` : ""}`;
+  out["x-request-id"] = ctx.requestId;
+  return out;
+}
+
+/** Response headers for the client. */
+export function clientResponseHeaders(h: Headers): Record<string, string | string[]> {
+  return withoutHopByHop(h, FINGERPRINTS);
+}

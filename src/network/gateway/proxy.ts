@@ -1,0 +1,173 @@
+// The gateway's data plane: a node:http server that routes each request to an upstream pool and
+// streams bodies both ways. Controls (IP rules, rate limits, WAF, …) slot in as checks that run
+// before the request is forwarded.
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { errors as undiciErrors } from "undici";
+import type { GatewayConfig, RouteConfig } from "../../config/index.ts";
+import { type Clock, systemClock } from "../../platform/clock.ts";
+import { createClientIpResolver, normalizeIp } from "./client-ip.ts";
+import { sendError } from "./error-page.ts";
+import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import { compileRoutes, createRouter, hostName, type Route } from "./routes.ts";
+import { createUpstreamSet, type Upstream, type UpstreamSet } from "./upstreams.ts";
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export interface Gateway {
+  server: Server;
+  /** `http://host:port` once listening. */
+  url: string;
+  close(): Promise<void>;
+}
+
+class TooLarge extends Error {}
+
+// Counts request body bytes as they stream and stops at the limit (a lying Content-Length or a chunked body).
+function limitBody(max: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > max) done(new TooLarge());
+      else done(null, chunk);
+    },
+  });
+}
+
+// Failures before the upstream answered, on a connection it never read from: safe to retry elsewhere.
+function notConnected(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return (
+    err instanceof undiciErrors.ConnectTimeoutError ||
+    code === "ECONNREFUSED" ||
+    code === "ECONNRESET" ||
+    code === "EHOSTUNREACH" ||
+    code === "ENOTFOUND" ||
+    code === "UND_ERR_SOCKET"
+  );
+}
+
+export async function startGateway(opts: {
+  gateway: GatewayConfig;
+  routes: readonly RouteConfig[];
+  clock?: Clock;
+}): Promise<Gateway> {
+  const g = opts.gateway;
+  const clock = opts.clock ?? systemClock;
+  const routes = compileRoutes(opts.routes);
+  const route = createRouter(routes);
+  const pools = new Map<Route, UpstreamSet>(
+    routes.map((r) => [r, createUpstreamSet(r.upstreams, { ...g, clock })]),
+  );
+  const clientIp = createClientIpResolver(g.trustedProxies);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    const peer = normalizeIp(req.socket.remoteAddress ?? "") ?? "unknown";
+    const forwardedFor = req.headers["x-forwarded-for"];
+    const client = clientIp.client(peer, Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor);
+    const path = req.url ?? "/";
+    if (!path.startsWith("/"))
+      return sendError(req, res, 400, "the request target must be a path", requestId);
+    const r = route(hostName(req.headers.host), path);
+    if (!r) return sendError(req, res, 404, "no route for this host and path", requestId);
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > g.maxBodyBytes)
+      return sendError(req, res, 413, `the request body is larger than ${g.maxBodyBytes} bytes`, requestId);
+
+    const set = pools.get(r) as UpstreamSet;
+    const hasBody =
+      req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    const retryable = IDEMPOTENT.has(req.method ?? "") && !hasBody;
+    const headers = upstreamRequestHeaders(req.headers, {
+      client,
+      peer,
+      peerTrusted: clientIp.trusts(peer),
+      proto: "http",
+      requestId,
+    });
+    const abort = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const tried = new Set<Upstream>();
+    for (let attempt = 0; attempt <= g.retries; attempt++) {
+      const u = set.pick(tried);
+      if (!u) break;
+      tried.add(u);
+      try {
+        const body = hasBody ? req.pipe(limitBody(g.maxBodyBytes)) : undefined;
+        const up = await u.pool.request({
+          method: req.method as "GET",
+          path,
+          headers,
+          body: body ?? null,
+          signal: abort.signal,
+        });
+        set.succeeded(u);
+        res.writeHead(up.statusCode, { ...clientResponseHeaders(up.headers), "x-request-id": requestId });
+        await pipeline(up.body, res).catch(() => res.destroy());
+        return;
+      } catch (err) {
+        if (err instanceof TooLarge || (err as { cause?: unknown }).cause instanceof TooLarge)
+          return sendError(
+            req,
+            res,
+            413,
+            `the request body is larger than ${g.maxBodyBytes} bytes`,
+            requestId,
+          );
+        if (abort.signal.aborted) return;
+        set.failed(u);
+        if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError)
+          return sendError(req, res, 504, "the upstream did not answer in time", requestId);
+        if (!(retryable && notConnected(err)))
+          return sendError(req, res, 502, "the upstream could not be reached", requestId);
+      }
+    }
+    const some = tried.size > 0;
+    sendError(
+      req,
+      res,
+      some ? 502 : 503,
+      some ? "the upstream could not be reached" : "no healthy upstream for this route",
+      requestId,
+      some ? {} : { "retry-after": String(g.ejectSeconds) },
+    );
+  }
+
+  const server = createServer({ maxHeaderSize: g.maxHeaderBytes, requestTimeout: 60_000 }, (req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  // Malformed requests (smuggling attempts, bad header bytes, oversized headers) never reach
+  // `handle`: Node's parser rejects them, and the connection is answered and closed here.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status =
+      err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    const body = JSON.stringify({ error: { status, message: "malformed request" } });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request"}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(g.port, g.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://${g.host.includes(":") ? `[${g.host}]` : g.host}:${port}`,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await Promise.all([...pools.values()].map((p) => p.close()));
+    },
+  };
+}

@@ -1,0 +1,242 @@
+// The gateway as a client and an upstream see it, over real sockets: routing, forwarding headers,
+// trusted proxies, pools with passive health, body limits, timeouts, error pages and hostile input.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { connect, type AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { gatewayConfigSchema, type RouteConfig } from "../src/config/index.ts";
+import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
+
+interface Seen {
+  name: string;
+  url: string;
+  headers: IncomingMessage["headers"];
+  bytes: number;
+}
+
+async function upstream(
+  name: string,
+  seen: Seen[],
+  behave: (req: IncomingMessage, res: ServerResponse) => boolean = () => false,
+): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    let bytes = 0;
+    req.on("data", (c: Buffer) => (bytes += c.length));
+    req.on("end", () => {
+      seen.push({ name, url: req.url ?? "", headers: req.headers, bytes });
+      if (behave(req, res)) return;
+      res.writeHead(200, {
+        "content-type": "application/json",
+        server: "secret-stack/1.2",
+        "x-powered-by": "php",
+      });
+      res.end(JSON.stringify({ name, url: req.url, bytes }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+function raw(url: string, request: string): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve) => {
+    // Written, not ended: a half-closed client gets no answer. The server closes after answering.
+    const s = connect(Number(port), "127.0.0.1", () => s.write(request));
+    s.setTimeout(3000, () => s.destroy());
+    let out = "";
+    s.on("data", (d) => (out += d.toString("latin1")));
+    s.on("close", () => resolve(out));
+    s.on("error", () => resolve(out));
+  });
+}
+
+describe("gateway", () => {
+  const seen: Seen[] = [];
+  const servers: Server[] = [];
+  let gw: Gateway;
+  let deadUrl: string;
+
+  beforeAll(async () => {
+    const a = await upstream("a", seen);
+    const b = await upstream("b", seen);
+    const api = await upstream("api", seen, (req, res) => {
+      if (req.url?.startsWith("/api/slow")) {
+        setTimeout(() => res.end("late"), 3000);
+        return true;
+      }
+      return false;
+    });
+    const admin = await upstream("admin", seen);
+    const dead = await upstream("dead", seen);
+    deadUrl = dead.url;
+    await new Promise<void>((r) => dead.server.close(() => r()));
+    servers.push(a.server, b.server, api.server, admin.server);
+    const routes: RouteConfig[] = [
+      { path: "/", upstreams: [a.url, b.url] },
+      { path: "/api", upstream: api.url },
+      { host: "admin.example.com", path: "/api", upstream: admin.url },
+      { path: "/flaky", upstreams: [deadUrl, a.url] },
+      { path: "/gone", upstream: deadUrl },
+    ];
+    gw = await startGateway({
+      gateway: gatewayConfigSchema.parse({
+        port: 0,
+        trustedProxies: ["10.0.0.0/8"],
+        maxBodyBytes: 64 * 1024,
+        responseTimeoutMs: 500,
+        retries: 1,
+        ejectAfterFailures: 2,
+        ejectSeconds: 60,
+      }),
+      routes,
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    for (const s of servers) s.close();
+  });
+
+  test("routes by host and longest path prefix on segment boundaries", async () => {
+    const name = async (path: string, host?: string) => {
+      const res = await raw(
+        gw.url,
+        `GET ${path} HTTP/1.1\r\nhost: ${host ?? "shop.example.com"}\r\nconnection: close\r\n\r\n`,
+      );
+      return /"name":"(\w+)"/.exec(res)?.[1];
+    };
+    expect(await name("/api/orders")).toBe("api");
+    expect(await name("/api")).toBe("api");
+    expect(["a", "b"]).toContain(await name("/apix"));
+    expect(await name("/api/orders", "ADMIN.example.com:443")).toBe("admin");
+    expect(await name("/api?x=1")).toBe("api");
+  });
+
+  test("round robin spreads requests over a pool", async () => {
+    const before = seen.length;
+    for (let i = 0; i < 6; i++) await fetch(`${gw.url}/rr/${i}`);
+    const names = seen.slice(before).map((s) => s.name);
+    expect(names.filter((n) => n === "a")).toHaveLength(3);
+    expect(names.filter((n) => n === "b")).toHaveLength(3);
+  });
+
+  test("the upstream learns the client; hop-by-hop headers and fingerprints stay behind", async () => {
+    const before = seen.length;
+    const res = await raw(
+      gw.url,
+      "GET /api/who HTTP/1.1\r\nhost: shop.example.com\r\nx-forwarded-for: 6.6.6.6\r\nconnection: close, x-private\r\nx-private: drop me\r\nx-keep: yes\r\n\r\n",
+    );
+    expect(res).toMatch(/^HTTP\/1\.1 200/);
+    expect(res).not.toMatch(/^server:|^x-powered-by:|secret-stack/im);
+    const requestId = /^x-request-id: (.+)\r$/m.exec(res)?.[1];
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    const h = (seen[before] as Seen).headers;
+    // A client that is not a trusted proxy cannot choose its own address.
+    expect(h["x-forwarded-for"]).toBe("127.0.0.1");
+    expect(h["x-forwarded-proto"]).toBe("http");
+    expect(h.forwarded).toBe('for=127.0.0.1;proto=http;host="shop.example.com"');
+    expect(h["x-request-id"]).toBe(requestId);
+    expect(h["x-keep"]).toBe("yes");
+    expect(h["x-private"]).toBeUndefined();
+  });
+
+  test("a failing upstream is retried elsewhere for GET, then ejected", async () => {
+    const before = seen.length;
+    for (let i = 0; i < 4; i++) expect((await fetch(`${gw.url}/flaky/${i}`)).status).toBe(200);
+    expect(seen.slice(before).every((s) => s.name === "a")).toBe(true);
+    const res = await fetch(`${gw.url}/gone`, { headers: { accept: "application/json" } });
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { error: { status: number; requestId: string; message: string } };
+    expect(body.error.status).toBe(502);
+    expect(body.error.requestId).toBe(res.headers.get("x-request-id"));
+    expect(JSON.stringify(body)).not.toContain(new URL(deadUrl).port);
+    expect((await fetch(`${gw.url}/gone`)).status).toBe(502);
+    // Two failures in a row eject it: the route has no healthy upstream left.
+    const after = await fetch(`${gw.url}/gone`);
+    expect(after.status).toBe(503);
+    expect(after.headers.get("retry-after")).toBe("60");
+  });
+
+  test("a POST is streamed to one upstream and never retried", async () => {
+    const before = seen.length;
+    const body = Buffer.alloc(48 * 1024, 7);
+    const res = await fetch(`${gw.url}/api/upload`, { method: "POST", body });
+    expect(await res.json()).toMatchObject({ name: "api", bytes: body.length });
+    expect(seen.length - before).toBe(1);
+  });
+
+  test("bodies over the limit get 413, declared or chunked", async () => {
+    const big = Buffer.alloc(65 * 1024, 1);
+    const declared = await fetch(`${gw.url}/api/upload`, { method: "POST", body: big });
+    expect(declared.status).toBe(413);
+    const chunked = await raw(
+      gw.url,
+      `POST /api/upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n${big.length.toString(16)}\r\n${big.toString("latin1")}\r\n0\r\n\r\n`,
+    );
+    expect(chunked).toMatch(/^HTTP\/1\.1 413/);
+  });
+
+  test("a slow upstream gets 504; browsers get an HTML page with the request id", async () => {
+    const res = await fetch(`${gw.url}/api/slow`, { headers: { accept: "text/html" } });
+    expect(res.status).toBe(504);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    const html = await res.text();
+    expect(html).toContain(res.headers.get("x-request-id") as string);
+    expect(html).not.toMatch(/127\.0\.0\.1|Error:|at /);
+  });
+
+  test("smuggling and header floods are refused, and the gateway keeps serving", async () => {
+    const smuggle = await raw(
+      gw.url,
+      "POST /api/x HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nhost: x\r\n\r\n",
+    );
+    expect(smuggle).toMatch(/^HTTP\/1\.1 400/);
+    expect(smuggle).not.toContain("/admin");
+    const badByte = await raw(gw.url, "GET /api/x HTTP/1.1\r\nhost: x\r\nx-evil: a\x00b\r\n\r\n");
+    expect(badByte).toMatch(/^HTTP\/1\.1 400/);
+    const flood = await raw(gw.url, `GET / HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`);
+    expect(flood).toMatch(/^HTTP\/1\.1 431/);
+    expect((await fetch(`${gw.url}/api/still-up`)).status).toBe(200);
+  });
+});
+
+test("a request no route matches is a 404 that names no upstream", async () => {
+  const gw = await startGateway({
+    gateway: gatewayConfigSchema.parse({ port: 0 }),
+    routes: [{ host: "shop.example.com", path: "/api", upstream: "http://127.0.0.1:9" }],
+  });
+  try {
+    const res = await fetch(`${gw.url}/api/x`, { headers: { accept: "application/json" } });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({
+      error: { status: 404, message: "no route for this host and path" },
+    });
+  } finally {
+    await gw.close();
+  }
+});
+
+describe("gateway behind a trusted proxy", () => {
+  test("the client comes from X-Forwarded-For only through trusted hops", async () => {
+    const seen: Seen[] = [];
+    const up = await upstream("u", seen);
+    const gw = await startGateway({
+      gateway: gatewayConfigSchema.parse({ port: 0, trustedProxies: ["127.0.0.1", "10.0.0.0/8"] }),
+      routes: [{ path: "/", upstream: up.url }],
+    });
+    try {
+      await fetch(`${gw.url}/`, { headers: { "x-forwarded-for": "203.0.113.9, 10.1.2.3" } });
+      await fetch(`${gw.url}/`, { headers: { "x-forwarded-for": "198.51.100.1, 203.0.113.9, 10.1.2.3" } });
+      await fetch(`${gw.url}/`, { headers: { "x-forwarded-for": "not-an-ip, 10.1.2.3" } });
+      expect(seen.map((s) => s.headers.forwarded?.split(";")[0])).toEqual([
+        "for=203.0.113.9",
+        "for=203.0.113.9",
+        "for=10.1.2.3",
+      ]);
+      // The chain the trusted proxy sent is kept, with that proxy appended.
+      expect(seen[0]?.headers["x-forwarded-for"]).toBe("203.0.113.9, 10.1.2.3, 127.0.0.1");
+    } finally {
+      await gw.close();
+      up.server.close();
+    }
+  });
+});
