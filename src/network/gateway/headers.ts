@@ -17,12 +17,22 @@ const HOP_BY_HOP = new Set([
 ]);
 
 const FINGERPRINTS = new Set(["server", "x-powered-by"]);
+// What the client sent about earlier hops: rewritten below, believed only from a trusted proxy.
+const FORWARDING = new Set([
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "forwarded",
+  "x-request-id",
+]);
+const NONE: ReadonlySet<string> = new Set();
 
 type Headers = Record<string, string | string[] | undefined>;
 
-function connectionTokens(headers: Headers): Set<string> {
+function connectionTokens(headers: Headers): ReadonlySet<string> {
   const c = headers.connection;
-  const value = Array.isArray(c) ? c.join(",") : (c ?? "");
+  if (c === undefined) return NONE;
+  const value = Array.isArray(c) ? c.join(",") : c;
   return new Set(
     value
       .split(",")
@@ -31,7 +41,7 @@ function connectionTokens(headers: Headers): Set<string> {
   );
 }
 
-function withoutHopByHop(headers: Headers, drop: Set<string> = new Set()): Record<string, string | string[]> {
+function withoutHopByHop(headers: Headers, drop: ReadonlySet<string>): Record<string, string | string[]> {
   const named = connectionTokens(headers);
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(headers)) {
@@ -53,15 +63,16 @@ export interface ForwardContext {
 
 const forwardedFor = (ip: string) => (ip.includes(":") ? `"[${ip}]"` : ip);
 
-/** Request headers for the upstream. */
+/**
+ * Request headers for the upstream. X-Forwarded-For keeps a trusted proxy's chain and appends that
+ * proxy; `Forwarded` carries one element, the client as the gateway resolved it, so an upstream
+ * reads its client without walking a chain.
+ */
 export function upstreamRequestHeaders(
   h: IncomingHttpHeaders,
   ctx: ForwardContext,
 ): Record<string, string | string[]> {
-  const out = withoutHopByHop(
-    h,
-    new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-request-id"]),
-  );
+  const out = withoutHopByHop(h, FORWARDING);
   const priorXff = ctx.peerTrusted ? h["x-forwarded-for"] : undefined;
   out["x-forwarded-for"] = priorXff ? `${priorXff}, ${ctx.peer}` : ctx.client;
   out["x-forwarded-proto"] = ctx.proto;

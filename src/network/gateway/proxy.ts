@@ -64,12 +64,26 @@ export async function startGateway(opts: {
     routes.map((r) => [r, createUpstreamSet(r.upstreams, { ...g, clock })]),
   );
   const clientIp = createClientIpResolver(g.trustedProxies);
+  // The peer and whether it is a trusted proxy, parsed once per connection, not per request.
+  const peers = new WeakMap<Socket, { peer: string; trusted: boolean }>();
+  const peerOf = (socket: Socket) => {
+    let p = peers.get(socket);
+    if (!p) {
+      const peer = normalizeIp(socket.remoteAddress ?? "") ?? "unknown";
+      p = { peer, trusted: clientIp.trusts(peer) };
+      peers.set(socket, p);
+    }
+    return p;
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
-    const peer = normalizeIp(req.socket.remoteAddress ?? "") ?? "unknown";
+    const { peer, trusted } = peerOf(req.socket);
     const forwardedFor = req.headers["x-forwarded-for"];
-    const client = clientIp.client(peer, Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor);
+    const client =
+      trusted && forwardedFor !== undefined
+        ? clientIp.client(peer, Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor)
+        : peer;
     const path = req.url ?? "/";
     if (!path.startsWith("/"))
       return sendError(req, res, 400, "the request target must be a path", requestId);
@@ -86,7 +100,7 @@ export async function startGateway(opts: {
     const headers = upstreamRequestHeaders(req.headers, {
       client,
       peer,
-      peerTrusted: clientIp.trusts(peer),
+      peerTrusted: trusted,
       proto: "http",
       requestId,
     });
