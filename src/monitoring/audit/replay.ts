@@ -3,7 +3,7 @@
 import type { KeyObject } from "node:crypto";
 import type { Kysely } from "kysely";
 import { NotFound } from "../../platform/errors.ts";
-import { createCopyDecoder } from "../../platform/store/copy.ts";
+import { type CopyRow, createCopyDecoder } from "../../platform/store/copy.ts";
 import { type Store, sqlLiteral } from "../../platform/store/index.ts";
 import { verifyCheckpoint } from "./checkpoint.ts";
 import type { AuditTables } from "./schema.ts";
@@ -138,6 +138,28 @@ async function seqRange(deps: ReplayDeps, log: string): Promise<{ first: number;
 }
 
 /**
+ * Streams a log's rows in position order to `onRow`, a page of binary COPY at a time, until `stop()`;
+ * `afterPage` runs once each page has been read.
+ */
+async function readLog(
+  deps: ReplayDeps,
+  log: string,
+  onRow: (r: CopyRow) => void,
+  stop: () => boolean,
+  afterPage?: () => Promise<void>,
+): Promise<void> {
+  const { first, last } = await seqRange(deps, log);
+  for (let from = first; from <= last && !stop(); from += VERIFY_PAGE) {
+    const decoder = createCopyDecoder(onRow);
+    await deps.store.copyOut(pageSelect(log, from), (chunk) => {
+      if (!stop()) decoder.push(chunk);
+    });
+    if (!stop()) decoder.end();
+    await afterPage?.();
+  }
+}
+
+/**
  * Worker threads check the rows (body, columns, position; MACs only past the last checkpoint, as
  * the signed roots authenticate what they cover) while this thread reads the next rows and builds
  * the tree. Returns undefined at the first sign of a problem, without saying which.
@@ -185,24 +207,24 @@ async function fastReplay(
     batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
     used = 0;
   };
-  const decoderFor = () =>
-    createCopyDecoder((r) => {
-      const raw = r.raw();
-      if (raw.length > BATCH_BYTES - used) flush();
-      if (raw.length > BATCH_BYTES) return send(new Uint8Array(raw));
-      batch.set(raw, used);
-      used += raw.length;
-    });
-  const { first, last } = await seqRange(deps, log);
-  for (let from = first; from <= last && sound; from += VERIFY_PAGE) {
-    const decoder = decoderFor();
-    await deps.store.copyOut(pageSelect(log, from), (chunk) => {
-      if (sound) decoder.push(chunk);
-    });
-    if (sound) decoder.end();
-    flush();
-    await applied;
-  }
+  const forward = (r: CopyRow) => {
+    const raw = r.raw();
+    if (raw.length > BATCH_BYTES - used) flush();
+    if (raw.length > BATCH_BYTES) return send(new Uint8Array(raw));
+    batch.set(raw, used);
+    used += raw.length;
+  };
+  // The workers catch up at the end of each page, which bounds what waits for them.
+  await readLog(
+    deps,
+    log,
+    forward,
+    () => !sound,
+    () => {
+      flush();
+      return applied;
+    },
+  );
   if (!sound || (checkpoints.at(-1)?.size ?? 0) > tree.size) return undefined;
   return { size: tree.size, previous };
 }
@@ -216,19 +238,13 @@ async function exactReplay(
   const verifier = createLogVerifier({ log, checkpoints, macKey: deps.macKey });
   let previous: Previous | undefined;
   let problem: IntegrityProblem | undefined;
-  const { first, last } = await seqRange(deps, log);
-  for (let from = first; from <= last && !problem; from += VERIFY_PAGE) {
-    const decoder = createCopyDecoder((r) => {
-      if (problem) return;
-      const row = rowFromCopy(r);
-      if (row.seq === 0) previous = openingPrevious(parseBody(row.body));
-      problem = verifier.push(row);
-    });
-    await deps.store.copyOut(pageSelect(log, from), (chunk) => {
-      if (!problem) decoder.push(chunk);
-    });
-    if (!problem) decoder.end();
-  }
+  const replayRow = (r: CopyRow) => {
+    if (problem) return;
+    const row = rowFromCopy(r);
+    if (row.seq === 0) previous = openingPrevious(parseBody(row.body));
+    problem = verifier.push(row);
+  };
+  await readLog(deps, log, replayRow, () => problem !== undefined);
   problem ??= verifier.finish();
   return { size: verifier.tree.size, previous, problem };
 }
