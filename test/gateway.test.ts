@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { gatewayConfigSchema, type RouteConfig } from "../src/config/index.ts";
+import { gatewayConfigSchema, routeConfigSchema } from "../src/config/index.ts";
 import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
 
 interface Seen {
@@ -70,13 +70,13 @@ describe("gateway", () => {
     deadUrl = dead.url;
     await new Promise<void>((r) => dead.server.close(() => r()));
     servers.push(a.server, b.server, api.server, admin.server);
-    const routes: RouteConfig[] = [
+    const routes = [
       { path: "/", upstreams: [a.url, b.url] },
       { path: "/api", upstream: api.url },
       { host: "admin.example.com", path: "/api", upstream: admin.url },
       { path: "/flaky", upstreams: [deadUrl, a.url] },
       { path: "/gone", upstream: deadUrl },
-    ];
+    ].map((r) => routeConfigSchema.parse(r));
     gw = await startGateway({
       gateway: gatewayConfigSchema.parse({
         port: 0,
@@ -202,7 +202,9 @@ describe("gateway", () => {
 test("a request no route matches is a 404 that names no upstream", async () => {
   const gw = await startGateway({
     gateway: gatewayConfigSchema.parse({ port: 0 }),
-    routes: [{ host: "shop.example.com", path: "/api", upstream: "http://127.0.0.1:9" }],
+    routes: [
+      routeConfigSchema.parse({ host: "shop.example.com", path: "/api", upstream: "http://127.0.0.1:9" }),
+    ],
   });
   try {
     const res = await fetch(`${gw.url}/api/x`, { headers: { accept: "application/json" } });
@@ -221,7 +223,7 @@ describe("gateway behind a trusted proxy", () => {
     const up = await upstream("u", seen);
     const gw = await startGateway({
       gateway: gatewayConfigSchema.parse({ port: 0, trustedProxies: ["127.0.0.1", "10.0.0.0/8"] }),
-      routes: [{ path: "/", upstream: up.url }],
+      routes: [routeConfigSchema.parse({ upstream: up.url })],
     });
     try {
       await fetch(`${gw.url}/`, { headers: { "x-forwarded-for": "203.0.113.9, 10.1.2.3" } });
@@ -238,5 +240,115 @@ describe("gateway behind a trusted proxy", () => {
       await gw.close();
       up.server.close();
     }
+  });
+});
+
+describe("gateway network controls", () => {
+  const seen: Seen[] = [];
+  let gw: Gateway;
+  let up: { server: Server; url: string };
+
+  beforeAll(async () => {
+    up = await upstream("u", seen, (req, res) => {
+      if (req.url === "/own-policy") {
+        res.writeHead(200, { "referrer-policy": "no-referrer" });
+        res.end("ok");
+        return true;
+      }
+      return false;
+    });
+    gw = await startGateway({
+      gateway: gatewayConfigSchema.parse({
+        port: 0,
+        trustedProxies: ["127.0.0.1"],
+        ipRules: { deny: ["203.0.113.66", "2001:db8:bad::/48"] },
+      }),
+      routes: [
+        { path: "/partners", upstream: up.url, ipRules: { allow: ["203.0.113.0/24", "2001:db8::/32"] } },
+        { path: "/framed", upstream: up.url, securityHeaders: { frameAncestors: ["none"] } },
+        {
+          path: "/api",
+          upstream: up.url,
+          cors: { origins: ["https://app.example.com"], methods: ["GET", "PUT"], headers: ["content-type"] },
+        },
+        { path: "/", upstream: up.url },
+      ].map((r) => routeConfigSchema.parse(r)),
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    up?.server.close();
+  });
+
+  const from = (ip: string, path: string, headers: Record<string, string> = {}) =>
+    fetch(`${gw.url}${path}`, { headers: { "x-forwarded-for": ip, ...headers } });
+
+  test("IP rules: a route's allow list admits only its ranges, and the global deny list wins", async () => {
+    expect((await from("203.0.113.5", "/partners/x")).status).toBe(200);
+    expect((await from("2001:db8::7", "/partners/x")).status).toBe(200);
+    const outsider = await from("198.51.100.1", "/partners/x", { accept: "application/json" });
+    expect(outsider.status).toBe(403);
+    expect(await outsider.json()).toMatchObject({
+      error: { message: "requests from your address are not allowed here" },
+    });
+    expect((await from("203.0.113.66", "/partners/x")).status).toBe(403);
+    expect((await from("203.0.113.66", "/anything")).status).toBe(403);
+    expect((await from("2001:db8:bad::1", "/partners/x")).status).toBe(403);
+    expect((await from("198.51.100.1", "/anything")).status).toBe(200);
+  });
+
+  test("security headers are added where the app set none; the app's own choice wins; no HSTS over HTTP", async () => {
+    const res = await fetch(`${gw.url}/page`);
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("content-security-policy")).toBe("frame-ancestors 'self'");
+    expect(res.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+    expect(res.headers.get("referrer-policy")).toBe("strict-origin-when-cross-origin");
+    expect(res.headers.get("permissions-policy")).toBe("camera=(), microphone=(), geolocation=()");
+    expect(res.headers.get("strict-transport-security")).toBeNull();
+    expect((await fetch(`${gw.url}/own-policy`)).headers.get("referrer-policy")).toBe("no-referrer");
+    const framed = await fetch(`${gw.url}/framed`);
+    expect(framed.headers.get("content-security-policy")).toBe("frame-ancestors 'none'");
+    expect(framed.headers.get("x-frame-options")).toBe("DENY");
+  });
+
+  test("CORS: preflights are answered at the gateway from the route's rules", async () => {
+    const before = seen.length;
+    const preflight = (origin: string, method: string, headers?: string) =>
+      fetch(`${gw.url}/api/items`, {
+        method: "OPTIONS",
+        headers: {
+          origin,
+          "access-control-request-method": method,
+          ...(headers ? { "access-control-request-headers": headers } : {}),
+        },
+      });
+    const ok = await preflight("https://app.example.com", "PUT", "Content-Type");
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    expect(ok.headers.get("access-control-allow-methods")).toBe("GET, PUT");
+    expect(ok.headers.get("access-control-allow-headers")).toBe("content-type");
+    expect(ok.headers.get("access-control-max-age")).toBe("600");
+    for (const refused of [
+      await preflight("https://evil.example", "PUT"),
+      await preflight("https://app.example.com", "DELETE"),
+      await preflight("https://app.example.com", "GET", "x-secret"),
+    ]) {
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get("access-control-allow-origin")).toBeNull();
+    }
+    expect(seen.length).toBe(before); // no preflight reached the upstream
+
+    const actual = await fetch(`${gw.url}/api/items`, { headers: { origin: "https://app.example.com" } });
+    expect(actual.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    expect(actual.headers.get("vary")).toBe("Origin");
+    const foreign = await fetch(`${gw.url}/api/items`, { headers: { origin: "https://evil.example" } });
+    expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
+    // A route without CORS rules leaves preflights to the app.
+    await fetch(`${gw.url}/other`, {
+      method: "OPTIONS",
+      headers: { origin: "https://x.example", "access-control-request-method": "GET" },
+    });
+    expect(seen.at(-1)?.url).toBe("/other");
   });
 });

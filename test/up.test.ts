@@ -14,10 +14,15 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 test("rampart up starts a working demo and stops cleanly with a final checkpoint", async () => {
   const port = await freePort();
-  const child = spawn(process.execPath, [bin, "up", "--port", String(port)], {
-    cwd: work,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const gatewayPort = await freePort();
+  const child = spawn(
+    process.execPath,
+    [bin, "up", "--port", String(port), "--gateway-port", String(gatewayPort)],
+    {
+      cwd: work,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let stdout = "";
   child.stdout.on("data", (d) => {
     stdout += d;
@@ -28,12 +33,21 @@ test("rampart up starts a working demo and stops cleanly with a final checkpoint
     await new Promise((r) => setTimeout(r, 100));
 
   expect(stdout).toContain(`control plane   http://127.0.0.1:${port}`);
-  expect(stdout).toMatch(/Try:\n {3}1\. curl .*\/healthz\n {3}2\. curl -H "Authorization: Bearer/);
+  expect(stdout).toMatch(
+    /Try:\n {3}1\. curl -i .*\/api\/orders .*\n {3}2\. curl .*\/healthz\n {3}3\. curl -H "Authorization: Bearer/,
+  );
   const health = await fetch(`http://127.0.0.1:${port}/healthz`);
   expect(await health.json()).toEqual({ status: "ok" });
   const sample = stdout.match(/sample app {6}(http:\/\/\S+)/)?.[1];
   expect(sample).toBeTruthy();
   expect((await fetch(`${sample}/api/orders`)).status).toBe(200);
+  // The sample app sits behind the gateway, which adds what the app left out.
+  expect(stdout).toContain(`edge gateway    http://127.0.0.1:${gatewayPort}  (1 route)`);
+  const viaGateway = await fetch(`http://127.0.0.1:${gatewayPort}/api/orders`);
+  expect(viaGateway.status).toBe(200);
+  expect(await viaGateway.text()).toBe(await (await fetch(`${sample}/api/orders`)).text());
+  expect(viaGateway.headers.get("x-content-type-options")).toBe("nosniff");
+  expect(viaGateway.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
 
   // While it runs, the CLI goes through the server (the embedded database admits one process).
   const live = await rampart(["audit", "verify"], { cwd: work });

@@ -4,19 +4,28 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../platform/logging.ts";
 import { registerAuditCommands } from "./audit.ts";
 import { registerConfigCommands } from "./config.ts";
-import { runServer, runUp } from "./up.ts";
+import { runGateway, runServer, runUp } from "./up.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
 };
 
+function portArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("expected a port number 0-65535");
+  return n;
+}
+
 function portOption(): Option {
-  return new Option("-p, --port <port>", "port of the control plane").argParser((v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 65535)
-      throw new InvalidArgumentError("expected a port number 0-65535");
-    return n;
-  });
+  return new Option("-p, --port <port>", "port of the control plane").argParser(portArg);
+}
+
+function gatewayPortOption(): Option {
+  return new Option(
+    "--gateway-port <port>",
+    "port of the edge gateway (default gateway.port, 7680)",
+  ).argParser(portArg);
 }
 
 const program = new Command("rampart")
@@ -31,8 +40,20 @@ program
   .description("run Rampart on this machine with embedded storage; with no config, a self-contained demo")
   .option("-c, --config <file>", "rampart.yaml to use instead of the demo defaults")
   .addOption(portOption())
+  .addOption(gatewayPortOption())
   .option("--data-dir <dir>", "where embedded state lives (default ./.rampart)")
-  .action(async (o: { config?: string; port?: number; dataDir?: string }) => runUp(o, createLogger()));
+  .action(async (o: { config?: string; port?: number; gatewayPort?: number; dataDir?: string }) =>
+    runUp(o, createLogger()),
+  );
+
+program
+  .command("gateway")
+  .description("run the edge gateway alone, in front of the routes in a config file")
+  .requiredOption("-c, --config <file>", "rampart.yaml")
+  .addOption(gatewayPortOption())
+  .action(async (o: { config: string; gatewayPort?: number }) => {
+    await runGateway(o, createLogger());
+  });
 
 program
   .command("server")

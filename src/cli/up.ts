@@ -1,6 +1,7 @@
 // `rampart up` and `rampart server`: start, print where things are, stop cleanly on a signal.
 import { resolve } from "node:path";
-import { defaultConfig, type RampartConfig } from "../config/index.ts";
+import { defaultConfig, loadConfig, type RampartConfig, routeConfigSchema } from "../config/index.ts";
+import { startGateway } from "../network/gateway/proxy.ts";
 import type { Logger } from "../platform/logging.ts";
 import { startSampleApp } from "../server/demo.ts";
 import { adminTokenPath, type RunningServer, startServer } from "../server/index.ts";
@@ -32,8 +33,18 @@ export async function runServer(o: { config: string }, logger: Logger): Promise<
   return server;
 }
 
+export async function runGateway(o: { config: string; gatewayPort?: number }, logger: Logger): Promise<void> {
+  const config = await loadConfig(o.config);
+  const gateway = await startGateway({
+    gateway: { ...config.gateway, ...(o.gatewayPort !== undefined ? { port: o.gatewayPort } : {}) },
+    routes: config.routes,
+  });
+  logger.info({ url: gateway.url, routes: config.routes.length }, "rampart gateway listening");
+  stopOnSignals(() => gateway.close(), logger);
+}
+
 export async function runUp(
-  o: { config?: string; port?: number; dataDir?: string },
+  o: { config?: string; port?: number; gatewayPort?: number; dataDir?: string },
   logger: Logger,
 ): Promise<void> {
   // Command-line flags win over the file, on every reload too.
@@ -49,8 +60,25 @@ export async function runUp(
   });
   const config = server.runtime.config;
   const demo = o.config ? undefined : await startSampleApp(0);
+  // The demo's one route: everything to the sample app, through the gateway.
+  const routes = demo ? [routeConfigSchema.parse({ upstream: demo.url })] : config.routes;
+  const gateway =
+    routes.length > 0
+      ? await startGateway({
+          gateway: { ...config.gateway, ...(o.gatewayPort !== undefined ? { port: o.gatewayPort } : {}) },
+          routes,
+        })
+      : undefined;
   const tokenFile = adminTokenPath(resolve(config.database.dataDir));
   const api = server.url;
+  const tries = [
+    ...(demo && gateway
+      ? [`curl -i ${gateway.url}/api/orders    (the sample app through the gateway: security headers added)`]
+      : []),
+    `curl ${api}/healthz`,
+    `curl -H "Authorization: Bearer $(cat ${tokenFile})" '${api}/api/v1/audit/entries?limit=5'\n      (the signed audit log already holds 'server.started'; every security event lands here)`,
+    "npx rampart audit verify        (checks every entry against its MAC and the signed checkpoints)",
+  ];
   const lines = [
     "",
     "  Rampart is up.",
@@ -59,19 +87,20 @@ export async function runUp(
     `  API docs        ${api}/api/docs`,
     `  storage         ${server.runtime.store.kind === "pglite" ? `embedded PostgreSQL in ${server.runtime.dataDir}` : "PostgreSQL"}`,
     `  admin token     ${process.env.RAMPART_ADMIN_TOKEN ? "from RAMPART_ADMIN_TOKEN" : tokenFile}`,
-    ...(demo ? [`  sample app      ${demo.url}  (the edge gateway will sit in front of it)`] : []),
+    ...(gateway
+      ? [`  edge gateway    ${gateway.url}  (${routes.length} route${routes.length === 1 ? "" : "s"})`]
+      : []),
+    ...(demo ? [`  sample app      ${demo.url}  (behind the gateway)`] : []),
     "",
     "  Try:",
-    `   1. curl ${api}/healthz`,
-    `   2. curl -H "Authorization: Bearer $(cat ${tokenFile})" '${api}/api/v1/audit/entries?limit=5'`,
-    "      (the signed audit log already holds 'server.started'; every security event lands here)",
-    "   3. npx rampart audit verify        (checks every entry against its MAC and the signed checkpoints)",
+    ...tries.map((t, i) => `   ${i + 1}. ${t}`),
     "",
     "  Stop with Ctrl-C: pending events are flushed and a final checkpoint is signed.",
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   stopOnSignals(async () => {
+    await gateway?.close();
     await demo?.close();
     await server.stop();
   }, logger);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultConfig, parseConfig, rampartConfigSchema } from "./index.ts";
+import { defaultConfig, parseConfig, rampartConfigSchema, routeConfigSchema } from "./index.ts";
 
 describe("schema", () => {
   it("defaults every section", () => {
@@ -14,6 +14,7 @@ describe("schema", () => {
         host: "127.0.0.1",
         port: 7680,
         trustedProxies: [],
+        ipRules: { allow: [], deny: [] },
         maxBodyBytes: 10 * 1024 * 1024,
         maxHeaderBytes: 16 * 1024,
         connectTimeoutMs: 5000,
@@ -33,7 +34,7 @@ describe("schema", () => {
 
   it("returns a fresh object each time", () => {
     const a = defaultConfig();
-    a.routes.push({ path: "/", upstream: "http://x" });
+    a.routes.push(routeConfigSchema.parse({ upstream: "http://x" }));
     expect(defaultConfig().routes).toEqual([]);
   });
 

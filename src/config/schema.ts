@@ -116,26 +116,6 @@ export const auditConfigSchema = z.strictObject({
   keyFile: z.string().min(1).optional(),
 });
 
-export const routeConfigSchema = z
-  .strictObject({
-    /** Host name the route answers for (no port); absent matches any host. */
-    host: z.string().min(1).optional(),
-    path: z.string().startsWith("/", { error: 'path must start with "/"' }).default("/"),
-    /** One upstream, or `upstreams` for a pool served round robin. */
-    upstream: httpUrl().optional(),
-    upstreams: z.array(httpUrl()).min(1).optional(),
-  })
-  .superRefine((r, ctx) => {
-    if (r.upstream === undefined && r.upstreams === undefined)
-      ctx.addIssue({
-        code: "custom",
-        path: ["upstream"],
-        message: "required (or upstreams: a list of URLs)",
-      });
-    if (r.upstream !== undefined && r.upstreams !== undefined)
-      ctx.addIssue({ code: "custom", path: ["upstreams"], message: "give upstream or upstreams, not both" });
-  });
-
 const ipOrCidr = () =>
   z.string().refine((v) => {
     try {
@@ -147,6 +127,76 @@ const ipOrCidr = () =>
     }
   }, "expected an IP address or CIDR range, e.g. 10.0.0.0/8");
 
+/** Allow and deny lists of IPs and CIDR ranges; deny wins, and a non-empty allow list admits only its members. */
+export const ipRulesSchema = z.strictObject({
+  allow: z.array(ipOrCidr()).default(() => []),
+  deny: z.array(ipOrCidr()).default(() => []),
+});
+
+/** Response headers the gateway adds when the upstream did not set them. */
+export const securityHeadersSchema = z.strictObject({
+  /** Strict-Transport-Security max-age in seconds, sent only over HTTPS; 0 turns it off. */
+  hstsMaxAge: integer(0).default(31_536_000),
+  hstsIncludeSubDomains: z.boolean().default(true),
+  hstsPreload: z.boolean().default(false),
+  contentTypeOptions: z.boolean().default(true),
+  /** Who may frame the app, as CSP frame-ancestors; "none" and "self" are keywords. */
+  frameAncestors: z.array(z.string().min(1)).default(() => ["self"]),
+  referrerPolicy: z
+    .enum([
+      "no-referrer",
+      "no-referrer-when-downgrade",
+      "origin",
+      "origin-when-cross-origin",
+      "same-origin",
+      "strict-origin",
+      "strict-origin-when-cross-origin",
+      "unsafe-url",
+    ])
+    .default("strict-origin-when-cross-origin"),
+  /** Permissions-Policy value; empty sends none. */
+  permissionsPolicy: z.string().default("camera=(), microphone=(), geolocation=()"),
+});
+
+/** Cross-origin requests the gateway answers for the route (preflights included). */
+export const corsSchema = z.strictObject({
+  /** Exact origins (`https://app.example.com`), or "*" for any origin without credentials. */
+  origins: z.array(z.string().min(1)).min(1),
+  methods: z.array(z.string().min(1)).default(() => ["GET", "HEAD", "POST"]),
+  headers: z.array(z.string().min(1)).default(() => []),
+  credentials: z.boolean().default(false),
+  maxAgeSeconds: integer(0).default(600),
+});
+
+export const routeConfigSchema = z
+  .strictObject({
+    /** Host name the route answers for (no port); absent matches any host. */
+    host: z.string().min(1).optional(),
+    path: z.string().startsWith("/", { error: 'path must start with "/"' }).default("/"),
+    /** One upstream, or `upstreams` for a pool served round robin. */
+    upstream: httpUrl().optional(),
+    upstreams: z.array(httpUrl()).min(1).optional(),
+    ipRules: ipRulesSchema.prefault({}),
+    securityHeaders: securityHeadersSchema.prefault({}),
+    cors: corsSchema.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.upstream === undefined && r.upstreams === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["upstream"],
+        message: "required (or upstreams: a list of URLs)",
+      });
+    if (r.upstream !== undefined && r.upstreams !== undefined)
+      ctx.addIssue({ code: "custom", path: ["upstreams"], message: "give upstream or upstreams, not both" });
+    if (r.cors?.credentials && r.cors.origins.includes("*"))
+      ctx.addIssue({
+        code: "custom",
+        path: ["cors", "origins"],
+        message: 'credentials need exact origins, not "*"',
+      });
+  });
+
 /** The edge gateway (data plane). */
 export const gatewayConfigSchema = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
@@ -156,6 +206,8 @@ export const gatewayConfigSchema = z.strictObject({
    * and the socket address is the client.
    */
   trustedProxies: z.array(ipOrCidr()).default(() => []),
+  /** Applied before every route's own rules. */
+  ipRules: ipRulesSchema.prefault({}),
   maxBodyBytes: integer(0).default(10 * 1024 * 1024),
   maxHeaderBytes: integer(1024, 1024 * 1024).default(16 * 1024),
   /** Connecting to an upstream, waiting for its response headers, and gaps in its body. */

@@ -2,8 +2,7 @@
 // case X-Forwarded-For is walked from the right past every trusted hop. A client that writes its own
 // X-Forwarded-For is never believed, because its hop is not trusted.
 import ipaddr from "ipaddr.js";
-
-type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
+import { inRanges, parseRanges } from "./ip-rules.ts";
 
 /** `::ffff:203.0.113.7` and `203.0.113.7` are the same client. */
 export function normalizeIp(address: string): string | undefined {
@@ -20,16 +19,9 @@ export interface ClientIpResolver {
 }
 
 export function createClientIpResolver(trusted: readonly string[]): ClientIpResolver {
-  const ranges: Range[] = trusted.map((t) => {
-    if (t.includes("/")) return ipaddr.parseCIDR(t);
-    const ip = ipaddr.process(t);
-    return [ip, ip.kind() === "ipv4" ? 32 : 128];
-  });
-  const isTrusted = (address: string): boolean => {
-    if (!ipaddr.isValid(address)) return false;
-    const ip = ipaddr.process(address);
-    return ranges.some(([net, bits]) => net.kind() === ip.kind() && ip.match(net, bits));
-  };
+  const ranges = parseRanges(trusted);
+  const isTrusted = (address: string): boolean =>
+    ipaddr.isValid(address) && inRanges(ipaddr.process(address), ranges);
   const client = (peer: string, xff: string | undefined): string => {
     let client = normalizeIp(peer) ?? peer;
     if (ranges.length === 0 || xff === undefined || !isTrusted(client)) return client;

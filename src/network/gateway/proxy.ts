@@ -9,8 +9,12 @@ import { pipeline } from "node:stream/promises";
 import { errors as undiciErrors } from "undici";
 import type { GatewayConfig, RouteConfig } from "../../config/index.ts";
 import { type Clock, systemClock } from "../../platform/clock.ts";
+import { Conflict } from "../../platform/errors.ts";
 import { createClientIpResolver, normalizeIp } from "./client-ip.ts";
+import { compileCors, type Cors } from "./cors.ts";
 import { sendError } from "./error-page.ts";
+import { compileIpRules, type IpRules } from "./ip-rules.ts";
+import { addMissing, compileSecurityHeaders } from "./security-headers.ts";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import { compileRoutes, createRouter, hostName, type Route } from "./routes.ts";
 import { createUpstreamSet, type Upstream, type UpstreamSet } from "./upstreams.ts";
@@ -22,6 +26,14 @@ export interface Gateway {
   /** `http://host:port` once listening. */
   url: string;
   close(): Promise<void>;
+}
+
+interface RouteControls {
+  upstreams: UpstreamSet;
+  ipRules: IpRules;
+  /** Added to responses that lack them; the HTTPS set (with HSTS) comes with TLS termination. */
+  securityHeaders: readonly [string, string][];
+  cors: Cors | undefined;
 }
 
 class TooLarge extends Error {}
@@ -60,8 +72,20 @@ export async function startGateway(opts: {
   const clock = opts.clock ?? systemClock;
   const routes = compileRoutes(opts.routes);
   const route = createRouter(routes);
-  const pools = new Map<Route, UpstreamSet>(
-    routes.map((r) => [r, createUpstreamSet(r.upstreams, { ...g, clock })]),
+  // Everything a route needs per request, compiled once.
+  const controls = new Map<Route, RouteControls>(
+    routes.map((r) => {
+      const c = opts.routes[r.index] as RouteConfig;
+      return [
+        r,
+        {
+          upstreams: createUpstreamSet(r.upstreams, { ...g, clock }),
+          ipRules: compileIpRules(g.ipRules, c.ipRules),
+          securityHeaders: compileSecurityHeaders(c.securityHeaders).http,
+          cors: c.cors ? compileCors(c.cors) : undefined,
+        },
+      ];
+    }),
   );
   const clientIp = createClientIpResolver(g.trustedProxies);
   // The peer and whether it is a trusted proxy, parsed once per connection, not per request.
@@ -89,11 +113,24 @@ export async function startGateway(opts: {
       return sendError(req, res, 400, "the request target must be a path", requestId);
     const r = route(hostName(req.headers.host), path);
     if (!r) return sendError(req, res, 404, "no route for this host and path", requestId);
+    const rc = controls.get(r) as RouteControls;
+    if (rc.ipRules.refuses(client))
+      return sendError(req, res, 403, "requests from your address are not allowed here", requestId);
+    const preflight = rc.cors?.preflight(req.method, req.headers);
+    if (preflight) {
+      res.writeHead(preflight.status, {
+        ...preflight.headers,
+        "x-request-id": requestId,
+        "content-length": 0,
+      });
+      res.end();
+      return;
+    }
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > g.maxBodyBytes)
       return sendError(req, res, 413, `the request body is larger than ${g.maxBodyBytes} bytes`, requestId);
 
-    const set = pools.get(r) as UpstreamSet;
+    const set = rc.upstreams;
     const hasBody =
       req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
     const retryable = IDEMPOTENT.has(req.method ?? "") && !hasBody;
@@ -123,7 +160,11 @@ export async function startGateway(opts: {
           signal: abort.signal,
         });
         set.succeeded(u);
-        res.writeHead(up.statusCode, { ...clientResponseHeaders(up.headers), "x-request-id": requestId });
+        const out = clientResponseHeaders(up.headers);
+        addMissing(out, rc.securityHeaders);
+        if (rc.cors) Object.assign(out, rc.cors.responseHeaders(req.headers));
+        out["x-request-id"] = requestId;
+        res.writeHead(up.statusCode, out);
         await pipeline(up.body, res).catch(() => res.destroy());
         return;
       } catch (err) {
@@ -168,10 +209,16 @@ export async function startGateway(opts: {
       `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request"}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(g.port, g.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(g.port, g.host, () => resolve());
+    });
+  } catch (err) {
+    await Promise.all([...controls.values()].map((c) => c.upstreams.close()));
+    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    throw new Conflict(`${g.host}:${g.port} is already in use; set gateway.port or pass --gateway-port`);
+  }
   const { port } = server.address() as AddressInfo;
   return {
     server,
@@ -181,7 +228,7 @@ export async function startGateway(opts: {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await Promise.all([...pools.values()].map((p) => p.close()));
+      await Promise.all([...controls.values()].map((c) => c.upstreams.close()));
     },
   };
 }

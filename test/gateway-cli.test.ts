@@ -1,0 +1,48 @@
+// `rampart gateway -c FILE` as an operator runs it: routes from the file, a clear error for a busy
+// port, a clean stop on SIGTERM.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, expect, test } from "vitest";
+import { rampart } from "./support/cli.ts";
+import { freePort } from "./support/services.ts";
+
+const bin = fileURLToPath(new URL("../bin/rampart.js", import.meta.url));
+const work = mkdtempSync(join(tmpdir(), "rampart-gw-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+test("rampart gateway serves the file's routes, refuses a busy port clearly, and stops on SIGTERM", async () => {
+  const app = createServer((req, res) => res.end(`app saw ${req.url}`));
+  await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
+  const port = await freePort();
+  const config = join(work, "rampart.yaml");
+  writeFileSync(
+    config,
+    `version: 1\ngateway:\n  port: ${port}\nroutes:\n  - path: /shop\n    upstream: http://127.0.0.1:${(app.address() as AddressInfo).port}\n`,
+  );
+  const child = spawn(process.execPath, [bin, "gateway", "-c", config], { cwd: work, stdio: "ignore" });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  try {
+    let res: Response | undefined;
+    for (let i = 0; i < 100 && !res; i++) {
+      res = await fetch(`http://127.0.0.1:${port}/shop/cart`).catch(() => undefined);
+      if (!res) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await res?.text()).toBe("app saw /shop/cart");
+    expect((await fetch(`http://127.0.0.1:${port}/elsewhere`)).status).toBe(404);
+
+    const busy = await rampart(["gateway", "-c", config], { cwd: work });
+    expect(busy.code).not.toBe(0);
+    expect(busy.stderr).toContain(
+      `127.0.0.1:${port} is already in use; set gateway.port or pass --gateway-port`,
+    );
+  } finally {
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    app.close();
+  }
+}, 60_000);
