@@ -89,6 +89,38 @@ export function describeHotStateContract(
       expect(await hs.incr(key("c"), undefined, 150)).toBe(1);
     });
 
+    it("gcra admits a burst of limit, refuses the next with a retry time, and refills over the period", async () => {
+      const rate = { limit: 3, periodMs: 600 };
+      const first = await hs.gcra(key("r"), rate);
+      expect(first).toMatchObject({ allowed: true, remaining: 2, retryAfterMs: 0 });
+      expect((await hs.gcra(key("r"), rate)).remaining).toBe(1);
+      expect((await hs.gcra(key("r"), rate)).remaining).toBe(0);
+      const refused = await hs.gcra(key("r"), rate);
+      expect(refused.allowed).toBe(false);
+      expect(refused.remaining).toBe(0);
+      // One emission interval (200 ms) minus what has passed since the burst began.
+      expect(refused.retryAfterMs).toBeGreaterThan(100);
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(200);
+      expect(refused.resetMs).toBeGreaterThan(500);
+      // A refusal records nothing: waiting out retryAfter is enough.
+      await fx.elapse(refused.retryAfterMs + 20);
+      expect((await hs.gcra(key("r"), rate)).allowed).toBe(true);
+      expect((await hs.gcra(key("r"), rate)).allowed).toBe(false);
+      // Keys are independent, and a cost counts as that many requests.
+      expect(await hs.gcra(key("other"), { ...rate, cost: 3 })).toMatchObject({
+        allowed: true,
+        remaining: 0,
+      });
+      await fx.elapse(700);
+      expect((await hs.gcra(key("r"), rate)).remaining).toBe(2);
+    });
+
+    it("gcra rejects rates that can never admit anything", async () => {
+      await expect(hs.gcra(key("r"), { limit: 0, periodMs: 1000 })).rejects.toThrow(Invalid);
+      await expect(hs.gcra(key("r"), { limit: 2, periodMs: 1.5 })).rejects.toThrow(/periodMs/);
+      await expect(hs.gcra(key("r"), { limit: 2, periodMs: 1000, cost: 3 })).rejects.toThrow(/cost/);
+    });
+
     it("increments by 1 by default or by the given amount, stored as a decimal string", async () => {
       expect(await hs.incr(key("c"), undefined, 10_000)).toBe(1);
       expect(await hs.incr(key("c"), 1, 10_000)).toBe(2);

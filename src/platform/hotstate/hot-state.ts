@@ -10,6 +10,71 @@ export interface SetOptions {
   ifAbsent?: boolean | undefined;
 }
 
+/** A rate for {@link HotState.gcra}: `limit` requests per `periodMs`, all of them at once at most. */
+export interface GcraRate {
+  limit: number;
+  periodMs: number;
+  /** What this request counts as (default 1). */
+  cost?: number | undefined;
+}
+
+export interface GcraResult {
+  allowed: boolean;
+  /** Requests still admitted right now. */
+  remaining: number;
+  /** When refused, milliseconds until this request would be admitted; 0 when allowed. */
+  retryAfterMs: number;
+  /** Milliseconds until the full `limit` is available again. */
+  resetMs: number;
+}
+
+/**
+ * One step of the generic cell rate algorithm (GCRA): the key holds a "theoretical arrival time"
+ * (TAT). A request is admitted while TAT + its cost stays within `limit` emission intervals of now.
+ * The memory backend runs this; the Redis backend runs the same arithmetic in Lua.
+ */
+export function gcraStep(
+  tat: number | null,
+  now: number,
+  rate: GcraRate,
+): { result: GcraResult; tat?: number } {
+  const interval = rate.periodMs / rate.limit;
+  const tolerance = rate.periodMs;
+  const from = tat === null || tat < now ? now : tat;
+  const next = from + interval * (rate.cost ?? 1);
+  const allowAt = next - tolerance;
+  if (now < allowAt) {
+    return {
+      result: {
+        allowed: false,
+        remaining: Math.max(0, Math.floor((tolerance - (from - now)) / interval)),
+        retryAfterMs: Math.ceil(allowAt - now),
+        resetMs: Math.ceil(from - now),
+      },
+    };
+  }
+  return {
+    result: {
+      allowed: true,
+      remaining: Math.floor((tolerance - (next - now)) / interval),
+      retryAfterMs: 0,
+      resetMs: Math.ceil(next - now),
+    },
+    tat: next,
+  };
+}
+
+/** Rejects a rate that is not whole positive numbers, or a cost above the limit (never admitted). */
+export function checkRate(rate: GcraRate): void {
+  const positive = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v > 0;
+  if (!positive(rate.limit)) throw new Invalid("must be a positive integer", "limit");
+  if (!positive(rate.periodMs))
+    throw new Invalid("must be a positive integer number of milliseconds", "periodMs");
+  const cost = rate.cost ?? 1;
+  if (!positive(cost) || cost > rate.limit)
+    throw new Invalid("must be a positive integer no larger than limit", "cost");
+}
+
 /** Receives one published message; errors and rejections are logged, never thrown at the publisher. */
 export type MessageHandler = (message: string, channel: string) => void | Promise<void>;
 
@@ -28,6 +93,11 @@ export interface HotState {
    * (fixed-window counter). Rejects with `Invalid` if the key holds a non-integer value.
    */
   incr(key: string, by: number | undefined, ttlMs: number): Promise<number>;
+  /**
+   * Rate limiting by GCRA in one atomic step: admits the request (and records it) or refuses it
+   * without recording anything. The key expires once the full limit is available again.
+   */
+  gcra(key: string, rate: GcraRate): Promise<GcraResult>;
   /** The value at `key`, or null when absent or expired. */
   get(key: string): Promise<string | null>;
   /**

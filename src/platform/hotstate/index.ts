@@ -6,7 +6,7 @@ import type { HotState } from "./hot-state.ts";
 import { createMemoryHotState } from "./memory.ts";
 import { createRedisHotState } from "./redis.ts";
 
-export type { HotState, MessageHandler, SetOptions } from "./hot-state.ts";
+export type { GcraRate, GcraResult, HotState, MessageHandler, SetOptions } from "./hot-state.ts";
 export { createMemoryHotState, type MemoryHotState, type MemoryHotStateOptions } from "./memory.ts";
 export { createRedisHotState, type RedisHotStateOptions } from "./redis.ts";
 

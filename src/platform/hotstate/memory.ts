@@ -5,6 +5,8 @@ import { type Clock, systemClock } from "../clock.ts";
 import { Invalid, Unavailable } from "../errors.ts";
 import {
   checkIncrement,
+  checkRate,
+  gcraStep,
   checkName,
   checkTtl,
   checkValue,
@@ -117,6 +119,17 @@ export function createMemoryHotState(opts: MemoryHotStateOptions = {}): MemoryHo
       }
       e.value = String(next);
       return next;
+    },
+
+    async gcra(key, rate) {
+      open();
+      checkName(key, "key");
+      checkRate(rate);
+      const stored = live(key)?.value;
+      const t = now();
+      const step = gcraStep(stored === undefined ? null : Number(stored), t, rate);
+      if (step.tat !== undefined) write(key, String(step.tat), Math.max(1, Math.ceil(step.tat - t)));
+      return step.result;
     },
 
     async get(key) {

@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { Invalid, RampartError, Unavailable } from "../errors.ts";
 import {
   checkIncrement,
+  checkRate,
   checkName,
   checkTtl,
   checkValue,
@@ -44,6 +45,25 @@ function script(lua: string): Script {
 // set exactly once per window and a counter can never be left without one.
 const incrScript = script(`redis.call('SET', KEYS[1], '0', 'PX', ARGV[2], 'NX')
 return redis.call('INCRBY', KEYS[1], ARGV[1])`);
+
+// GCRA as in gcraStep (hot-state.ts), on Redis's own clock so every replica agrees.
+// ARGV: interval (ms, may be fractional), tolerance (ms), cost. Returns allowed, remaining,
+// retryAfterMs, resetMs.
+const gcraScript = script(`local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local nxt = tat + interval * tonumber(ARGV[3])
+local allowAt = nxt - tolerance
+if now < allowAt then
+  local remaining = math.floor((tolerance - (tat - now)) / interval)
+  if remaining < 0 then remaining = 0 end
+  return {0, remaining, math.ceil(allowAt - now), math.ceil(tat - now)}
+end
+redis.call('SET', KEYS[1], string.format('%.3f', nxt), 'PX', math.max(1, math.ceil(nxt - now)))
+return {1, math.floor((tolerance - (nxt - now)) / interval), 0, math.ceil(nxt - now)}`);
 
 // ARGV: hasExpected ('0'|'1'), expected, hasNext ('0'|'1'), next, ttlMs ('' for none).
 const casScript = script(`local cur = redis.call('GET', KEYS[1])
@@ -232,6 +252,21 @@ export function createRedisHotState(opts: RedisHotStateOptions): HotState {
       checkIncrement(by);
       checkTtl(ttlMs);
       return run(async (c) => Number(await evalScript(c, incrScript, prefix + key, [by, ttlMs])));
+    },
+
+    async gcra(key, rate) {
+      checkName(key, "key");
+      checkRate(rate);
+      const args = [rate.periodMs / rate.limit, rate.periodMs, rate.cost ?? 1];
+      const [allowed, remaining, retryAfterMs, resetMs] = (await run((c) =>
+        evalScript(c, gcraScript, prefix + key, args),
+      )) as number[];
+      return {
+        allowed: allowed === 1,
+        remaining: Number(remaining),
+        retryAfterMs: Number(retryAfterMs),
+        resetMs: Number(resetMs),
+      };
     },
 
     async get(key) {
