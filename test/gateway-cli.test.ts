@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, expect, test } from "vitest";
+import { afterAll, expect, inject, test } from "vitest";
 import { rampart } from "./support/cli.ts";
 import { freePort } from "./support/services.ts";
 
@@ -43,6 +43,52 @@ test("rampart gateway serves the file's routes, refuses a busy port clearly, and
   } finally {
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
+    app.close();
+  }
+}, 60_000);
+
+test("two gateway processes on one Redis share a client's rate limit", async () => {
+  const app = createServer((_req, res) => res.end("ok"));
+  await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
+  const path = `/shared-${Date.now()}`; // the route name is part of the key: a fresh budget
+  const config = join(work, "shared.yaml");
+  writeFileSync(
+    config,
+    [
+      "version: 1",
+      "hotState:",
+      `  redisUrl: ${inject("redisUrl")}`,
+      "routes:",
+      `  - path: ${path}`,
+      `    upstream: http://127.0.0.1:${(app.address() as AddressInfo).port}`,
+      "    rateLimits:",
+      "      - { name: per-ip, limit: 3, windowSeconds: 60 }",
+      "",
+    ].join("\n"),
+  );
+  const ports = [await freePort(), await freePort()];
+  const children = ports.map((p) =>
+    spawn(process.execPath, [bin, "gateway", "-c", config, "--gateway-port", String(p)], {
+      cwd: work,
+      stdio: "ignore",
+    }),
+  );
+  const exits = children.map((c) => new Promise<number | null>((resolve) => c.once("exit", resolve)));
+  try {
+    const up = async (port: number) => {
+      for (let i = 0; i < 100; i++) {
+        if (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined)) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await Promise.all(ports.map(up));
+    const codes: number[] = [];
+    for (const port of [ports[0], ports[1], ports[0], ports[1]])
+      codes.push((await fetch(`http://127.0.0.1:${port}${path}`)).status);
+    expect(codes).toEqual([200, 200, 200, 429]);
+  } finally {
+    for (const c of children) c.kill("SIGTERM");
+    expect(await Promise.all(exits)).toEqual([0, 0]);
     app.close();
   }
 }, 60_000);

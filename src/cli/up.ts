@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import { defaultConfig, loadConfig, type RampartConfig, routeConfigSchema } from "../config/index.ts";
 import { startGateway } from "../network/gateway/proxy.ts";
+import { createHotState } from "../platform/hotstate/index.ts";
 import type { Logger } from "../platform/logging.ts";
 import { startSampleApp } from "../server/demo.ts";
 import { adminTokenPath, type RunningServer, startServer } from "../server/index.ts";
@@ -35,12 +36,22 @@ export async function runServer(o: { config: string }, logger: Logger): Promise<
 
 export async function runGateway(o: { config: string; gatewayPort?: number }, logger: Logger): Promise<void> {
   const config = await loadConfig(o.config);
+  // Redis from hotState.redisUrl shares rate limits with every other replica.
+  const hot = createHotState({ redisUrl: config.hotState.redisUrl }, { logger });
   const gateway = await startGateway({
     gateway: { ...config.gateway, ...(o.gatewayPort !== undefined ? { port: o.gatewayPort } : {}) },
     routes: config.routes,
+    hot,
+    logger,
+  }).catch(async (err: unknown) => {
+    await hot.close();
+    throw err;
   });
   logger.info({ url: gateway.url, routes: config.routes.length }, "rampart gateway listening");
-  stopOnSignals(() => gateway.close(), logger);
+  stopOnSignals(async () => {
+    await gateway.close();
+    await hot.close();
+  }, logger);
 }
 
 export async function runUp(
@@ -67,6 +78,8 @@ export async function runUp(
       ? await startGateway({
           gateway: { ...config.gateway, ...(o.gatewayPort !== undefined ? { port: o.gatewayPort } : {}) },
           routes,
+          hot: server.runtime.hot,
+          logger,
         })
       : undefined;
   const tokenFile = adminTokenPath(resolve(config.database.dataDir));

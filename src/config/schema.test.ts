@@ -15,6 +15,7 @@ describe("schema", () => {
         port: 7680,
         trustedProxies: [],
         ipRules: { allow: [], deny: [] },
+        rateLimitWhenUnavailable: "open",
         maxBodyBytes: 10 * 1024 * 1024,
         maxHeaderBytes: 16 * 1024,
         connectTimeoutMs: 5000,

@@ -168,6 +168,29 @@ export const corsSchema = z.strictObject({
   maxAgeSeconds: integer(0).default(600),
 });
 
+/**
+ * What a rate limit counts by: the client IP, the route, or a request header (`header:x-api-key`).
+ * A request without a header a limit counts by is not counted by that limit.
+ */
+const rateKeyPart = z.union([
+  z.enum(["ip", "route"]),
+  z.string().regex(/^header:[A-Za-z0-9-]+$/, { error: 'expected "ip", "route" or "header:<name>"' }),
+]);
+
+export const rateLimitSchema = z.strictObject({
+  /** Names the limit in headers, events and metrics; unique within the route. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { error: "use lowercase letters, digits, - and _" }),
+  by: z
+    .array(rateKeyPart)
+    .min(1)
+    .default(() => ["ip" as const]),
+  /** Requests per window; up to `limit` may come at once, then one per window/limit. */
+  limit: integer(1),
+  windowSeconds: integer(1),
+  /** Count and report, but never refuse (to try a limit on live traffic). */
+  shadow: z.boolean().default(false),
+});
+
 export const routeConfigSchema = z
   .strictObject({
     /** Host name the route answers for (no port); absent matches any host. */
@@ -179,6 +202,7 @@ export const routeConfigSchema = z
     ipRules: ipRulesSchema.prefault({}),
     securityHeaders: securityHeadersSchema.prefault({}),
     cors: corsSchema.optional(),
+    rateLimits: z.array(rateLimitSchema).default(() => []),
   })
   .superRefine((r, ctx) => {
     if (r.upstream === undefined && r.upstreams === undefined)
@@ -189,6 +213,15 @@ export const routeConfigSchema = z
       });
     if (r.upstream !== undefined && r.upstreams !== undefined)
       ctx.addIssue({ code: "custom", path: ["upstreams"], message: "give upstream or upstreams, not both" });
+    const names = r.rateLimits.map((l) => l.name);
+    names.forEach((n, i) => {
+      if (names.indexOf(n) !== i)
+        ctx.addIssue({
+          code: "custom",
+          path: ["rateLimits", i, "name"],
+          message: `another limit is named ${n}`,
+        });
+    });
     if (r.cors?.credentials && r.cors.origins.includes("*"))
       ctx.addIssue({
         code: "custom",
@@ -210,6 +243,11 @@ export const gatewayConfigSchema = z.strictObject({
   ipRules: ipRulesSchema.prefault({}),
   maxBodyBytes: integer(0).default(10 * 1024 * 1024),
   maxHeaderBytes: integer(1024, 1024 * 1024).default(16 * 1024),
+  /**
+   * When hot state (Redis) cannot be reached: "open" limits with a local in-memory limiter per
+   * replica (each replica then admits up to the full limit); "closed" answers 503.
+   */
+  rateLimitWhenUnavailable: z.enum(["open", "closed"]).default("open"),
   /** Connecting to an upstream, waiting for its response headers, and gaps in its body. */
   connectTimeoutMs: integer(1).default(5_000),
   responseTimeoutMs: integer(1).default(30_000),

@@ -10,10 +10,13 @@ import { errors as undiciErrors } from "undici";
 import type { GatewayConfig, RouteConfig } from "../../config/index.ts";
 import { type Clock, systemClock } from "../../platform/clock.ts";
 import { Conflict } from "../../platform/errors.ts";
+import { createMemoryHotState, type HotState } from "../../platform/hotstate/index.ts";
+import type { Logger } from "../../platform/logging.ts";
 import { createClientIpResolver, normalizeIp } from "./client-ip.ts";
 import { compileCors, type Cors } from "./cors.ts";
 import { sendError } from "./error-page.ts";
 import { compileIpRules, type IpRules } from "./ip-rules.ts";
+import { createRateLimiting, type RouteLimiter } from "./rate-limit.ts";
 import { addMissing, compileSecurityHeaders } from "./security-headers.ts";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import { compileRoutes, createRouter, hostName, type Route } from "./routes.ts";
@@ -34,6 +37,9 @@ interface RouteControls {
   /** Added to responses that lack them; the HTTPS set (with HSTS) comes with TLS termination. */
   securityHeaders: readonly [string, string][];
   cors: Cors | undefined;
+  /** The route as people name it: `host/path`, `*` for any host. */
+  name: string;
+  limiter: RouteLimiter | undefined;
 }
 
 class TooLarge extends Error {}
@@ -66,10 +72,30 @@ function notConnected(err: unknown): boolean {
 export async function startGateway(opts: {
   gateway: GatewayConfig;
   routes: readonly RouteConfig[];
+  /** Shared hot state for rate limits (Redis across replicas); in-process memory when absent. */
+  hot?: HotState;
   clock?: Clock;
+  logger?: Logger;
 }): Promise<Gateway> {
   const g = opts.gateway;
   const clock = opts.clock ?? systemClock;
+  const ownHot = opts.hot ? undefined : createMemoryHotState({ clock });
+  let warnedUnavailable = 0;
+  const limiting = createRateLimiting({
+    hot: opts.hot ?? (ownHot as HotState),
+    whenUnavailable: g.rateLimitWhenUnavailable,
+    clock,
+    onUnavailable: (err) => {
+      // Once a minute at most: during an outage every request would say it again.
+      const t = clock.now().getTime();
+      if (t - warnedUnavailable < 60_000) return;
+      warnedUnavailable = t;
+      opts.logger?.warn(
+        { err: (err as Error).message, mode: g.rateLimitWhenUnavailable },
+        "rate limiting: hot state unavailable",
+      );
+    },
+  });
   const routes = compileRoutes(opts.routes);
   const route = createRouter(routes);
   // Everything a route needs per request, compiled once.
@@ -83,6 +109,8 @@ export async function startGateway(opts: {
           ipRules: compileIpRules(g.ipRules, c.ipRules),
           securityHeaders: compileSecurityHeaders(c.securityHeaders).http,
           cors: c.cors ? compileCors(c.cors) : undefined,
+          name: `${r.host ?? "*"}${r.path}`,
+          limiter: limiting.forRoute(c.rateLimits),
         },
       ];
     }),
@@ -116,6 +144,16 @@ export async function startGateway(opts: {
     const rc = controls.get(r) as RouteControls;
     if (rc.ipRules.refuses(client))
       return sendError(req, res, 403, "requests from your address are not allowed here", requestId);
+    const rate = rc.limiter ? await rc.limiter.check(client, rc.name, req.headers) : undefined;
+    if (rate?.kind === "unavailable")
+      return sendError(req, res, 503, "rate limiting is unavailable; try again shortly", requestId, {
+        "retry-after": "5",
+      });
+    if (rate?.kind === "limited")
+      return sendError(req, res, 429, "too many requests", requestId, {
+        "retry-after": String(rate.retryAfterS),
+        ...rate.headers,
+      });
     const preflight = rc.cors?.preflight(req.method, req.headers);
     if (preflight) {
       res.writeHead(preflight.status, {
@@ -163,6 +201,7 @@ export async function startGateway(opts: {
         const out = clientResponseHeaders(up.headers);
         addMissing(out, rc.securityHeaders);
         if (rc.cors) Object.assign(out, rc.cors.responseHeaders(req.headers));
+        if (rate) Object.assign(out, rate.headers);
         out["x-request-id"] = requestId;
         res.writeHead(up.statusCode, out);
         await pipeline(up.body, res).catch(() => res.destroy());
@@ -216,6 +255,8 @@ export async function startGateway(opts: {
     });
   } catch (err) {
     await Promise.all([...controls.values()].map((c) => c.upstreams.close()));
+    await limiting.close();
+    await ownHot?.close();
     if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
     throw new Conflict(`${g.host}:${g.port} is already in use; set gateway.port or pass --gateway-port`);
   }
@@ -229,6 +270,8 @@ export async function startGateway(opts: {
         server.closeIdleConnections();
       });
       await Promise.all([...controls.values()].map((c) => c.upstreams.close()));
+      await limiting.close();
+      await ownHot?.close();
     },
   };
 }
