@@ -230,6 +230,23 @@ export const routeConfigSchema = z
       });
   });
 
+/** A certificate and its key, PEM files, for the host names it serves (`*.example.com` allowed). */
+export const certificateSchema = z.strictObject({
+  hosts: z.array(z.string().min(1)).min(1),
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+});
+
+/** TLS termination at the gateway; absent means plain HTTP only. */
+export const tlsSchema = z.strictObject({
+  port: integer(0, 65_535).default(7643),
+  /** The first certificate also answers clients that send no or an unknown server name. */
+  certificates: z.array(certificateSchema).min(1),
+  minVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
+  /** Answer plain HTTP with a permanent redirect to HTTPS. */
+  redirectHttp: z.boolean().default(true),
+});
+
 /** The edge gateway (data plane). */
 export const gatewayConfigSchema = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
@@ -241,6 +258,7 @@ export const gatewayConfigSchema = z.strictObject({
   trustedProxies: z.array(ipOrCidr()).default(() => []),
   /** Applied before every route's own rules. */
   ipRules: ipRulesSchema.prefault({}),
+  tls: tlsSchema.optional(),
   maxBodyBytes: integer(0).default(10 * 1024 * 1024),
   maxHeaderBytes: integer(1024, 1024 * 1024).default(16 * 1024),
   /**

@@ -2,8 +2,17 @@
 // streams bodies both ways. Controls (IP rules, rate limits, WAF, …) slot in as checks that run
 // before the request is forwarded.
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { errors as undiciErrors } from "undici";
@@ -17,9 +26,10 @@ import { compileCors, type Cors } from "./cors.ts";
 import { sendError } from "./error-page.ts";
 import { compileIpRules, type IpRules } from "./ip-rules.ts";
 import { createRateLimiting, type RouteLimiter } from "./rate-limit.ts";
-import { addMissing, compileSecurityHeaders } from "./security-headers.ts";
+import { addMissing, compileSecurityHeaders, type HeaderSet } from "./security-headers.ts";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import { compileRoutes, createRouter, hostName, type Route } from "./routes.ts";
+import { type CertificateStatus, loadCertificates } from "./tls.ts";
 import { createUpstreamSet, type Upstream, type UpstreamSet } from "./upstreams.ts";
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -28,14 +38,18 @@ export interface Gateway {
   server: Server;
   /** `http://host:port` once listening. */
   url: string;
+  /** `https://host:port` when TLS is configured. */
+  httpsUrl?: string;
+  /** The certificates in service, with their expiry. */
+  certificates(): CertificateStatus[];
   close(): Promise<void>;
 }
 
 interface RouteControls {
   upstreams: UpstreamSet;
   ipRules: IpRules;
-  /** Added to responses that lack them; the HTTPS set (with HSTS) comes with TLS termination. */
-  securityHeaders: readonly [string, string][];
+  /** Added to responses that lack them; HSTS only in the HTTPS set. */
+  securityHeaders: HeaderSet;
   cors: Cors | undefined;
   /** The route as people name it: `host/path`, `*` for any host. */
   name: string;
@@ -107,7 +121,7 @@ export async function startGateway(opts: {
         {
           upstreams: createUpstreamSet(r.upstreams, { ...g, clock }),
           ipRules: compileIpRules(g.ipRules, c.ipRules),
-          securityHeaders: compileSecurityHeaders(c.securityHeaders).http,
+          securityHeaders: compileSecurityHeaders(c.securityHeaders),
           cors: c.cors ? compileCors(c.cors) : undefined,
           name: `${r.host ?? "*"}${r.path}`,
           limiter: limiting.forRoute(c.rateLimits),
@@ -131,6 +145,7 @@ export async function startGateway(opts: {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     const { peer, trusted } = peerOf(req.socket);
+    const encrypted = (req.socket as TLSSocket).encrypted === true;
     const forwardedFor = req.headers["x-forwarded-for"];
     const client =
       trusted && forwardedFor !== undefined
@@ -176,7 +191,7 @@ export async function startGateway(opts: {
       client,
       peer,
       peerTrusted: trusted,
-      proto: "http",
+      proto: encrypted ? "https" : "http",
       requestId,
     });
     const abort = new AbortController();
@@ -199,7 +214,7 @@ export async function startGateway(opts: {
         });
         set.succeeded(u);
         const out = clientResponseHeaders(up.headers);
-        addMissing(out, rc.securityHeaders);
+        addMissing(out, encrypted ? rc.securityHeaders.https : rc.securityHeaders.http);
         if (rc.cors) Object.assign(out, rc.cors.responseHeaders(req.headers));
         if (rate) Object.assign(out, rate.headers);
         out["x-request-id"] = requestId;
@@ -234,44 +249,113 @@ export async function startGateway(opts: {
     );
   }
 
-  const server = createServer({ maxHeaderSize: g.maxHeaderBytes, requestTimeout: 60_000 }, (req, res) => {
+  const serverOptions = { maxHeaderSize: g.maxHeaderBytes, requestTimeout: 60_000 };
+  const certificates = g.tls
+    ? loadCertificates(g.tls.certificates, { minVersion: g.tls.minVersion, clock, logger: opts.logger })
+    : undefined;
+  const tls = g.tls;
+  let tlsPort = tls?.port ?? 443; // the bound port once listening (tls.port may be 0)
+  const server = createServer(serverOptions, (req, res) => {
+    if (tls?.redirectHttp) return redirectToHttps(req, res, tlsPort);
     handle(req, res).catch(() => res.destroy());
   });
-  // Malformed requests (smuggling attempts, bad header bytes, oversized headers) never reach
-  // `handle`: Node's parser rejects them, and the connection is answered and closed here.
-  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable) return socket.destroy();
-    const status =
-      err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-    const body = JSON.stringify({ error: { status, message: "malformed request" } });
-    socket.end(
-      `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request"}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
-    );
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(g.port, g.host, () => resolve());
-    });
-  } catch (err) {
+  const secure =
+    certificates && tls
+      ? createHttpsServer(
+          {
+            ...serverOptions,
+            minVersion: tls.minVersion,
+            SNICallback: (name, cb) => cb(null, certificates.contextFor(name)),
+            ...certificates.defaultOptions(),
+          },
+          (req, res) => {
+            handle(req, res).catch(() => res.destroy());
+          },
+        )
+      : undefined;
+  if (secure && certificates)
+    certificates.onDefaultChange((pem) => secure.setSecureContext({ ...pem, minVersion: tls?.minVersion }));
+  const servers = secure ? [server, secure] : [server];
+  for (const s of servers) s.on("clientError", answerMalformed);
+  // A failed handshake (garbage, an old protocol version) only closes that connection.
+  secure?.on("tlsClientError", () => {});
+
+  const releaseAll = async () => {
+    certificates?.close();
     await Promise.all([...controls.values()].map((c) => c.upstreams.close()));
     await limiting.close();
     await ownHot?.close();
-    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
-    throw new Conflict(`${g.host}:${g.port} is already in use; set gateway.port or pass --gateway-port`);
+  };
+  const bound: { server: Server; port: number }[] = [];
+  try {
+    for (const [s, port, setting] of [
+      [server, g.port, "gateway.port or pass --gateway-port"],
+      ...(secure && tls ? [[secure, tls.port, "gateway.tls.port"] as const] : []),
+    ] as const) {
+      await listen(s, g.host, port, setting);
+      bound.push({ server: s, port: (s.address() as AddressInfo).port });
+    }
+  } catch (err) {
+    await Promise.all(bound.map((b) => new Promise((r) => b.server.close(r))));
+    await releaseAll();
+    throw err;
   }
-  const { port } = server.address() as AddressInfo;
+  if (bound[1]) tlsPort = bound[1].port;
+  const host = g.host.includes(":") ? `[${g.host}]` : g.host;
   return {
     server,
-    url: `http://${g.host.includes(":") ? `[${g.host}]` : g.host}:${port}`,
+    url: `http://${host}:${(bound[0] as { port: number }).port}`,
+    ...(bound[1] ? { httpsUrl: `https://${host}:${bound[1].port}` } : {}),
+    certificates: () => certificates?.status() ?? [],
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      await Promise.all([...controls.values()].map((c) => c.upstreams.close()));
-      await limiting.close();
-      await ownHot?.close();
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeIdleConnections();
+            }),
+        ),
+      );
+      await releaseAll();
     },
   };
+}
+
+async function listen(server: Server, host: string, port: number, setting: string): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    throw new Conflict(`${host}:${port} is already in use; set ${setting}`);
+  }
+}
+
+// Malformed requests (smuggling attempts, bad header bytes, oversized headers) never reach the
+// handler: Node's parser rejects them, and the connection is answered and closed here.
+function answerMalformed(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+  const body = JSON.stringify({ error: { status, message: "malformed request" } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+  );
+}
+
+// Plain HTTP when TLS is on: a permanent redirect that keeps the method (308) to the same host and path.
+function redirectToHttps(req: IncomingMessage, res: ServerResponse, tlsPort: number): void {
+  const host = hostName(req.headers.host);
+  if (!host || !(req.url ?? "").startsWith("/")) {
+    res.writeHead(400, { "content-type": "text/plain", connection: "close" }).end("bad request\n");
+    return;
+  }
+  const location = `https://${host}${tlsPort === 443 ? "" : `:${tlsPort}`}${req.url}`;
+  res.writeHead(308, { location, "content-length": 0, "cache-control": "no-store" }).end();
 }
