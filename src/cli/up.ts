@@ -79,6 +79,9 @@ export async function runUp(
           gateway: { ...config.gateway, ...(o.gatewayPort !== undefined ? { port: o.gatewayPort } : {}) },
           routes,
           hot: server.runtime.hot,
+          emit: (e) => server.runtime.bus.emit(e),
+          registry: server.runtime.metrics.registry,
+          source: "gateway",
           logger,
         })
       : undefined;

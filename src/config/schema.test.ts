@@ -16,6 +16,7 @@ describe("schema", () => {
         trustedProxies: [],
         ipRules: { allow: [], deny: [] },
         rateLimitWhenUnavailable: "open",
+        geo: { unknownCountries: "allow" },
         maxBodyBytes: 10 * 1024 * 1024,
         maxHeaderBytes: 16 * 1024,
         connectTimeoutMs: 5000,

@@ -133,6 +133,19 @@ export const ipRulesSchema = z.strictObject({
   deny: z.array(ipOrCidr()).default(() => []),
 });
 
+// ISO 3166-1 alpha-2 codes, or "EU" for the 27 member states.
+const countryCode = z
+  .string()
+  .regex(/^[A-Z]{2}$/, { error: 'expected an ISO 3166 country code such as "IN", or "EU"' });
+
+/** Countries admitted or refused for a route, by the client IP's country. */
+export const geoRulesSchema = z.strictObject({
+  allow: z.array(countryCode).default(() => []),
+  deny: z.array(countryCode).default(() => []),
+  /** For addresses without a country (private ranges, unlisted): overrides gateway.geo.unknownCountries. */
+  unknownCountries: z.enum(["allow", "deny"]).optional(),
+});
+
 /** Response headers the gateway adds when the upstream did not set them. */
 export const securityHeadersSchema = z.strictObject({
   /** Strict-Transport-Security max-age in seconds, sent only over HTTPS; 0 turns it off. */
@@ -203,6 +216,7 @@ export const routeConfigSchema = z
     securityHeaders: securityHeadersSchema.prefault({}),
     cors: corsSchema.optional(),
     rateLimits: z.array(rateLimitSchema).default(() => []),
+    geo: geoRulesSchema.optional(),
   })
   .superRefine((r, ctx) => {
     if (r.upstream === undefined && r.upstreams === undefined)
@@ -259,6 +273,16 @@ export const gatewayConfigSchema = z.strictObject({
   /** Applied before every route's own rules. */
   ipRules: ipRulesSchema.prefault({}),
   tls: tlsSchema.optional(),
+  geo: emptyIsAbsent(
+    z
+      .strictObject({
+        /** A MaxMind-format country database (GeoLite2/GeoIP2 Country); default: the bundled DB-IP Lite. */
+        database: z.string().min(1).optional(),
+        /** Default for clients whose address has no country. */
+        unknownCountries: z.enum(["allow", "deny"]).default("allow"),
+      })
+      .prefault({}),
+  ),
   maxBodyBytes: integer(0).default(10 * 1024 * 1024),
   maxHeaderBytes: integer(1024, 1024 * 1024).default(16 * 1024),
   /**

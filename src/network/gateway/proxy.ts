@@ -21,9 +21,13 @@ import { type Clock, systemClock } from "../../platform/clock.ts";
 import { Conflict } from "../../platform/errors.ts";
 import { createMemoryHotState, type HotState } from "../../platform/hotstate/index.ts";
 import type { Logger } from "../../platform/logging.ts";
+import type { SecurityEvent } from "../../platform/events/index.ts";
+import type { Registry } from "prom-client";
 import { createClientIpResolver, normalizeIp } from "./client-ip.ts";
 import { compileCors, type Cors } from "./cors.ts";
 import { sendError } from "./error-page.ts";
+import { createDecisionRecorder, createGatewayMetrics } from "./decisions.ts";
+import { compileGeoRules, type GeoPolicy, openCountryLookup } from "./geo.ts";
 import { compileIpRules, type IpRules } from "./ip-rules.ts";
 import { createRateLimiting, type RouteLimiter } from "./rate-limit.ts";
 import { addMissing, compileSecurityHeaders, type HeaderSet } from "./security-headers.ts";
@@ -54,6 +58,28 @@ interface RouteControls {
   /** The route as people name it: `host/path`, `*` for any host. */
   name: string;
   limiter: RouteLimiter | undefined;
+  geo: GeoPolicy | undefined;
+}
+
+interface Admitted {
+  refused: false;
+  requestId: string;
+  path: string;
+  encrypted: boolean;
+  rc: RouteControls;
+  client: string;
+  rateHeaders: Record<string, string> | undefined;
+  forwardHeaders: Record<string, string | string[]>;
+}
+
+interface Refusal {
+  refused: true;
+  status: number;
+  message: string;
+  headers: Record<string, string>;
+  requestId: string;
+  /** The route, when the request got that far. */
+  route: string | undefined;
 }
 
 class TooLarge extends Error {}
@@ -88,6 +114,12 @@ export async function startGateway(opts: {
   routes: readonly RouteConfig[];
   /** Shared hot state for rate limits (Redis across replicas); in-process memory when absent. */
   hot?: HotState;
+  /** Where decisions go as security events (aggregated per client and route every 10 s). */
+  emit?: (e: SecurityEvent) => void;
+  /** Registry for the gateway's Prometheus metrics. */
+  registry?: Registry;
+  /** Names this gateway in events (`source`). */
+  source?: string;
   clock?: Clock;
   logger?: Logger;
 }): Promise<Gateway> {
@@ -111,6 +143,7 @@ export async function startGateway(opts: {
     },
   });
   const routes = compileRoutes(opts.routes);
+  const countries = opts.routes.some((r) => r.geo) ? await openCountryLookup(g.geo.database) : undefined;
   const route = createRouter(routes);
   // Everything a route needs per request, compiled once.
   const controls = new Map<Route, RouteControls>(
@@ -125,11 +158,24 @@ export async function startGateway(opts: {
           cors: c.cors ? compileCors(c.cors) : undefined,
           name: `${r.host ?? "*"}${r.path}`,
           limiter: limiting.forRoute(c.rateLimits),
+          geo: c.geo ? compileGeoRules(c.geo, g.geo.unknownCountries) : undefined,
         },
       ];
     }),
   );
   const clientIp = createClientIpResolver(g.trustedProxies);
+  const metrics = opts.registry
+    ? createGatewayMetrics(opts.registry, () =>
+        [...controls.values()].flatMap((c) =>
+          c.upstreams.members.map((u) => ({
+            route: c.name,
+            upstream: u.origin,
+            healthy: c.upstreams.healthy(u),
+          })),
+        ),
+      )
+    : undefined;
+  const decisions = createDecisionRecorder({ emit: opts.emit, metrics, clock, source: opts.source });
   // The peer and whether it is a trusted proxy, parsed once per connection, not per request.
   const peers = new WeakMap<Socket, { peer: string; trusted: boolean }>();
   const peerOf = (socket: Socket) => {
@@ -142,7 +188,9 @@ export async function startGateway(opts: {
     return p;
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // What every request goes through before it is forwarded: who the client is, which route, and
+  // the route's checks. Shared by plain requests and WebSocket upgrades.
+  async function admit(req: IncomingMessage): Promise<Admitted | Refusal> {
     const requestId = randomUUID();
     const { peer, trusted } = peerOf(req.socket);
     const encrypted = (req.socket as TLSSocket).encrypted === true;
@@ -152,23 +200,71 @@ export async function startGateway(opts: {
         ? clientIp.client(peer, Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor)
         : peer;
     const path = req.url ?? "/";
-    if (!path.startsWith("/"))
-      return sendError(req, res, 400, "the request target must be a path", requestId);
+    const refuse = (
+      status: number,
+      message: string,
+      route?: string,
+      headers: Record<string, string> = {},
+    ): Refusal => ({
+      refused: true,
+      status,
+      message,
+      headers,
+      requestId,
+      route,
+    });
+    if (!path.startsWith("/")) return refuse(400, "the request target must be a path");
     const r = route(hostName(req.headers.host), path);
-    if (!r) return sendError(req, res, 404, "no route for this host and path", requestId);
+    if (!r) return refuse(404, "no route for this host and path");
     const rc = controls.get(r) as RouteControls;
-    if (rc.ipRules.refuses(client))
-      return sendError(req, res, 403, "requests from your address are not allowed here", requestId);
+    if (rc.ipRules.refuses(client)) {
+      decisions.record("ip_denied", rc.name, client);
+      return refuse(403, "requests from your address are not allowed here", rc.name);
+    }
+    const country = rc.geo ? countries?.country(client) : undefined;
+    if (rc.geo?.refuses(country)) {
+      decisions.record("geo_denied", rc.name, client, country ?? "unknown");
+      return refuse(403, "requests from your country are not allowed here", rc.name);
+    }
     const rate = rc.limiter ? await rc.limiter.check(client, rc.name, req.headers) : undefined;
     if (rate?.kind === "unavailable")
-      return sendError(req, res, 503, "rate limiting is unavailable; try again shortly", requestId, {
-        "retry-after": "5",
-      });
-    if (rate?.kind === "limited")
-      return sendError(req, res, 429, "too many requests", requestId, {
+      return refuse(503, "rate limiting is unavailable; try again shortly", rc.name, { "retry-after": "5" });
+    if (rate?.kind === "limited") {
+      decisions.record("rate_limited", rc.name, client, rate.limit);
+      return refuse(429, "too many requests", rc.name, {
         "retry-after": String(rate.retryAfterS),
         ...rate.headers,
       });
+    }
+    const forwardHeaders = upstreamRequestHeaders(req.headers, {
+      client,
+      peer,
+      peerTrusted: trusted,
+      proto: encrypted ? "https" : "http",
+      requestId,
+    });
+    return {
+      refused: false,
+      requestId,
+      path,
+      encrypted,
+      rc,
+      client,
+      rateHeaders: rate?.headers,
+      forwardHeaders,
+    };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    let routeName = "none";
+    res.once("finish", () =>
+      decisions.answered(routeName, res.statusCode, (performance.now() - started) / 1000),
+    );
+    const a = await admit(req);
+    routeName = a.refused ? (a.route ?? "none") : a.rc.name;
+    if (a.refused) return sendError(req, res, a.status, a.message, a.requestId, a.headers);
+    const { requestId, path, encrypted, rc, forwardHeaders: headers } = a;
     const preflight = rc.cors?.preflight(req.method, req.headers);
     if (preflight) {
       res.writeHead(preflight.status, {
@@ -187,13 +283,6 @@ export async function startGateway(opts: {
     const hasBody =
       req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
     const retryable = IDEMPOTENT.has(req.method ?? "") && !hasBody;
-    const headers = upstreamRequestHeaders(req.headers, {
-      client,
-      peer,
-      peerTrusted: trusted,
-      proto: encrypted ? "https" : "http",
-      requestId,
-    });
     const abort = new AbortController();
     res.on("close", () => {
       if (!res.writableFinished) abort.abort();
@@ -216,7 +305,7 @@ export async function startGateway(opts: {
         const out = clientResponseHeaders(up.headers);
         addMissing(out, encrypted ? rc.securityHeaders.https : rc.securityHeaders.http);
         if (rc.cors) Object.assign(out, rc.cors.responseHeaders(req.headers));
-        if (rate) Object.assign(out, rate.headers);
+        if (a.rateHeaders) Object.assign(out, a.rateHeaders);
         out["x-request-id"] = requestId;
         res.writeHead(up.statusCode, out);
         await pipeline(up.body, res).catch(() => res.destroy());
@@ -232,13 +321,18 @@ export async function startGateway(opts: {
           );
         if (abort.signal.aborted) return;
         set.failed(u);
-        if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError)
+        if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+          decisions.record("upstream_error", rc.name, a.client, "timeout");
           return sendError(req, res, 504, "the upstream did not answer in time", requestId);
-        if (!(retryable && notConnected(err)))
+        }
+        if (!(retryable && notConnected(err))) {
+          decisions.record("upstream_error", rc.name, a.client, "unreachable");
           return sendError(req, res, 502, "the upstream could not be reached", requestId);
+        }
       }
     }
     const some = tried.size > 0;
+    decisions.record("upstream_error", rc.name, a.client, some ? "unreachable" : "no healthy upstream");
     sendError(
       req,
       res,
@@ -247,6 +341,42 @@ export async function startGateway(opts: {
       requestId,
       some ? {} : { "retry-after": String(g.ejectSeconds) },
     );
+  }
+
+  // WebSocket (and any other HTTP/1.1 Upgrade): the same admission as a request, then the
+  // upstream's 101 is relayed and the two sockets are joined until either side closes.
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on("error", () => socket.destroy());
+    const a = await admit(req);
+    if (a.refused) return refuseSocket(socket, a.status, a.message, a.requestId, a.headers);
+    const u = a.rc.upstreams.pick();
+    if (!u) return refuseSocket(socket, 503, "no healthy upstream for this route", a.requestId, {});
+    const protocol = String(req.headers.upgrade ?? "");
+    let up: Awaited<ReturnType<typeof u.pool.upgrade>>;
+    try {
+      up = await u.pool.upgrade({
+        path: a.path,
+        method: req.method ?? "GET",
+        headers: a.forwardHeaders,
+        protocol,
+      });
+      a.rc.upstreams.succeeded(u);
+    } catch {
+      a.rc.upstreams.failed(u);
+      return refuseSocket(socket, 502, "the upstream refused the upgrade", a.requestId, {});
+    }
+    const lines = ["HTTP/1.1 101 Switching Protocols"];
+    for (const [k, v] of Object.entries(up.headers)) {
+      if (v === undefined || k === "server" || k === "x-powered-by") continue;
+      for (const one of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${one}`);
+    }
+    lines.push(`x-request-id: ${a.requestId}`);
+    socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+    if (head.length > 0) up.socket.write(head);
+    up.socket.on("error", () => socket.destroy());
+    socket.on("close", () => up.socket.destroy());
+    up.socket.on("close", () => socket.destroy());
+    socket.pipe(up.socket).pipe(socket);
   }
 
   const serverOptions = { maxHeaderSize: g.maxHeaderBytes, requestTimeout: 60_000 };
@@ -276,11 +406,18 @@ export async function startGateway(opts: {
   if (secure && certificates)
     certificates.onDefaultChange((pem) => secure.setSecureContext({ ...pem, minVersion: tls?.minVersion }));
   const servers = secure ? [server, secure] : [server];
-  for (const s of servers) s.on("clientError", answerMalformed);
+  for (const s of servers) {
+    s.on("clientError", answerMalformed);
+    s.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (s === server && tls?.redirectHttp) return refuseSocket(socket, 426, "use HTTPS", "-", {});
+      upgrade(req, socket, head).catch(() => socket.destroy());
+    });
+  }
   // A failed handshake (garbage, an old protocol version) only closes that connection.
   secure?.on("tlsClientError", () => {});
 
   const releaseAll = async () => {
+    decisions.close();
     certificates?.close();
     await Promise.all([...controls.values()].map((c) => c.upstreams.close()));
     await limiting.close();
@@ -346,6 +483,27 @@ function answerMalformed(err: NodeJS.ErrnoException, socket: Duplex): void {
   const body = JSON.stringify({ error: { status, message: "malformed request" } });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+  );
+}
+
+// Answers a connection that asked for an upgrade, then closes it.
+function refuseSocket(
+  socket: Duplex,
+  status: number,
+  message: string,
+  requestId: string,
+  headers: Record<string, string>,
+): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { status, title: STATUS_CODES[status], message, requestId } });
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join("");
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\n${extra}\r\n${body}`,
   );
 }
 

@@ -15,6 +15,8 @@ export interface UpstreamSet {
   /** The next healthy upstream not in `tried`, or undefined when none is left. */
   pick(tried?: ReadonlySet<Upstream>): Upstream | undefined;
   succeeded(u: Upstream): void;
+  /** Whether `u` is in rotation now. */
+  healthy(u: Upstream): boolean;
   failed(u: Upstream): void;
   readonly members: readonly Upstream[];
   close(): Promise<void>;
@@ -53,6 +55,7 @@ export function createUpstreamSet(origins: readonly URL[], o: UpstreamOptions): 
       }
       return undefined;
     },
+    healthy: (u) => u.ejectedUntil <= o.clock.now().getTime(),
     succeeded(u) {
       u.failures = 0;
     },
