@@ -352,3 +352,29 @@ describe("gateway network controls", () => {
     expect(seen.at(-1)?.url).toBe("/other");
   });
 });
+
+test("a client that goes away stops the upstream request it was waiting for", async () => {
+  let upstreamClosedAt = 0;
+  const slow = createServer((req, res) => {
+    req.socket.once("close", () => (upstreamClosedAt = Date.now()));
+    setTimeout(() => res.end("late"), 3000).unref();
+  });
+  await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
+  const gw = await startGateway({
+    gateway: gatewayConfigSchema.parse({ port: 0 }),
+    routes: [
+      routeConfigSchema.parse({ upstream: `http://127.0.0.1:${(slow.address() as AddressInfo).port}` }),
+    ],
+  });
+  try {
+    const gone = Date.now();
+    await fetch(`${gw.url}/report`, { signal: AbortSignal.timeout(200) }).catch(() => {});
+    for (let i = 0; i < 40 && !upstreamClosedAt; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(upstreamClosedAt).toBeGreaterThan(0);
+    expect(upstreamClosedAt - gone).toBeLessThan(1500);
+  } finally {
+    await gw.close();
+    slow.closeAllConnections();
+    slow.close();
+  }
+});

@@ -14,7 +14,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { EventEmitter, once } from "node:events";
 import { errors as undiciErrors } from "undici";
 import type { GatewayConfig, RouteConfig } from "../../config/index.ts";
 import { type Clock, systemClock } from "../../platform/clock.ts";
@@ -283,9 +283,13 @@ export async function startGateway(opts: {
     const hasBody =
       req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
     const retryable = IDEMPOTENT.has(req.method ?? "") && !hasBody;
-    const abort = new AbortController();
-    res.on("close", () => {
-      if (!res.writableFinished) abort.abort();
+    // undici takes an EventEmitter as a signal: far cheaper per request than an AbortController.
+    const abort = new EventEmitter();
+    let aborted = false;
+    res.once("close", () => {
+      if (res.writableFinished) return;
+      aborted = true;
+      abort.emit("abort");
     });
     const tried = new Set<Upstream>();
     for (let attempt = 0; attempt <= g.retries; attempt++) {
@@ -299,7 +303,7 @@ export async function startGateway(opts: {
           path,
           headers,
           body: body ?? null,
-          signal: abort.signal,
+          signal: abort,
         });
         set.succeeded(u);
         const out = clientResponseHeaders(up.headers);
@@ -308,7 +312,12 @@ export async function startGateway(opts: {
         if (a.rateHeaders) Object.assign(out, a.rateHeaders);
         out["x-request-id"] = requestId;
         res.writeHead(up.statusCode, out);
-        await pipeline(up.body, res).catch(() => res.destroy());
+        try {
+          for await (const chunk of up.body) if (!res.write(chunk)) await once(res, "drain");
+          res.end();
+        } catch {
+          res.destroy();
+        }
         return;
       } catch (err) {
         if (err instanceof TooLarge || (err as { cause?: unknown }).cause instanceof TooLarge)
@@ -319,7 +328,7 @@ export async function startGateway(opts: {
             `the request body is larger than ${g.maxBodyBytes} bytes`,
             requestId,
           );
-        if (abort.signal.aborted) return;
+        if (aborted) return;
         set.failed(u);
         if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
           decisions.record("upstream_error", rc.name, a.client, "timeout");
