@@ -1,17 +1,16 @@
 // What the gateway decided reaches the event spine (one event per client, route and decision per
 // interval, with a count) and Prometheus.
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Registry } from "prom-client";
 import { expect, test } from "vitest";
 import { gatewayConfigSchema, routeConfigSchema } from "../src/config/index.ts";
 import { startGateway } from "../src/network/gateway/proxy.ts";
+import { listenLocal } from "./support/services.ts";
 import { type SecurityEvent, securityEventSchema } from "../src/platform/events/index.ts";
 
 test("refusals become counted events and metrics; a flood is one event per client and route", async () => {
   const app = createServer((_req, res) => res.end("ok"));
-  await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
-  const upstream = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  const upstream = await listenLocal(app);
   const events: SecurityEvent[] = [];
   const registry = new Registry();
   const gw = await startGateway({

@@ -1,18 +1,17 @@
 // Geo-blocking with the bundled DB-IP Lite database: countries allowed or denied per route, the EU
 // group, and the policy for addresses without a country.
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { gatewayConfigSchema, routeConfigSchema } from "../src/config/index.ts";
 import { bundledDatabase, openCountryLookup } from "../src/network/gateway/geo.ts";
 import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
+import { listenLocal } from "./support/services.ts";
 
 let gw: Gateway;
 const app = createServer((_req, res) => res.end("ok"));
 
 beforeAll(async () => {
-  await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
-  const upstream = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  const upstream = await listenLocal(app);
   gw = await startGateway({
     gateway: gatewayConfigSchema.parse({ port: 0, trustedProxies: ["127.0.0.1"] }),
     routes: [

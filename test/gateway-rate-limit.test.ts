@@ -2,19 +2,17 @@
 // by IP or header, shadow mode, limits shared across gateways through a real Redis, and what
 // happens when Redis goes away.
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { gatewayConfigSchema, routeConfigSchema } from "../src/config/index.ts";
 import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
 import { createRedisHotState } from "../src/platform/hotstate/index.ts";
-import { startRedis } from "./support/services.ts";
+import { listenLocal, startRedis } from "./support/services.ts";
 
 let app: Server;
 let appUrl: string;
 beforeAll(async () => {
   app = createServer((_req, res) => res.end("ok"));
-  await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
-  appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  appUrl = await listenLocal(app);
 });
 afterAll(() => app.close());
 

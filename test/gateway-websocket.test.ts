@@ -1,11 +1,12 @@
 // WebSocket through the gateway: the upgrade is admitted like any request (routes, IP rules, rate
 // limits), then frames flow both ways until either side closes.
 import { createServer, type IncomingMessage } from "node:http";
-import { type AddressInfo, connect } from "node:net";
+import { connect } from "node:net";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { WebSocketServer } from "ws";
 import { gatewayConfigSchema, routeConfigSchema } from "../src/config/index.ts";
 import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
+import { listenLocal } from "./support/services.ts";
 
 let gw: Gateway;
 const upgrades: IncomingMessage["headers"][] = [];
@@ -17,8 +18,7 @@ wss.on("connection", (ws, req) => {
 });
 
 beforeAll(async () => {
-  await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
-  const upstream = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  const upstream = await listenLocal(app);
   gw = await startGateway({
     gateway: gatewayConfigSchema.parse({ port: 0, trustedProxies: ["127.0.0.1"] }),
     routes: [

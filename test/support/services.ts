@@ -1,7 +1,8 @@
-// Real PostgreSQL and Redis servers for tests, started on loopback from the Debian packages.
+// Real PostgreSQL and Redis servers for tests, started on loopback from the Debian packages, and
+// small helpers for the servers tests start themselves.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { type AddressInfo, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -148,4 +149,10 @@ async function stopProcess(proc: ChildProcess, dir?: string): Promise<void> {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
   }
   if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Starts `server` on a free loopback port and returns its `http://127.0.0.1:port` URL. */
+export async function listenLocal(server: Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
