@@ -2,13 +2,7 @@
 // streams bodies both ways. Controls (IP rules, rate limits, WAF, …) slot in as checks that run
 // before the request is forwarded.
 import { randomUUID } from "node:crypto";
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-  STATUS_CODES,
-} from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -18,7 +12,6 @@ import { EventEmitter, once } from "node:events";
 import { errors as undiciErrors } from "undici";
 import type { GatewayConfig, RouteConfig } from "../../config/index.ts";
 import { type Clock, systemClock } from "../../platform/clock.ts";
-import { Conflict } from "../../platform/errors.ts";
 import { createMemoryHotState, type HotState } from "../../platform/hotstate/index.ts";
 import type { Logger } from "../../platform/logging.ts";
 import type { SecurityEvent } from "../../platform/events/index.ts";
@@ -27,6 +20,7 @@ import { createClientIpResolver, normalizeIp } from "./client-ip.ts";
 import { compileCors, type Cors } from "./cors.ts";
 import { sendError } from "./error-page.ts";
 import { createDecisionRecorder, createGatewayMetrics } from "./decisions.ts";
+import { answerMalformed, listen, redirectToHttps, refuseSocket } from "./listeners.ts";
 import { compileGeoRules, type GeoPolicy, openCountryLookup } from "./geo.ts";
 import { compileIpRules, type IpRules } from "./ip-rules.ts";
 import { createRateLimiting, type RouteLimiter } from "./rate-limit.ts";
@@ -466,63 +460,4 @@ export async function startGateway(opts: {
       await releaseAll();
     },
   };
-}
-
-async function listen(server: Server, host: string, port: number, setting: string): Promise<void> {
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => resolve());
-    });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
-    throw new Conflict(`${host}:${port} is already in use; set ${setting}`);
-  }
-}
-
-// Malformed requests (smuggling attempts, bad header bytes, oversized headers) never reach the
-// handler: Node's parser rejects them, and the connection is answered and closed here.
-function answerMalformed(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const status =
-    err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-  const body = JSON.stringify({ error: { status, message: "malformed request" } });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
-  );
-}
-
-// Answers a connection that asked for an upgrade, then closes it.
-function refuseSocket(
-  socket: Duplex,
-  status: number,
-  message: string,
-  requestId: string,
-  headers: Record<string, string>,
-): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const body = JSON.stringify({ error: { status, title: STATUS_CODES[status], message, requestId } });
-  const extra = Object.entries(headers)
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join("");
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\n${extra}\r\n${body}`,
-  );
-}
-
-// Plain HTTP when TLS is on: a permanent redirect that keeps the method (308) to the same host and path.
-function redirectToHttps(req: IncomingMessage, res: ServerResponse, tlsPort: number): void {
-  const host = hostName(req.headers.host);
-  if (!host || !(req.url ?? "").startsWith("/")) {
-    res.writeHead(400, { "content-type": "text/plain", connection: "close" }).end("bad request\n");
-    return;
-  }
-  const location = `https://${host}${tlsPort === 443 ? "" : `:${tlsPort}`}${req.url}`;
-  res.writeHead(308, { location, "content-length": 0, "cache-control": "no-store" }).end();
 }
