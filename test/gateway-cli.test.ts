@@ -8,6 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, expect, inject, test } from "vitest";
+import { createBlockList } from "../src/network/gateway/blocks.ts";
+import { systemClock } from "../src/platform/clock.ts";
+import { createRedisHotState } from "../src/platform/hotstate/index.ts";
 import { rampart } from "./support/cli.ts";
 import { freePort } from "./support/services.ts";
 
@@ -47,7 +50,7 @@ test("rampart gateway serves the file's routes, refuses a busy port clearly, and
   }
 }, 60_000);
 
-test("two gateway processes on one Redis share a client's rate limit", async () => {
+test("two gateway processes on one Redis share a client's rate limit and dynamic blocks", async () => {
   const app = createServer((_req, res) => res.end("ok"));
   await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
   const path = `/shared-${Date.now()}`; // the route name is part of the key: a fresh budget
@@ -58,6 +61,8 @@ test("two gateway processes on one Redis share a client's rate limit", async () 
       "version: 1",
       "hotState:",
       `  redisUrl: ${inject("redisUrl")}`,
+      "gateway:",
+      "  trustedProxies: [127.0.0.1]",
       "routes:",
       `  - path: ${path}`,
       `    upstream: http://127.0.0.1:${(app.address() as AddressInfo).port}`,
@@ -86,6 +91,21 @@ test("two gateway processes on one Redis share a client's rate limit", async () 
     for (const port of [ports[0], ports[1], ports[0], ports[1]])
       codes.push((await fetch(`http://127.0.0.1:${port}${path}`)).status);
     expect(codes).toEqual([200, 200, 200, 429]);
+
+    // A block set in Redis (as the control plane does) reaches both processes.
+    const hot = createRedisHotState({ url: inject("redisUrl") });
+    const blocks = createBlockList(hot, { clock: systemClock });
+    const client = { "x-forwarded-for": "192.0.2.44" };
+    await blocks.add({ target: "192.0.2.44", ttlSeconds: 60, reason: "test", by: "test" });
+    try {
+      for (const port of ports)
+        await expect
+          .poll(async () => (await fetch(`http://127.0.0.1:${port}${path}`, { headers: client })).status)
+          .toBe(403);
+    } finally {
+      await blocks.remove("192.0.2.44");
+      await hot.close();
+    }
   } finally {
     for (const c of children) c.kill("SIGTERM");
     expect(await Promise.all(exits)).toEqual([0, 0]);

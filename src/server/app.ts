@@ -10,6 +10,7 @@ import { type AuditTables, queryEntries, subjectRef } from "../monitoring/audit/
 import { Invalid, RampartError } from "../platform/errors.ts";
 import { securityEventSchema } from "../platform/events/index.ts";
 import { bearerAuth } from "./auth.ts";
+import { registerBlockRoutes } from "./gateway-blocks.ts";
 import type { Runtime } from "./runtime.ts";
 
 const eventBatchSchema = z.strictObject({
@@ -222,6 +223,8 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       }
     },
   );
+
+  registerBlockRoutes(app, rt, { adminAuth, parseBody });
 
   return app;
 }

@@ -21,6 +21,8 @@ export interface RouteLimiter {
 
 const BLOCKED_CACHE_MAX = 10_000;
 
+export type RateLimiting = ReturnType<typeof createRateLimiting>;
+
 /** Builds limiters for routes that share one hot state, fallback and blocked-key cache. */
 export function createRateLimiting(o: {
   hot: HotState;

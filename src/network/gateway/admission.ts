@@ -1,0 +1,168 @@
+// What every request goes through before it is forwarded: who the client is, which route, and the
+// route's checks in order (dynamic blocks, IP rules, geo, rate limits). Shared by plain requests
+// and WebSocket upgrades. A check refuses with a status and a message fit for the client.
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import type { GatewayConfig, RouteConfig } from "../../config/index.ts";
+import type { Clock } from "../../platform/clock.ts";
+import type { BlockWatch } from "./blocks.ts";
+import { createClientIpResolver, normalizeIp } from "./client-ip.ts";
+import { compileCors, type Cors } from "./cors.ts";
+import type { DecisionRecorder } from "./decisions.ts";
+import { compileGeoRules, type CountryLookup, type GeoPolicy } from "./geo.ts";
+import { upstreamRequestHeaders } from "./headers.ts";
+import { compileIpRules, type IpRules } from "./ip-rules.ts";
+import type { RateLimiting, RouteLimiter } from "./rate-limit.ts";
+import { compileRoutes, createRouter, hostName, type Route } from "./routes.ts";
+import { compileSecurityHeaders, type HeaderSet } from "./security-headers.ts";
+import { createUpstreamSet, type UpstreamSet } from "./upstreams.ts";
+
+/** Everything a route needs per request, compiled once. */
+export interface RouteControls {
+  /** The route as people name it: `host/path`, `*` for any host. */
+  name: string;
+  upstreams: UpstreamSet;
+  ipRules: IpRules;
+  /** Added to responses that lack them; HSTS only in the HTTPS set. */
+  securityHeaders: HeaderSet;
+  cors: Cors | undefined;
+  limiter: RouteLimiter | undefined;
+  geo: GeoPolicy | undefined;
+}
+
+export interface Admitted {
+  refused: false;
+  requestId: string;
+  path: string;
+  encrypted: boolean;
+  rc: RouteControls;
+  client: string;
+  rateHeaders: Record<string, string> | undefined;
+  forwardHeaders: Record<string, string | string[]>;
+}
+
+export interface Refusal {
+  refused: true;
+  status: number;
+  message: string;
+  headers: Record<string, string>;
+  requestId: string;
+  /** The route, when the request got that far. */
+  route: string | undefined;
+}
+
+export interface Admission {
+  admit(req: IncomingMessage): Promise<Admitted | Refusal>;
+  /** Every route's controls, for metrics and shutdown. */
+  routes: readonly RouteControls[];
+}
+
+export function createAdmission(o: {
+  gateway: GatewayConfig;
+  routes: readonly RouteConfig[];
+  limiting: RateLimiting;
+  countries: CountryLookup | undefined;
+  blocks: BlockWatch | undefined;
+  decisions: DecisionRecorder;
+  clock: Clock;
+}): Admission {
+  const g = o.gateway;
+  const routes = compileRoutes(o.routes);
+  const route = createRouter(routes);
+  const controls = new Map<Route, RouteControls>(
+    routes.map((r) => {
+      const c = o.routes[r.index] as RouteConfig;
+      return [
+        r,
+        {
+          name: `${r.host ?? "*"}${r.path}`,
+          upstreams: createUpstreamSet(r.upstreams, { ...g, clock: o.clock }),
+          ipRules: compileIpRules(g.ipRules, c.ipRules),
+          securityHeaders: compileSecurityHeaders(c.securityHeaders),
+          cors: c.cors ? compileCors(c.cors) : undefined,
+          limiter: o.limiting.forRoute(c.rateLimits),
+          geo: c.geo ? compileGeoRules(c.geo, g.geo.unknownCountries) : undefined,
+        },
+      ];
+    }),
+  );
+  const clientIp = createClientIpResolver(g.trustedProxies);
+  // The peer and whether it is a trusted proxy, parsed once per connection, not per request.
+  const peers = new WeakMap<Socket, { peer: string; trusted: boolean }>();
+  const peerOf = (socket: Socket) => {
+    let p = peers.get(socket);
+    if (!p) {
+      const peer = normalizeIp(socket.remoteAddress ?? "") ?? "unknown";
+      p = { peer, trusted: clientIp.trusts(peer) };
+      peers.set(socket, p);
+    }
+    return p;
+  };
+  const { decisions } = o;
+
+  async function admit(req: IncomingMessage): Promise<Admitted | Refusal> {
+    const requestId = randomUUID();
+    const { peer, trusted } = peerOf(req.socket);
+    const encrypted = (req.socket as TLSSocket).encrypted === true;
+    const forwardedFor = req.headers["x-forwarded-for"];
+    const client =
+      trusted && forwardedFor !== undefined
+        ? clientIp.client(peer, Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor)
+        : peer;
+    const path = req.url ?? "/";
+    const refuse = (
+      status: number,
+      message: string,
+      route?: string,
+      headers: Record<string, string> = {},
+    ): Refusal => ({ refused: true, status, message, headers, requestId, route });
+    if (!path.startsWith("/")) return refuse(400, "the request target must be a path");
+    const r = route(hostName(req.headers.host), path);
+    if (!r) return refuse(404, "no route for this host and path");
+    const rc = controls.get(r) as RouteControls;
+    if (o.blocks?.blocking(client)) {
+      decisions.record("ip_blocked", rc.name, client);
+      return refuse(403, "requests from your address are blocked for now", rc.name);
+    }
+    if (rc.ipRules.refuses(client)) {
+      decisions.record("ip_denied", rc.name, client);
+      return refuse(403, "requests from your address are not allowed here", rc.name);
+    }
+    const country = rc.geo ? o.countries?.country(client) : undefined;
+    if (rc.geo?.refuses(country)) {
+      decisions.record("geo_denied", rc.name, client, country ?? "unknown");
+      return refuse(403, "requests from your country are not allowed here", rc.name);
+    }
+    const rate = rc.limiter ? await rc.limiter.check(client, rc.name, req.headers) : undefined;
+    if (rate?.kind === "unavailable")
+      return refuse(503, "rate limiting is unavailable; try again shortly", rc.name, { "retry-after": "5" });
+    if (rate?.kind === "limited") {
+      decisions.record("rate_limited", rc.name, client, rate.limit);
+      return refuse(429, "too many requests", rc.name, {
+        "retry-after": String(rate.retryAfterS),
+        ...rate.headers,
+      });
+    }
+    const forwardHeaders = upstreamRequestHeaders(req.headers, {
+      client,
+      peer,
+      peerTrusted: trusted,
+      proto: encrypted ? "https" : "http",
+      requestId,
+    });
+    return {
+      refused: false,
+      requestId,
+      path,
+      encrypted,
+      rc,
+      client,
+      rateHeaders: rate?.headers,
+      forwardHeaders,
+    };
+  }
+
+  return { admit, routes: [...controls.values()] };
+}

@@ -1,0 +1,157 @@
+// Forwarding an admitted request: round robin over the route's healthy upstreams, a retry on another
+// upstream only for idempotent requests that never reached one, bodies streamed both ways with a
+// size limit, and the upstream's answer relayed with the gateway's headers added.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { EventEmitter, once } from "node:events";
+import { type Duplex, Transform } from "node:stream";
+import { errors as undiciErrors } from "undici";
+import type { GatewayConfig } from "../../config/index.ts";
+import type { Admitted } from "./admission.ts";
+import type { DecisionRecorder } from "./decisions.ts";
+import { sendError } from "./error-page.ts";
+import { clientResponseHeaders } from "./headers.ts";
+import { addMissing } from "./security-headers.ts";
+import type { Upstream } from "./upstreams.ts";
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS"]);
+
+class TooLarge extends Error {}
+
+// Counts request body bytes as they stream and stops at the limit (a lying Content-Length or a chunked body).
+function limitBody(max: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > max) done(new TooLarge());
+      else done(null, chunk);
+    },
+  });
+}
+
+// Failures before the upstream answered, on a connection it never read from: safe to retry elsewhere.
+function notConnected(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return (
+    err instanceof undiciErrors.ConnectTimeoutError ||
+    code === "ECONNREFUSED" ||
+    code === "ECONNRESET" ||
+    code === "EHOSTUNREACH" ||
+    code === "ENOTFOUND" ||
+    code === "UND_ERR_SOCKET"
+  );
+}
+
+export function createForwarder(g: GatewayConfig, decisions: DecisionRecorder) {
+  const tooLarge = `the request body is larger than ${g.maxBodyBytes} bytes`;
+
+  return async function forward(req: IncomingMessage, res: ServerResponse, a: Admitted): Promise<void> {
+    const { requestId, path, encrypted, rc, forwardHeaders: headers } = a;
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > g.maxBodyBytes) return sendError(req, res, 413, tooLarge, requestId);
+
+    const set = rc.upstreams;
+    const hasBody =
+      req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    const retryable = IDEMPOTENT.has(req.method ?? "") && !hasBody;
+    // undici takes an EventEmitter as a signal: far cheaper per request than an AbortController.
+    const abort = new EventEmitter();
+    let aborted = false;
+    res.once("close", () => {
+      if (res.writableFinished) return;
+      aborted = true;
+      abort.emit("abort");
+    });
+    const tried = new Set<Upstream>();
+    for (let attempt = 0; attempt <= g.retries; attempt++) {
+      const u = set.pick(tried);
+      if (!u) break;
+      tried.add(u);
+      try {
+        const body = hasBody ? req.pipe(limitBody(g.maxBodyBytes)) : undefined;
+        const up = await u.pool.request({
+          method: req.method as "GET",
+          path,
+          headers,
+          body: body ?? null,
+          signal: abort,
+        });
+        set.succeeded(u);
+        const out = clientResponseHeaders(up.headers);
+        addMissing(out, encrypted ? rc.securityHeaders.https : rc.securityHeaders.http);
+        if (rc.cors) Object.assign(out, rc.cors.responseHeaders(req.headers));
+        if (a.rateHeaders) Object.assign(out, a.rateHeaders);
+        out["x-request-id"] = requestId;
+        res.writeHead(up.statusCode, out);
+        try {
+          for await (const chunk of up.body) if (!res.write(chunk)) await once(res, "drain");
+          res.end();
+        } catch {
+          res.destroy();
+        }
+        return;
+      } catch (err) {
+        if (err instanceof TooLarge || (err as { cause?: unknown }).cause instanceof TooLarge)
+          return sendError(req, res, 413, tooLarge, requestId);
+        if (aborted) return;
+        set.failed(u);
+        if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+          decisions.record("upstream_error", rc.name, a.client, "timeout");
+          return sendError(req, res, 504, "the upstream did not answer in time", requestId);
+        }
+        if (!(retryable && notConnected(err))) {
+          decisions.record("upstream_error", rc.name, a.client, "unreachable");
+          return sendError(req, res, 502, "the upstream could not be reached", requestId);
+        }
+      }
+    }
+    const some = tried.size > 0;
+    decisions.record("upstream_error", rc.name, a.client, some ? "unreachable" : "no healthy upstream");
+    sendError(
+      req,
+      res,
+      some ? 502 : 503,
+      some ? "the upstream could not be reached" : "no healthy upstream for this route",
+      requestId,
+      some ? {} : { "retry-after": String(g.ejectSeconds) },
+    );
+  };
+}
+
+// WebSocket (and any other HTTP/1.1 Upgrade): after admission, the upstream's 101 is relayed and
+// the two sockets are joined until either side closes.
+export async function relayUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  a: Admitted,
+  refuse: (status: number, message: string) => void,
+): Promise<void> {
+  const u = a.rc.upstreams.pick();
+  if (!u) return refuse(503, "no healthy upstream for this route");
+  let up: Awaited<ReturnType<typeof u.pool.upgrade>>;
+  try {
+    up = await u.pool.upgrade({
+      path: a.path,
+      method: req.method ?? "GET",
+      headers: a.forwardHeaders,
+      protocol: String(req.headers.upgrade ?? ""),
+    });
+    a.rc.upstreams.succeeded(u);
+  } catch {
+    a.rc.upstreams.failed(u);
+    return refuse(502, "the upstream refused the upgrade");
+  }
+  const lines = ["HTTP/1.1 101 Switching Protocols"];
+  for (const [k, v] of Object.entries(up.headers)) {
+    if (v === undefined || k === "server" || k === "x-powered-by") continue;
+    for (const one of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${one}`);
+  }
+  lines.push(`x-request-id: ${a.requestId}`);
+  socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+  if (head.length > 0) up.socket.write(head);
+  up.socket.on("error", () => socket.destroy());
+  socket.on("close", () => up.socket.destroy());
+  up.socket.on("close", () => socket.destroy());
+  socket.pipe(up.socket).pipe(socket);
+}

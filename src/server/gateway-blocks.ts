@@ -1,0 +1,87 @@
+// The control-plane API for dynamic IP blocks: operators (and, later, incident playbooks) block an
+// address or range for a while; every gateway replica sharing the hot state enforces it within
+// seconds. Each change is an audited event.
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { createBlockList, type IpBlock } from "../network/gateway/blocks.ts";
+import { newEvent } from "../platform/events/index.ts";
+import type { Runtime } from "./runtime.ts";
+
+const newBlockSchema = z.strictObject({
+  target: z.string().min(1).max(64),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(365 * 86_400),
+  reason: z.string().min(1).max(500),
+});
+
+export function registerBlockRoutes(
+  app: FastifyInstance,
+  rt: Runtime,
+  o: {
+    adminAuth: (req: FastifyRequest) => string;
+    parseBody: <T>(schema: z.ZodType<T>, body: unknown) => T;
+  },
+): void {
+  const blocks = createBlockList(rt.hot, { clock: rt.clock });
+  const schema = { tags: ["gateway"], security: [{ bearer: [] }] };
+  const audit = async (type: string, by: string, b: IpBlock) => {
+    await rt.bus.publish([
+      newEvent(
+        {
+          type,
+          severity: "medium",
+          actor: { kind: "token", id: by },
+          target: { kind: "ip", id: b.target },
+          data: { reason: b.reason, expiresAt: b.expiresAt },
+        },
+        rt.clock.now(),
+      ),
+    ]);
+  };
+
+  app.get(
+    "/api/v1/gateway/blocks",
+    { schema: { ...schema, description: "Dynamic IP blocks in force, with their expiry." } },
+    async (req) => {
+      o.adminAuth(req);
+      return { blocks: await blocks.list() };
+    },
+  );
+
+  app.post(
+    "/api/v1/gateway/blocks",
+    {
+      schema: {
+        ...schema,
+        description:
+          "Block an address or CIDR range at every gateway for ttlSeconds (setting it again replaces it).",
+      },
+    },
+    async (req, reply) => {
+      const by = o.adminAuth(req);
+      const { target, ttlSeconds, reason } = o.parseBody(newBlockSchema, req.body);
+      const block = await blocks.add({ target, ttlSeconds, reason, by });
+      await audit("gateway.block_added", by, block);
+      return reply.status(201).send(block);
+    },
+  );
+
+  app.delete(
+    "/api/v1/gateway/blocks/:target",
+    {
+      schema: {
+        ...schema,
+        description: "Lift a block before it expires (a CIDR range's slash encoded as %2F).",
+      },
+    },
+    async (req) => {
+      const by = o.adminAuth(req);
+      const block = await blocks.remove((req.params as { target: string }).target);
+      await audit("gateway.block_removed", by, block);
+      return block;
+    },
+  );
+}

@@ -1,0 +1,170 @@
+// Dynamic IP blocks end to end: an operator blocks an address through the control-plane API, two
+// gateway replicas sharing Redis refuse it within moments, the change is audited, and lifting the
+// block (or its expiry) lets the client back in. Redis going away does not lift a block.
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { defaultConfig, gatewayConfigSchema, routeConfigSchema } from "../src/config/index.ts";
+import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
+import { createRedisHotState, type HotState } from "../src/platform/hotstate/index.ts";
+import { type RunningServer, startServer } from "../src/server/index.ts";
+import { listenLocal, startRedis } from "./support/services.ts";
+
+let app: Server;
+let appUrl: string;
+beforeAll(async () => {
+  app = createServer((_req, res) => res.end("ok"));
+  appUrl = await listenLocal(app);
+});
+afterAll(() => app.close());
+
+const gatewayConfig = () => gatewayConfigSchema.parse({ port: 0, trustedProxies: ["127.0.0.1"] });
+const from = (gw: Gateway, ip: string) =>
+  fetch(`${gw.url}/`, { headers: { accept: "application/json", "x-forwarded-for": ip } });
+
+describe("dynamic blocks through the control plane", () => {
+  let server: RunningServer;
+  let dataDir: string;
+  let admin: string;
+  const hots: HotState[] = [];
+  const gateways: Gateway[] = [];
+
+  const api = (method: string, path: string, body?: object, token: string | undefined = admin) =>
+    fetch(`${server.url}/api/v1/gateway/blocks${path}`, {
+      method,
+      headers: {
+        ...(body ? { "content-type": "application/json" } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "rampart-blocks-"));
+    const base = defaultConfig();
+    server = await startServer({
+      config: {
+        ...base,
+        server: { ...base.server, port: 0 },
+        database: { dataDir },
+        hotState: { redisUrl: inject("redisUrl") },
+      },
+      logger: pino({ level: "silent" }),
+    });
+    admin = server.runtime.adminTokens[0] as string;
+    for (let i = 0; i < 2; i++) {
+      const hot = createRedisHotState({ url: inject("redisUrl") });
+      hots.push(hot);
+      gateways.push(
+        await startGateway({
+          gateway: gatewayConfig(),
+          routes: [routeConfigSchema.parse({ upstream: appUrl })],
+          hot,
+        }),
+      );
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(gateways.map((g) => g.close()));
+    await Promise.all(hots.map((h) => h.close()));
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("a block set through the API is enforced by every replica, audited, and lifted", async () => {
+    const added = await api("POST", "", {
+      target: "198.51.100.77",
+      ttlSeconds: 300,
+      reason: "credential stuffing",
+    });
+    expect(added.status).toBe(201);
+    expect(await added.json()).toMatchObject({
+      target: "198.51.100.77",
+      by: "admin",
+      reason: "credential stuffing",
+    });
+    for (const gw of gateways) {
+      await expect.poll(async () => (await from(gw, "198.51.100.77")).status, { timeout: 3000 }).toBe(403);
+      const refused = await from(gw, "198.51.100.77");
+      expect(await refused.json()).toMatchObject({
+        error: { status: 403, message: "requests from your address are blocked for now" },
+      });
+      expect((await from(gw, "198.51.100.78")).status).toBe(200);
+    }
+
+    const ranged = await api("POST", "", { target: "2001:db8::/32", ttlSeconds: 300, reason: "scanner" });
+    expect(ranged.status).toBe(201);
+    await expect.poll(async () => (await from(gateways[1] as Gateway, "2001:db8:7::1")).status).toBe(403);
+    const listed = (await (await api("GET", "")).json()) as { blocks: { target: string }[] };
+    // Other tests share this Redis: look for ours among whatever else is listed.
+    expect(listed.blocks.map((b) => b.target)).toEqual(
+      expect.arrayContaining(["198.51.100.77", "2001:db8::/32"]),
+    );
+
+    expect((await api("DELETE", "/198.51.100.77")).status).toBe(200);
+    expect((await api("DELETE", `/${encodeURIComponent("2001:db8::/32")}`)).status).toBe(200);
+    for (const gw of gateways)
+      await expect.poll(async () => (await from(gw, "198.51.100.77")).status, { timeout: 3000 }).toBe(200);
+    expect((await api("DELETE", "/198.51.100.77")).status).toBe(404);
+
+    const entries = await fetch(`${server.url}/api/v1/audit/entries?type=gateway.block_added`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    const found = (await entries.json()) as { entries: { target: string; actor: string }[] };
+    expect(found.entries.map((e) => e.target).sort()).toEqual(["ip:198.51.100.77", "ip:2001:db8::/32"]);
+    expect(found.entries[0]?.actor).toBe("token:admin");
+  });
+
+  test("a block expires by itself", async () => {
+    expect((await api("POST", "", { target: "198.51.100.90", ttlSeconds: 1, reason: "short" })).status).toBe(
+      201,
+    );
+    await expect.poll(async () => (await from(gateways[0] as Gateway, "198.51.100.90")).status).toBe(403);
+    await expect
+      .poll(async () => (await from(gateways[0] as Gateway, "198.51.100.90")).status, { timeout: 3000 })
+      .toBe(200);
+  });
+
+  test("bad requests are refused with the field named; only admins may block", async () => {
+    const bad = await api("POST", "", { target: "example.com", ttlSeconds: 60, reason: "x" });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ message: expect.stringMatching(/target/) });
+    expect((await api("POST", "", { target: "198.51.100.1", ttlSeconds: 0, reason: "x" })).status).toBe(400);
+    expect(
+      (await api("POST", "", { target: "198.51.100.1", ttlSeconds: 60, reason: "x" }, "wrong")).status,
+    ).toBe(401);
+    expect((await api("GET", "", undefined, "")).status).toBe(401);
+  });
+});
+
+test("a replica keeps enforcing blocks while its Redis is down", async () => {
+  const redis = await startRedis();
+  const hot = createRedisHotState({ url: redis.url });
+  const gw = await startGateway({
+    gateway: gatewayConfig(),
+    routes: [routeConfigSchema.parse({ upstream: appUrl })],
+    hot,
+  });
+  try {
+    const { createBlockList } = await import("../src/network/gateway/blocks.ts");
+    const admin = createRedisHotState({ url: redis.url });
+    await createBlockList(admin, { clock: { now: () => new Date() } }).add({
+      target: "198.51.100.5",
+      ttlSeconds: 300,
+      reason: "x",
+      by: "test",
+    });
+    await admin.close();
+    await expect.poll(async () => (await from(gw, "198.51.100.5")).status).toBe(403);
+    await redis.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await from(gw, "198.51.100.5")).status).toBe(403);
+    expect((await from(gw, "198.51.100.6")).status).toBe(200);
+  } finally {
+    await gw.close();
+    await hot.close();
+  }
+});
