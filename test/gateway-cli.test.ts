@@ -1,6 +1,6 @@
 // `rampart gateway -c FILE` as an operator runs it: routes from the file, a clear error for a busy
 // port, a clean stop on SIGTERM.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -112,3 +112,60 @@ test("two gateway processes on one Redis share a client's rate limit and dynamic
     app.close();
   }
 }, 60_000);
+
+test("--workers 2 runs two gateway processes on one port, replaces one that dies, and stops both", async () => {
+  const app = createServer((_req, res) => res.end("ok"));
+  await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
+  const port = await freePort();
+  const config = join(work, "workers.yaml");
+  writeFileSync(
+    config,
+    `version: 1\ngateway:\n  port: ${port}\nroutes:\n  - path: /\n    upstream: http://127.0.0.1:${(app.address() as AddressInfo).port}\n`,
+  );
+  const child = spawn(process.execPath, [bin, "gateway", "-c", config, "--workers", "2"], {
+    cwd: work,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  child.stderr.on("data", (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const workerPids = () => {
+    try {
+      return execFileSync("ps", ["-o", "pid=", "--ppid", String(child.pid)], { encoding: "utf8" })
+        .split("\n")
+        .map((l) => Number(l.trim()))
+        .filter((n) => n > 0);
+    } catch {
+      return []; // ps exits 1 when no process matches
+    }
+  };
+  try {
+    // The primary says so once every worker listens.
+    await expect.poll(() => log, { timeout: 20_000 }).toContain("rampart gateway workers listening");
+    expect(workerPids()).toHaveLength(2);
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+    const [first] = workerPids();
+    process.kill(first as number, "SIGKILL");
+    await expect.poll(() => workerPids().filter((p) => p !== first).length, { timeout: 20_000 }).toBe(2);
+    for (let i = 0; i < 10; i++) expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+  } finally {
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    app.close();
+  }
+  expect(workerPids()).toEqual([]);
+}, 60_000);
+
+test("--workers refuses a count it cannot use, and per-process rate limits without Redis", async () => {
+  const config = join(work, "limits.yaml");
+  writeFileSync(
+    config,
+    "version: 1\nroutes:\n  - path: /\n    upstream: http://127.0.0.1:9\n    rateLimits: [{ name: per-ip, limit: 5, windowSeconds: 60 }]\n",
+  );
+  const zero = await rampart(["gateway", "-c", config, "--workers", "0"], { cwd: work });
+  expect(zero.code).not.toBe(0);
+  expect(zero.stderr).toContain('--workers: expected a number of processes from 1 to 256, or "auto"; got 0');
+  const limits = await rampart(["gateway", "-c", config, "--workers", "2"], { cwd: work });
+  expect(limits.code).not.toBe(0);
+  expect(limits.stderr).toContain("rate limits would count per process; set hotState.redisUrl");
+});

@@ -1,9 +1,11 @@
 // The `rampart` command: parses arguments and calls modules; no business logic lives here.
+import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../platform/logging.ts";
 import { registerAuditCommands } from "./audit.ts";
 import { registerConfigCommands } from "./config.ts";
+import { parseWorkers, superviseGateway } from "./gateway-workers.ts";
 import { runGateway, runServer, runUp } from "./up.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -51,8 +53,27 @@ program
   .description("run the edge gateway alone, in front of the routes in a config file")
   .requiredOption("-c, --config <file>", "rampart.yaml")
   .addOption(gatewayPortOption())
-  .action(async (o: { config: string; gatewayPort?: number }) => {
-    await runGateway(o, createLogger());
+  .option(
+    "--control-plane <url>",
+    "send security events to this control plane (its base URL), overriding gateway.controlPlane.url; the ingest token is gateway.controlPlane.token",
+    (v: string) => {
+      if (!/^https?:\/\//i.test(v) || !URL.canParse(v))
+        throw new InvalidArgumentError(
+          "expected the control plane's http(s) URL, e.g. https://rampart.example.com",
+        );
+      return v;
+    },
+  )
+  .option(
+    "--workers <n>",
+    'gateway processes sharing the ports, one per core with "auto" (rate limits then need hotState.redisUrl)',
+    "1",
+  )
+  .action(async (o: { config: string; gatewayPort?: number; controlPlane?: string; workers: string }) => {
+    const workers = parseWorkers(o.workers);
+    if (workers > 1 && cluster.isPrimary)
+      await superviseGateway({ config: o.config, workers }, createLogger());
+    else await runGateway(o, createLogger());
   });
 
 program

@@ -1,10 +1,9 @@
 // Forwarding an admitted request: round robin over the route's healthy upstreams, a retry on another
 // upstream only for idempotent requests that never reached one, bodies streamed both ways with a
 // size limit, and the upstream's answer relayed with the gateway's headers added.
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { EventEmitter, once } from "node:events";
-import { type Duplex, Transform } from "node:stream";
-import { errors as undiciErrors } from "undici";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { type Duplex, type Readable, Transform } from "node:stream";
+import { type Dispatcher, errors as undiciErrors } from "undici";
 import type { GatewayConfig } from "../../config/index.ts";
 import type { Admitted } from "./admission.ts";
 import type { DecisionRecorder } from "./decisions.ts";
@@ -12,6 +11,8 @@ import { sendError } from "./error-page.ts";
 import { clientResponseHeaders } from "./headers.ts";
 import { addMissing } from "./security-headers.ts";
 import type { Upstream } from "./upstreams.ts";
+
+type DispatchController = Parameters<NonNullable<Dispatcher.DispatchHandler["onRequestStart"]>>[0];
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -42,6 +43,61 @@ function notConnected(err: unknown): boolean {
   );
 }
 
+interface ClientSide {
+  res: ServerResponse;
+  /** The upstream exchange in flight, to abort when the client goes away. */
+  controller: DispatchController | undefined;
+  aborted: boolean;
+}
+
+/**
+ * One request to one upstream, relayed straight from undici's callbacks to the client response:
+ * no stream objects in between, and backpressure by pausing the upstream while the client drains.
+ * Rejects only if the upstream failed before its response started (then the caller may retry or
+ * answer with an error page); a failure mid-body ends the client connection.
+ */
+function exchange(
+  u: Upstream,
+  o: { method: string; path: string; headers: Record<string, string | string[]>; body: Readable | null },
+  client: ClientSide,
+  start: (status: number, headers: IncomingHttpHeaders) => void,
+): Promise<void> {
+  const { res } = client;
+  return new Promise((resolve, reject) => {
+    let started = false;
+    const resume = () => client.controller?.resume();
+    u.pool.dispatch(o, {
+      onRequestStart(controller) {
+        client.controller = controller;
+        if (client.aborted) controller.abort(new Error("the client went away"));
+      },
+      onResponseStart(_c, status, headers) {
+        if (status < 200) return; // 1xx (100 Continue) is the upstream's business, not the client's
+        started = true;
+        start(status, headers as IncomingHttpHeaders);
+        // Headers, a small body and its end leave in one write.
+        res.cork();
+        process.nextTick(() => res.uncork());
+      },
+      onResponseData(controller, chunk) {
+        if (!res.write(chunk)) {
+          controller.pause();
+          res.once("drain", resume);
+        }
+      },
+      onResponseEnd() {
+        res.end();
+        resolve();
+      },
+      onResponseError(_c, err) {
+        if (!started) return reject(err);
+        res.destroy();
+        resolve();
+      },
+    });
+  });
+}
+
 export function createForwarder(g: GatewayConfig, decisions: DecisionRecorder) {
   const tooLarge = `the request body is larger than ${g.maxBodyBytes} bytes`;
 
@@ -54,13 +110,11 @@ export function createForwarder(g: GatewayConfig, decisions: DecisionRecorder) {
     const hasBody =
       req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
     const retryable = IDEMPOTENT.has(req.method ?? "") && !hasBody;
-    // undici takes an EventEmitter as a signal: far cheaper per request than an AbortController.
-    const abort = new EventEmitter();
-    let aborted = false;
+    const client: ClientSide = { res, controller: undefined, aborted: false };
     res.once("close", () => {
       if (res.writableFinished) return;
-      aborted = true;
-      abort.emit("abort");
+      client.aborted = true;
+      client.controller?.abort(new Error("the client went away"));
     });
     const tried = new Set<Upstream>();
     for (let attempt = 0; attempt <= g.retries; attempt++) {
@@ -68,32 +122,26 @@ export function createForwarder(g: GatewayConfig, decisions: DecisionRecorder) {
       if (!u) break;
       tried.add(u);
       try {
-        const body = hasBody ? req.pipe(limitBody(g.maxBodyBytes)) : undefined;
-        const up = await u.pool.request({
-          method: req.method as "GET",
-          path,
-          headers,
-          body: body ?? null,
-          signal: abort,
-        });
-        set.succeeded(u);
-        const out = clientResponseHeaders(up.headers);
-        addMissing(out, encrypted ? rc.securityHeaders.https : rc.securityHeaders.http);
-        if (rc.cors) Object.assign(out, rc.cors.responseHeaders(req.headers));
-        if (a.rateHeaders) Object.assign(out, a.rateHeaders);
-        out["x-request-id"] = requestId;
-        res.writeHead(up.statusCode, out);
-        try {
-          for await (const chunk of up.body) if (!res.write(chunk)) await once(res, "drain");
-          res.end();
-        } catch {
-          res.destroy();
-        }
+        const body = hasBody ? req.pipe(limitBody(g.maxBodyBytes)) : null;
+        await exchange(
+          u,
+          { method: req.method as string, path, headers, body },
+          client,
+          (status, upHeaders) => {
+            set.succeeded(u);
+            const out = clientResponseHeaders(upHeaders);
+            addMissing(out, encrypted ? rc.securityHeaders.https : rc.securityHeaders.http);
+            if (rc.cors) Object.assign(out, rc.cors.responseHeaders(req.headers));
+            if (a.rateHeaders) Object.assign(out, a.rateHeaders);
+            out["x-request-id"] = requestId;
+            res.writeHead(status, out);
+          },
+        );
         return;
       } catch (err) {
         if (err instanceof TooLarge || (err as { cause?: unknown }).cause instanceof TooLarge)
           return sendError(req, res, 413, tooLarge, requestId);
-        if (aborted) return;
+        if (client.aborted) return;
         set.failed(u);
         if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
           decisions.record("upstream_error", rc.name, a.client, "timeout");

@@ -1,0 +1,80 @@
+// `rampart gateway --workers N`: N gateway processes on the same ports through node:cluster, so one
+// machine's cores all serve traffic. The primary only supervises: it forks, restarts a worker that
+// dies, and passes a stop signal on. Workers share nothing but hot state, so limits that must hold
+// across them need Redis.
+import cluster, { type Worker } from "node:cluster";
+import { cpus } from "node:os";
+import { loadConfig } from "../config/index.ts";
+import { Invalid } from "../platform/errors.ts";
+import type { Logger } from "../platform/logging.ts";
+
+/** `auto` is one worker per core. */
+export function parseWorkers(text: string): number {
+  if (text === "auto") return cpus().length;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new Invalid(`expected a number of processes from 1 to 256, or "auto"; got ${text}`, "--workers");
+  return n;
+}
+
+const RESTARTS_PER_MINUTE = 5;
+
+export async function superviseGateway(
+  o: { config: string; workers: number },
+  logger: Logger,
+): Promise<void> {
+  const config = await loadConfig(o.config); // a bad file fails here, once, not in every worker
+  if (!config.hotState.redisUrl && config.routes.some((r) => r.rateLimits.length > 0))
+    throw new Invalid(
+      "rate limits would count per process; set hotState.redisUrl so the workers share them, or run one worker",
+      "--workers",
+    );
+  const workers = new Set<Worker>();
+  let stopping = false;
+  const restarts: number[] = [];
+
+  const fork = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const w = cluster.fork();
+      workers.add(w);
+      let listened = false;
+      w.once("listening", () => {
+        listened = true;
+        resolve();
+      });
+      w.once("exit", (code, signal) => {
+        workers.delete(w);
+        if (stopping) return;
+        if (!listened)
+          return reject(new Error(`gateway worker exited before it listened (${code ?? signal})`));
+        const now = Date.now();
+        restarts.push(now);
+        while ((restarts[0] ?? now) < now - 60_000) restarts.shift();
+        if (restarts.length > RESTARTS_PER_MINUTE) {
+          logger.error({ restarts: restarts.length }, "gateway workers keep dying; stopping");
+          return void stop(1);
+        }
+        logger.warn({ pid: w.process.pid, code, signal }, "gateway worker died; starting another");
+        fork().catch(() => {});
+      });
+    });
+
+  const stop = async (exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    const exits = [...workers].map((w) => new Promise((r) => w.once("exit", r)));
+    for (const w of workers) w.process.kill("SIGTERM");
+    await Promise.all(exits);
+    process.exit(exitCode);
+  };
+  process.once("SIGINT", () => void stop(0));
+  process.once("SIGTERM", () => void stop(0));
+
+  try {
+    await Promise.all(Array.from({ length: o.workers }, fork));
+  } catch {
+    // A worker that cannot start (port in use, …) has said why on stderr; its siblings go too.
+    await stop(2);
+  }
+  logger.info({ workers: o.workers, pid: process.pid }, "rampart gateway workers listening");
+}
