@@ -3,14 +3,24 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
-import { request } from "node:https";
+import { createServer as createHttpsServer, request } from "node:https";
 import { type AddressInfo, connect as tcpConnect } from "node:net";
+import { X509Certificate } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from "node:tls";
+import {
+  createServer as createTlsServer,
+  connect as tlsConnect,
+  type PeerCertificate,
+  type TLSSocket,
+} from "node:tls";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { gatewayConfigSchema, routeConfigSchema } from "../src/config/index.ts";
 import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
+import { divertHandshakes, loadCertificates } from "../src/network/gateway/tls.ts";
+import { manualClock } from "../src/platform/clock.ts";
+import type { SecurityEvent } from "../src/platform/events/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rampart-tls-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -224,6 +234,121 @@ describe("gateway TLS 1.3 only", () => {
       expect(await attempt("TLSv1.3")).toBe("TLSv1.3");
     } finally {
       await gw.close();
+    }
+  });
+});
+
+describe("certificate expiry reporting", () => {
+  test("a certificate inside 30 days becomes an event and every certificate a gauge of seconds left", async () => {
+    const soon = certificate("soon", "soon.example.com", 10);
+    const later = certificate("later", "later.example.com", 365);
+    const events: SecurityEvent[] = [];
+    const registry = new Registry();
+    const gw = await startGateway({
+      gateway: gatewayConfigSchema.parse({
+        port: 0,
+        tls: {
+          port: 0,
+          certificates: [
+            { hosts: ["later.example.com"], ...later },
+            { hosts: ["soon.example.com"], ...soon },
+          ],
+        },
+      }),
+      routes: [],
+      emit: (e) => events.push(e),
+      registry,
+      source: "gw-test",
+    });
+    try {
+      const expiring = events.filter((e) => e.type === "gateway.certificate_expiring");
+      expect(expiring).toHaveLength(1);
+      expect(expiring[0]).toMatchObject({
+        severity: "medium",
+        source: "gw-test",
+        target: { kind: "certificate", id: "soon.example.com" },
+        data: { hosts: ["soon.example.com"], daysLeft: 9, source: "file" },
+      });
+      const gauge = await registry.getSingleMetric("rampart_gateway_certificate_expiry_seconds")?.get();
+      const seconds = Object.fromEntries(gauge?.values.map((v) => [v.labels.hosts, v.value]) ?? []);
+      expect(seconds["soon.example.com"]).toBeGreaterThan(10 * 86_400 - 600);
+      expect(seconds["soon.example.com"]).toBeLessThanOrEqual(10 * 86_400);
+      expect(seconds["later.example.com"]).toBeGreaterThan(364 * 86_400);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test("the same certificate is reported once a day, again the next day, and never with its key", () => {
+    const soon = certificate("soon-daily", "daily.example.com", 5);
+    const clock = manualClock(new Date());
+    const events: SecurityEvent[] = [];
+    const store = loadCertificates([], { minVersion: "TLSv1.2", clock, emit: (e) => events.push(e) });
+    try {
+      const pem = { cert: readFileSync(soon.certFile), key: readFileSync(soon.keyFile) };
+      expect(store.put(["daily.example.com"], pem)).toMatchObject({ daysLeft: 4, source: "acme" });
+      store.put(["daily.example.com"], pem); // e.g. reloaded: same certificate, same day
+      expect(events).toHaveLength(1);
+      expect(events[0]?.severity).toBe("high"); // under a week
+      clock.advance(86_400_000);
+      store.put(["daily.example.com"], pem);
+      expect(events.map((e) => e.data.daysLeft)).toEqual([4, 3]);
+      expect(JSON.stringify(events)).not.toContain("PRIVATE KEY");
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe("diverting handshakes by ClientHello", () => {
+  test("a hello offering only the wanted protocol goes to the other server, any other to the usual one", async () => {
+    const usual = certificate("usual", "usual.example.com", 30);
+    const special = certificate("special", "usual.example.com", 30);
+    const pem = (c: { certFile: string; keyFile: string }) => ({
+      cert: readFileSync(c.certFile),
+      key: readFileSync(c.keyFile),
+    });
+    const server = createHttpsServer(pem(usual), (_req, res) => res.end("usual"));
+    const other = createTlsServer({ ...pem(special), ALPNProtocols: ["x-check/1"] });
+    divertHandshakes(
+      server,
+      other,
+      () => true,
+      (hello) => hello.alpn.join() === "x-check/1" && hello.servername === "usual.example.com",
+    );
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    const handshake = (ALPNProtocols: string[], maxVersion: "TLSv1.2" | "TLSv1.3") =>
+      new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({
+          port,
+          host: "127.0.0.1",
+          servername: "usual.example.com",
+          ALPNProtocols,
+          maxVersion,
+          ca: [readFileSync(usual.certFile), readFileSync(special.certFile)],
+        });
+        s.on("secureConnect", () => {
+          const which =
+            s.getPeerCertificate().fingerprint256 === new X509Certificate(pem(special).cert).fingerprint256;
+          s.end();
+          resolve(`${which ? "other" : "usual"} ${s.alpnProtocol || "-"}`);
+        });
+        s.on("error", reject);
+      });
+    try {
+      for (const version of ["TLSv1.2", "TLSv1.3"] as const) {
+        expect(await handshake(["x-check/1"], version)).toBe("other x-check/1");
+        expect(await handshake(["x-check/1", "http/1.1"], version)).toBe("usual http/1.1");
+      }
+      // An ordinary HTTPS request through the peeking listener is answered as usual.
+      const answer = await get(`https://127.0.0.1:${port}`, "usual.example.com", [
+        readFileSync(usual.certFile),
+      ]);
+      expect(answer.body).toBe("usual");
+    } finally {
+      server.close();
+      server.closeAllConnections();
     }
   });
 });

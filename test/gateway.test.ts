@@ -123,7 +123,7 @@ describe("gateway", () => {
     const before = seen.length;
     const res = await raw(
       gw.url,
-      "GET /api/who HTTP/1.1\r\nhost: shop.example.com\r\nx-forwarded-for: 6.6.6.6\r\nconnection: close, x-private\r\nx-private: drop me\r\nx-keep: yes\r\n\r\n",
+      "GET /api/who HTTP/1.1\r\nhost: shop.example.com\r\nx-forwarded-for: 6.6.6.6\r\nconnection: close, x-private\r\nx-private: drop me\r\nx-keep: yes\r\nx-rampart-bot-score: 0\r\n\r\n",
     );
     expect(res).toMatch(/^HTTP\/1\.1 200/);
     expect(res).not.toMatch(/^server:|^x-powered-by:|secret-stack/im);
@@ -137,6 +137,8 @@ describe("gateway", () => {
     expect(h["x-request-id"]).toBe(requestId);
     expect(h["x-keep"]).toBe("yes");
     expect(h["x-private"]).toBeUndefined();
+    // What the gateway itself tells upstreams cannot come from the client.
+    expect(h["x-rampart-bot-score"]).toBeUndefined();
   });
 
   test("a failing upstream is retried elsewhere for GET, then ejected", async () => {

@@ -29,6 +29,11 @@ export async function superviseGateway(
       "rate limits would count per process; set hotState.redisUrl so the workers share them, or run one worker",
       "--workers",
     );
+  if (config.gateway.tls?.acme)
+    throw new Invalid(
+      "gateway.tls.acme orders and answers challenges in one process; run one worker, or use certificate files",
+      "--workers",
+    );
   const workers = new Set<Worker>();
   let stopping = false;
   const restarts: number[] = [];

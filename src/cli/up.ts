@@ -1,7 +1,10 @@
 // `rampart up` and `rampart server`: start, print where things are, stop cleanly on a signal.
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { defaultConfig, loadConfig, type RampartConfig, routeConfigSchema } from "../config/index.ts";
 import { startGateway } from "../network/gateway/proxy.ts";
+import { Invalid } from "../platform/errors.ts";
+import { createEventForwarder, type SecurityEvent } from "../platform/events/index.ts";
 import { createHotState } from "../platform/hotstate/index.ts";
 import type { Logger } from "../platform/logging.ts";
 import { startSampleApp } from "../server/demo.ts";
@@ -34,23 +37,61 @@ export async function runServer(o: { config: string }, logger: Logger): Promise<
   return server;
 }
 
-export async function runGateway(o: { config: string; gatewayPort?: number }, logger: Logger): Promise<void> {
+export async function runGateway(
+  o: { config: string; gatewayPort?: number; controlPlane?: string },
+  logger: Logger,
+): Promise<void> {
   const config = await loadConfig(o.config);
+  const cp = config.gateway.controlPlane;
+  const url = o.controlPlane ?? cp?.url;
+  if (url && !cp)
+    throw new Invalid(
+      `needs an ingest token: add gateway.controlPlane.token to ${o.config} (e.g. token: "\${env:RAMPART_INGEST_TOKEN}")`,
+      "--control-plane",
+    );
+  if (cp && !url)
+    throw new Invalid(
+      `has no url: set it in ${o.config}, or pass --control-plane URL`,
+      "gateway.controlPlane",
+    );
+  // Every batch is spooled on disk before it is sent, so the control plane may come and go.
+  const forwarder =
+    cp && url
+      ? await createEventForwarder({
+          url,
+          token: cp.token,
+          tokenSetting: "gateway.controlPlane.token",
+          spoolDir: resolve(cp.spoolDir),
+          spoolMaxBytes: cp.spoolMaxBytes,
+          batchMaxEvents: cp.batchMaxEvents,
+          batchMaxDelayMs: cp.batchMaxDelayMs,
+          source: `gateway-${hostname()}`,
+          logger,
+        })
+      : undefined;
+  if (!forwarder)
+    logger.warn(
+      "no control plane (gateway.controlPlane, --control-plane): security events are not sent anywhere",
+    );
   // Redis from hotState.redisUrl shares rate limits with every other replica.
   const hot = createHotState({ redisUrl: config.hotState.redisUrl }, { logger });
   const gateway = await startGateway({
     gateway: { ...config.gateway, ...(o.gatewayPort !== undefined ? { port: o.gatewayPort } : {}) },
     routes: config.routes,
     hot,
+    ...(forwarder ? { emit: (e: SecurityEvent) => forwarder.emit(e) } : {}),
     logger,
   }).catch(async (err: unknown) => {
-    await hot.close();
+    await Promise.all([hot.close(), forwarder?.close()]);
     throw err;
   });
-  logger.info({ url: gateway.url, routes: config.routes.length }, "rampart gateway listening");
+  logger.info(
+    { url: gateway.url, routes: config.routes.length, controlPlane: url ? new URL(url).origin : undefined },
+    "rampart gateway listening",
+  );
   stopOnSignals(async () => {
-    await gateway.close();
-    await hot.close();
+    await gateway.close(); // sends the decisions counted since the last interval
+    await Promise.all([forwarder?.close(), hot.close()]);
   }, logger);
 }
 

@@ -146,6 +146,39 @@ export const geoRulesSchema = z.strictObject({
   unknownCountries: z.enum(["allow", "deny"]).optional(),
 });
 
+/**
+ * Bot protection for a route: a score from 0 (a person) to 100 (a bot) from request signals, and
+ * what happens above each threshold. `allow` only scores (X-Rampart-Bot-Score to the upstream);
+ * `challenge` answers a proof-of-work page above `challengeAbove`; `block` also refuses above
+ * `blockAbove`. Never applied to authenticated service accounts.
+ */
+export const botPolicySchema = z
+  .strictObject({
+    action: z.enum(["allow", "challenge", "block"]).default("block"),
+    challengeAbove: integer(0, 100).default(40),
+    blockAbove: integer(0, 100).default(90),
+    /** Leading zero bits of the proof of work: each bit doubles the browser's work (16 ≈ 65k hashes). */
+    difficultyBits: integer(4, 24).default(16),
+    /** How long a solved challenge lets the browser through (a cookie bound to its IP and user agent). */
+    cookieTtlSeconds: integer(60, 86_400).default(1800),
+    /** Requests per minute from one client IP on this route before the rate signal counts. */
+    maxRequestsPerMinute: integer(1).default(120),
+    /** Check Googlebot, Bingbot, … by reverse and forward DNS; a claimed crawler that fails is blocked. */
+    verifyCrawlers: z.boolean().default(true),
+  })
+  .refine((b) => b.blockAbove >= b.challengeAbove, {
+    path: ["blockAbove"],
+    error: "blockAbove must not be below challengeAbove",
+  });
+
+// A DNS server as node:dns takes it: an address, optionally with a port (`[::1]:53` for IPv6).
+const dnsServer = z.string().refine((v) => {
+  const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(v) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(v);
+  const address = m ? m[1] : v;
+  const port = m?.[2] === undefined ? 53 : Number(m[2]);
+  return ipaddr.isValid(address ?? "") && port >= 1 && port <= 65_535;
+}, "expected an IP address, optionally with a port: 192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53");
+
 /** Response headers the gateway adds when the upstream did not set them. */
 export const securityHeadersSchema = z.strictObject({
   /** Strict-Transport-Security max-age in seconds, sent only over HTTPS; 0 turns it off. */
@@ -204,6 +237,22 @@ export const rateLimitSchema = z.strictObject({
   shadow: z.boolean().default(false),
 });
 
+/** How the gateway connects to a route's https:// upstreams: the CA to trust, a client certificate (mTLS). */
+export const upstreamTlsSchema = z
+  .strictObject({
+    /** PEM CA bundle trusted for the upstreams, instead of the public roots. */
+    caFile: z.string().min(1).optional(),
+    /** Client certificate and key (PEM) for upstreams that require one. */
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    /** Name sent as SNI and checked against the upstream's certificate; default: the URL's host. */
+    serverName: z.string().min(1).optional(),
+  })
+  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+    error: "certFile and keyFile go together",
+    path: ["certFile"],
+  });
+
 export const routeConfigSchema = z
   .strictObject({
     /** Host name the route answers for (no port); absent matches any host. */
@@ -212,11 +261,13 @@ export const routeConfigSchema = z
     /** One upstream, or `upstreams` for a pool served round robin. */
     upstream: httpUrl().optional(),
     upstreams: z.array(httpUrl()).min(1).optional(),
+    upstreamTls: upstreamTlsSchema.optional(),
     ipRules: ipRulesSchema.prefault({}),
     securityHeaders: securityHeadersSchema.prefault({}),
     cors: corsSchema.optional(),
     rateLimits: z.array(rateLimitSchema).default(() => []),
     geo: geoRulesSchema.optional(),
+    bots: botPolicySchema.optional(),
   })
   .superRefine((r, ctx) => {
     if (r.upstream === undefined && r.upstreams === undefined)
@@ -227,6 +278,15 @@ export const routeConfigSchema = z
       });
     if (r.upstream !== undefined && r.upstreams !== undefined)
       ctx.addIssue({ code: "custom", path: ["upstreams"], message: "give upstream or upstreams, not both" });
+    if (
+      r.upstreamTls &&
+      ![r.upstream, ...(r.upstreams ?? [])].some((u) => u?.toLowerCase().startsWith("https:"))
+    )
+      ctx.addIssue({
+        code: "custom",
+        path: ["upstreamTls"],
+        message: "applies to https:// upstreams, and this route has none",
+      });
     const names = r.rateLimits.map((l) => l.name);
     names.forEach((n, i) => {
       if (names.indexOf(n) !== i)
@@ -251,14 +311,79 @@ export const certificateSchema = z.strictObject({
   keyFile: z.string().min(1),
 });
 
+const acmeHostName = z
+  .string()
+  .refine((h) => !h.startsWith("*."), {
+    error: "wildcard names need the DNS-01 challenge, which Rampart does not do; list the names",
+  })
+  .refine(
+    (h) => /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/i.test(h),
+    {
+      error: "expected a DNS host name such as shop.example.com",
+    },
+  );
+
+/** Certificates from an ACME CA (RFC 8555), such as Let's Encrypt; ordering agrees to its terms. */
+export const acmeSchema = z
+  .strictObject({
+    directoryUrl: urlWithProtocols(["https:"], "expected the CA's https:// directory URL"),
+    /** Contact for expiry and policy notices from the CA. */
+    email: z.email().optional(),
+    /** A name gets its own certificate; a list of names shares one. */
+    hosts: z.array(z.union([acmeHostName, z.array(acmeHostName).min(1)])).min(1),
+    /** How the CA checks control of a name: port 80 (http-01) or the TLS port (tls-alpn-01). */
+    challenge: z.enum(["http-01", "tls-alpn-01"]).default("http-01"),
+    /** Renew this many days before expiry (or at two thirds of a shorter certificate's life). */
+    renewDaysBefore: integer(1, 365).default(30),
+    /** The account key and issued certificates (keys mode 0600); a restart reuses them. */
+    stateDir: z.string().min(1).default("./.rampart/acme"),
+    /** Extra CA (PEM) to trust for the directory, for a private or test CA. */
+    caFile: z.string().min(1).optional(),
+  })
+  .superRefine((a, ctx) => {
+    const seen = new Set<string>();
+    a.hosts.forEach((entry, i) => {
+      for (const h of typeof entry === "string" ? [entry] : entry) {
+        if (seen.has(h.toLowerCase()))
+          ctx.addIssue({ code: "custom", path: ["hosts", i], message: `${h} is listed twice` });
+        seen.add(h.toLowerCase());
+      }
+    });
+  });
+
 /** TLS termination at the gateway; absent means plain HTTP only. */
-export const tlsSchema = z.strictObject({
-  port: integer(0, 65_535).default(7643),
-  /** The first certificate also answers clients that send no or an unknown server name. */
-  certificates: z.array(certificateSchema).min(1),
-  minVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
-  /** Answer plain HTTP with a permanent redirect to HTTPS. */
-  redirectHttp: z.boolean().default(true),
+export const tlsSchema = z
+  .strictObject({
+    port: integer(0, 65_535).default(7643),
+    /** The first certificate also answers clients that send no or an unknown server name. */
+    certificates: z.array(certificateSchema).default(() => []),
+    /** Certificates ordered and renewed automatically, served after the files above. */
+    acme: acmeSchema.optional(),
+    minVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
+    /** Answer plain HTTP with a permanent redirect to HTTPS. */
+    redirectHttp: z.boolean().default(true),
+  })
+  .superRefine((t, ctx) => {
+    if (t.certificates.length === 0 && !t.acme)
+      ctx.addIssue({
+        code: "custom",
+        path: ["certificates"],
+        message: "give at least one certificate, or acme: to get certificates automatically",
+      });
+  });
+
+/** Where a standalone gateway sends its events, and the disk spool that covers the server's absence. */
+export const controlPlaneSchema = z.strictObject({
+  /** The server's base URL; `rampart gateway --control-plane URL` sets or overrides it. */
+  url: httpUrl().optional(),
+  /** One of the server's events.ingestTokens; best a reference such as `${env:RAMPART_INGEST_TOKEN}`. */
+  token: z.string().min(32, { error: "token must be at least 32 characters" }),
+  /** Batches wait here, one file each, until the server acknowledges them; refused ones in rejected/. */
+  spoolDir: z.string().min(1).default("./.rampart/spool"),
+  /** Past this the oldest batches are dropped, logged and reported as an events.dropped event. */
+  spoolMaxBytes: integer(1024 * 1024).default(100 * 1024 * 1024),
+  batchMaxEvents: integer(1, 10_000).default(500),
+  batchMaxDelayMs: integer(0, 60_000).default(1000),
 });
 
 /** The edge gateway (data plane). */
@@ -283,8 +408,31 @@ export const gatewayConfigSchema = z.strictObject({
       })
       .prefault({}),
   ),
+  /** What routes with `bots` share: the key that signs challenges and cookies, and crawler DNS. */
+  bots: emptyIsAbsent(
+    z
+      .strictObject({
+        /**
+         * Signs challenges and clearance cookies; give every replica the same one (a reference such
+         * as `${env:RAMPART_BOT_SECRET}`). Absent: a random key per process, so a restart or
+         * another replica challenges again.
+         */
+        cookieSecret: z.string().min(32, { error: "cookieSecret must be at least 32 characters" }).optional(),
+        /** DNS servers for verifying crawlers; default the system's resolvers. */
+        dnsServers: z.array(dnsServer).default(() => []),
+      })
+      .prefault({}),
+  ),
   maxBodyBytes: integer(0).default(10 * 1024 * 1024),
   maxHeaderBytes: integer(1024, 1024 * 1024).default(16 * 1024),
+  /**
+   * Slow clients: the whole request head must arrive within clientHeaderTimeoutMs and the whole
+   * request (body included) within clientRequestTimeoutMs, or the answer is 408 and the connection
+   * closes (slowloris). An idle keep-alive connection closes after clientKeepAliveTimeoutMs.
+   */
+  clientHeaderTimeoutMs: integer(100, 600_000).default(10_000),
+  clientRequestTimeoutMs: integer(100, 3_600_000).default(60_000),
+  clientKeepAliveTimeoutMs: integer(100, 600_000).default(5_000),
   /**
    * When hot state (Redis) cannot be reached: "open" limits with a local in-memory limiter per
    * replica (each replica then admits up to the full limit); "closed" answers 503.
@@ -298,6 +446,10 @@ export const gatewayConfigSchema = z.strictObject({
   /** Consecutive failures that take an upstream out of rotation, and for how long. */
   ejectAfterFailures: integer(1).default(3),
   ejectSeconds: integer(1).default(10),
+  /** Refusals are counted per client, route and decision, and sent as one event each this often. */
+  eventIntervalSeconds: integer(1, 3600).default(10),
+  /** Used by `rampart gateway`; `rampart up` hands events to its own server directly. */
+  controlPlane: controlPlaneSchema.optional(),
 });
 
 /** The whole `rampart.yaml` (`version: 1`). */

@@ -1,13 +1,15 @@
 // What every request goes through before it is forwarded: who the client is, which route, and the
-// route's checks in order (dynamic blocks, IP rules, geo, rate limits). Shared by plain requests
+// route's checks in order (dynamic blocks, IP rules, geo, bots, rate limits). Shared by plain requests
 // and WebSocket upgrades. A check refuses with a status and a message fit for the client.
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { GatewayConfig, RouteConfig } from "../../config/index.ts";
 import type { Clock } from "../../platform/clock.ts";
 import type { BlockWatch } from "./blocks.ts";
+import { CHALLENGE_PATH } from "./bot-challenge.ts";
+import { botForwardHeaders, type BotPolicy, type BotProtection } from "./bots.ts";
 import { createClientIpResolver, normalizeIp } from "./client-ip.ts";
 import { compileCors, type Cors } from "./cors.ts";
 import type { DecisionRecorder } from "./decisions.ts";
@@ -30,7 +32,14 @@ export interface RouteControls {
   cors: Cors | undefined;
   limiter: RouteLimiter | undefined;
   geo: GeoPolicy | undefined;
+  bots: BotPolicy | undefined;
 }
+
+/**
+ * Who an authenticated request comes from. The SSO and service-auth issue supplies it; bot checks
+ * never apply to service accounts, which are automated by design.
+ */
+export type Identify = (req: IncomingMessage) => { kind: "service" | "user"; name: string } | undefined;
 
 export interface Admitted {
   refused: false;
@@ -51,6 +60,8 @@ export interface Refusal {
   requestId: string;
   /** The route, when the request got that far. */
   route: string | undefined;
+  /** Answers in place of the error page (the bot challenge); upgrades still get `status`. */
+  respond?: (req: IncomingMessage, res: ServerResponse) => unknown;
 }
 
 export interface Admission {
@@ -67,6 +78,9 @@ export function createAdmission(o: {
   blocks: BlockWatch | undefined;
   decisions: DecisionRecorder;
   clock: Clock;
+  /** Present when some route has `bots`. */
+  bots?: BotProtection | undefined;
+  identify?: Identify | undefined;
 }): Admission {
   const g = o.gateway;
   const routes = compileRoutes(o.routes);
@@ -78,12 +92,13 @@ export function createAdmission(o: {
         r,
         {
           name: `${r.host ?? "*"}${r.path}`,
-          upstreams: createUpstreamSet(r.upstreams, { ...g, clock: o.clock }),
+          upstreams: createUpstreamSet(r.upstreams, { ...g, clock: o.clock, upstreamTls: c.upstreamTls }),
           ipRules: compileIpRules(g.ipRules, c.ipRules),
           securityHeaders: compileSecurityHeaders(c.securityHeaders),
           cors: c.cors ? compileCors(c.cors) : undefined,
           limiter: o.limiting.forRoute(c.rateLimits),
           geo: c.geo ? compileGeoRules(c.geo, g.geo.unknownCountries) : undefined,
+          bots: o.bots?.forRoute(c.bots),
         },
       ];
     }),
@@ -119,6 +134,16 @@ export function createAdmission(o: {
       headers: Record<string, string> = {},
     ): Refusal => ({ refused: true, status, message, headers, requestId, route });
     if (!path.startsWith("/")) return refuse(400, "the request target must be a path");
+    const bots = o.bots;
+    if (bots?.reserves(path))
+      return {
+        ...refuse(403, "the browser check answers POST only", CHALLENGE_PATH),
+        respond: async (req, res) => {
+          const outcome = await bots.answer(req, res, { client, secure: encrypted, requestId });
+          if (outcome === "failed")
+            decisions.record("bot_blocked", CHALLENGE_PATH, client, "failed_challenge");
+        },
+      };
     const r = route(hostName(req.headers.host), path);
     if (!r) return refuse(404, "no route for this host and path");
     const rc = controls.get(r) as RouteControls;
@@ -134,6 +159,22 @@ export function createAdmission(o: {
     if (rc.geo?.refuses(country)) {
       decisions.record("geo_denied", rc.name, client, country ?? "unknown");
       return refuse(403, "requests from your country are not allowed here", rc.name);
+    }
+    const bot =
+      rc.bots && o.identify?.(req)?.kind !== "service"
+        ? await rc.bots.check(req, client, encrypted)
+        : undefined;
+    if (bot?.action === "block") {
+      decisions.record("bot_blocked", rc.name, client, bot.signals.join(","));
+      return refuse(403, "automated requests are not allowed here", rc.name);
+    }
+    if (bot?.action === "challenge") {
+      decisions.record("challenged", rc.name, client, bot.signals.join(","));
+      const policy = rc.bots as BotPolicy;
+      return {
+        ...refuse(403, "this route admits browsers after a JavaScript check", rc.name),
+        respond: (req, res) => policy.challenge(req, res, client, requestId),
+      };
     }
     const rate = rc.limiter ? await rc.limiter.check(client, rc.name, req.headers) : undefined;
     if (rate?.kind === "unavailable")
@@ -152,6 +193,7 @@ export function createAdmission(o: {
       proto: encrypted ? "https" : "http",
       requestId,
     });
+    if (bot) botForwardHeaders(forwardHeaders, bot);
     return {
       refused: false,
       requestId,

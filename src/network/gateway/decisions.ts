@@ -5,13 +5,23 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { newEvent, type SecurityEvent, type Severity } from "../../platform/events/index.ts";
 import type { Clock } from "../../platform/clock.ts";
 
-export type Decision = "ip_blocked" | "ip_denied" | "geo_denied" | "rate_limited" | "upstream_error";
+export type Decision =
+  | "ip_blocked"
+  | "ip_denied"
+  | "geo_denied"
+  | "rate_limited"
+  | "challenged"
+  | "bot_blocked"
+  | "upstream_error";
 
 const SEVERITY: Record<Decision, Severity> = {
   ip_blocked: "medium",
   ip_denied: "low",
   geo_denied: "low",
   rate_limited: "medium",
+  // A challenge is routine (a browser solves it); a block means a bot that was sure to be one.
+  challenged: "low",
+  bot_blocked: "medium",
   upstream_error: "medium",
 };
 

@@ -41,11 +41,19 @@ function connectionTokens(headers: Headers): ReadonlySet<string> {
   );
 }
 
-function withoutHopByHop(headers: Headers, drop: ReadonlySet<string>): Record<string, string | string[]> {
+// Headers the gateway tells upstreams (bot score, later identity): a client never sets them itself.
+const OWN_PREFIX = "x-rampart-";
+
+function withoutHopByHop(
+  headers: Headers,
+  drop: ReadonlySet<string>,
+  dropOwn = false,
+): Record<string, string | string[]> {
   const named = connectionTokens(headers);
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined || HOP_BY_HOP.has(k) || named.has(k) || drop.has(k)) continue;
+    if (dropOwn && k.startsWith(OWN_PREFIX)) continue;
     out[k] = v;
   }
   return out;
@@ -72,7 +80,7 @@ export function upstreamRequestHeaders(
   h: IncomingHttpHeaders,
   ctx: ForwardContext,
 ): Record<string, string | string[]> {
-  const out = withoutHopByHop(h, FORWARDING);
+  const out = withoutHopByHop(h, FORWARDING, true);
   const priorXff = ctx.peerTrusted ? h["x-forwarded-for"] : undefined;
   out["x-forwarded-for"] = priorXff ? `${priorXff}, ${ctx.peer}` : ctx.client;
   out["x-forwarded-proto"] = ctx.proto;

@@ -64,3 +64,27 @@ export function redirectToHttps(req: IncomingMessage, res: ServerResponse, tlsPo
   const location = `https://${host}${tlsPort === 443 ? "" : `:${tlsPort}`}${req.url}`;
   res.writeHead(308, { location, "content-length": 0, "cache-control": "no-store" }).end();
 }
+
+const ACME_HTTP01_PATH = "/.well-known/acme-challenge/";
+
+/**
+ * ACME HTTP-01 (RFC 8555 §8.3) on plain HTTP, before the HTTPS redirect and routing: answers the key
+ * authorization for a token `keyAuthorization` knows. False (nothing sent) for anything else.
+ */
+export function answerAcmeHttp01(
+  req: IncomingMessage,
+  res: ServerResponse,
+  keyAuthorization: (token: string) => string | undefined,
+): boolean {
+  const url = req.url;
+  if (!url?.startsWith(ACME_HTTP01_PATH) || (req.method !== "GET" && req.method !== "HEAD")) return false;
+  const answer = keyAuthorization(url.slice(ACME_HTTP01_PATH.length));
+  if (answer === undefined) return false;
+  res.writeHead(200, {
+    "content-type": "application/octet-stream",
+    "content-length": Buffer.byteLength(answer),
+    "cache-control": "no-store",
+  });
+  res.end(req.method === "HEAD" ? undefined : answer);
+  return true;
+}

@@ -11,14 +11,16 @@ import { type Clock, systemClock } from "../../platform/clock.ts";
 import { createMemoryHotState, type HotState } from "../../platform/hotstate/index.ts";
 import type { Logger } from "../../platform/logging.ts";
 import type { SecurityEvent } from "../../platform/events/index.ts";
-import { createAdmission, type RouteControls } from "./admission.ts";
+import { createAdmission, type Identify, type RouteControls } from "./admission.ts";
 import { watchBlocks } from "./blocks.ts";
+import { createBotProtection } from "./bots.ts";
 import { createDecisionRecorder, createGatewayMetrics } from "./decisions.ts";
 import { sendError } from "./error-page.ts";
 import { createForwarder, relayUpgrade } from "./forward.ts";
 import { openCountryLookup } from "./geo.ts";
-import { answerMalformed, listen, redirectToHttps, refuseSocket } from "./listeners.ts";
+import { answerAcmeHttp01, answerMalformed, listen, redirectToHttps, refuseSocket } from "./listeners.ts";
 import { createRateLimiting } from "./rate-limit.ts";
+import { type CertificateAutomation, createCertificateAutomation } from "./acme.ts";
 import { type CertificateStatus, loadCertificates } from "./tls.ts";
 
 export interface Gateway {
@@ -29,6 +31,8 @@ export interface Gateway {
   httpsUrl?: string;
   /** The certificates in service, with their expiry. */
   certificates(): CertificateStatus[];
+  /** With `gateway.tls.acme`: orders what is missing or due now (it also runs on its own timer). */
+  acme?: Pick<CertificateAutomation, "renewDue">;
   close(): Promise<void>;
 }
 
@@ -45,6 +49,8 @@ export async function startGateway(opts: {
   source?: string;
   clock?: Clock;
   logger?: Logger;
+  /** Who an authenticated request is (the SSO/service-auth issue supplies it); services skip bot checks. */
+  identify?: Identify;
 }): Promise<Gateway> {
   const g = opts.gateway;
   const clock = opts.clock ?? systemClock;
@@ -80,7 +86,13 @@ export async function startGateway(opts: {
         ),
       )
     : undefined;
-  const decisions = createDecisionRecorder({ emit: opts.emit, metrics, clock, source: opts.source });
+  const decisions = createDecisionRecorder({
+    emit: opts.emit,
+    metrics,
+    clock,
+    source: opts.source,
+    intervalMs: g.eventIntervalSeconds * 1000,
+  });
   const { admit, routes: compiled } = createAdmission({
     gateway: g,
     routes: opts.routes,
@@ -89,6 +101,8 @@ export async function startGateway(opts: {
     blocks,
     decisions,
     clock,
+    bots: opts.routes.some((r) => r.bots) ? createBotProtection({ ...g.bots, clock }) : undefined,
+    identify: opts.identify,
   });
   routeControls = compiled;
   const forward = createForwarder(g, decisions);
@@ -101,6 +115,10 @@ export async function startGateway(opts: {
     );
     const a = await admit(req);
     routeName = a.refused ? (a.route ?? "none") : a.rc.name;
+    if (a.refused && a.respond) {
+      await a.respond(req, res);
+      return;
+    }
     if (a.refused) return sendError(req, res, a.status, a.message, a.requestId, a.headers);
     const preflight = a.rc.cors?.preflight(req.method, req.headers);
     if (preflight) {
@@ -124,13 +142,39 @@ export async function startGateway(opts: {
     );
   }
 
-  const serverOptions = { maxHeaderSize: g.maxHeaderBytes, requestTimeout: 60_000 };
+  const serverOptions = {
+    maxHeaderSize: g.maxHeaderBytes,
+    // Node refuses a head timeout longer than the whole request's.
+    headersTimeout: Math.min(g.clientHeaderTimeoutMs, g.clientRequestTimeoutMs),
+    requestTimeout: g.clientRequestTimeoutMs,
+    keepAliveTimeout: g.clientKeepAliveTimeoutMs,
+    // How often Node looks for connections past those timeouts (default 30 s: too coarse).
+    connectionsCheckingInterval: Math.min(1000, g.clientHeaderTimeoutMs),
+  };
   const certificates = g.tls
-    ? loadCertificates(g.tls.certificates, { minVersion: g.tls.minVersion, clock, logger: opts.logger })
+    ? loadCertificates(g.tls.certificates, {
+        minVersion: g.tls.minVersion,
+        clock,
+        logger: opts.logger,
+        emit: opts.emit,
+        registry: opts.registry,
+        source: opts.source,
+      })
     : undefined;
   const tls = g.tls;
+  const acme =
+    certificates && tls?.acme
+      ? createCertificateAutomation(tls.acme, {
+          store: certificates,
+          clock,
+          logger: opts.logger,
+          emit: opts.emit,
+          source: opts.source,
+        })
+      : undefined;
   let tlsPort = tls?.port ?? 443; // the bound port once listening (tls.port may be 0)
   const server = createServer(serverOptions, (req, res) => {
+    if (acme && answerAcmeHttp01(req, res, acme.http01)) return;
     if (tls?.redirectHttp) return redirectToHttps(req, res, tlsPort);
     handle(req, res).catch(() => res.destroy());
   });
@@ -150,6 +194,7 @@ export async function startGateway(opts: {
       : undefined;
   if (secure && certificates)
     certificates.onDefaultChange((pem) => secure.setSecureContext({ ...pem, minVersion: tls?.minVersion }));
+  if (secure && acme) acme.attach(secure);
   const servers = secure ? [server, secure] : [server];
   for (const s of servers) {
     s.on("clientError", answerMalformed);
@@ -163,6 +208,7 @@ export async function startGateway(opts: {
 
   const releaseAll = async () => {
     decisions.close();
+    acme?.close();
     certificates?.close();
     await blocks.close();
     await Promise.all(routeControls.map((c) => c.upstreams.close()));
@@ -184,12 +230,15 @@ export async function startGateway(opts: {
     throw err;
   }
   if (bound[1]) tlsPort = bound[1].port;
+  // Only now: the CA's validation has to reach the listeners.
+  acme?.start();
   const host = g.host.includes(":") ? `[${g.host}]` : g.host;
   return {
     server,
     url: `http://${host}:${(bound[0] as { port: number }).port}`,
     ...(bound[1] ? { httpsUrl: `https://${host}:${bound[1].port}` } : {}),
     certificates: () => certificates?.status() ?? [],
+    ...(acme ? { acme: { renewDue: acme.renewDue } } : {}),
     async close() {
       await Promise.all(
         servers.map(

@@ -1,8 +1,15 @@
 // A route's upstreams: one undici keep-alive pool per origin, chosen round robin. Passive health: an
 // upstream that fails `ejectAfterFailures` times in a row sits out `ejectSeconds`, then gets traffic
 // again; one success clears its count.
+import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { Pool } from "undici";
+import type { z } from "zod";
+import type { upstreamTlsSchema } from "../../config/schema.ts";
 import type { Clock } from "../../platform/clock.ts";
+import { Invalid } from "../../platform/errors.ts";
+
+type UpstreamTls = z.output<typeof upstreamTlsSchema>;
 
 export interface Upstream {
   origin: string;
@@ -28,13 +35,46 @@ export interface UpstreamOptions {
   ejectAfterFailures: number;
   ejectSeconds: number;
   clock: Clock;
+  /** For https:// upstreams: the CA to trust instead of the public roots, a client certificate. */
+  upstreamTls?: UpstreamTls | undefined;
+}
+
+// Files are read once, at start: a missing one fails the start and names its setting.
+function tlsConnectOptions(t: UpstreamTls | undefined) {
+  if (!t) return {};
+  const read = (file: string, key: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Invalid(
+        `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+        `upstreamTls.${key}`,
+      );
+    }
+  };
+  const client =
+    t.certFile && t.keyFile ? { cert: read(t.certFile, "certFile"), key: read(t.keyFile, "keyFile") } : {};
+  if (client.cert) {
+    // A key that does not match would otherwise surface only as 502s, one request at a time.
+    try {
+      createSecureContext(client);
+    } catch (err) {
+      throw new Invalid(`does not match certFile (${(err as Error).message})`, "upstreamTls.keyFile");
+    }
+  }
+  return {
+    ...(t.caFile ? { ca: read(t.caFile, "caFile") } : {}),
+    ...client,
+    ...(t.serverName ? { servername: t.serverName } : {}),
+  };
 }
 
 export function createUpstreamSet(origins: readonly URL[], o: UpstreamOptions): UpstreamSet {
+  const tls = tlsConnectOptions(o.upstreamTls);
   const members: Upstream[] = origins.map((u) => ({
     origin: u.origin,
     pool: new Pool(u.origin, {
-      connect: { timeout: o.connectTimeoutMs },
+      connect: { timeout: o.connectTimeoutMs, ...(u.protocol === "https:" ? tls : {}) },
       headersTimeout: o.responseTimeoutMs,
       bodyTimeout: o.responseTimeoutMs,
       keepAliveTimeout: 30_000,

@@ -7,6 +7,12 @@ export {
   type JournalItem,
 } from "./bus.ts";
 export {
+  createEventForwarder,
+  type EventForwarder,
+  type EventForwarderOptions,
+  type ForwarderStats,
+} from "./forwarder.ts";
+export {
   type EventRef,
   type NewEvent,
   newEvent,
