@@ -78,7 +78,10 @@ describe("rate limits shared through Redis", () => {
     const url = inject("redisUrl");
     const keyPrefix = `t${Date.now()}:`;
     const [hotA, hotB] = [createRedisHotState({ url, keyPrefix }), createRedisHotState({ url, keyPrefix })];
-    const routes = [route([{ name: "shared", limit: 3, windowSeconds: 60 }])];
+    const routes = [
+      route([{ name: "shared", limit: 3, windowSeconds: 60 }]),
+      route([{ name: "per-key", by: ["header:x-api-key"], limit: 5, windowSeconds: 60 }], "/api"),
+    ];
     const [a, b] = await Promise.all([
       startGateway({ gateway: gatewayConfig(), routes, hot: hotA }),
       startGateway({ gateway: gatewayConfig(), routes, hot: hotB }),
@@ -93,6 +96,15 @@ describe("rate limits shared through Redis", () => {
         (await get(a, "/x", client)).status,
       ];
       expect(codes).toEqual([200, 200, 200, 429, 429]);
+
+      // An API key a limit counts by never lands in Redis as it was sent.
+      expect((await get(a, "/api/x", { "x-api-key": "sk-live-4f9a2c" })).status).toBe(200);
+      const { Redis } = await import("ioredis");
+      const r = new Redis(url);
+      const keys = await r.keys(`${keyPrefix}*`);
+      r.disconnect();
+      expect(keys.some((k) => k.includes(":per-key:"))).toBe(true);
+      expect(keys.join("\n")).not.toContain("sk-live-4f9a2c");
     } finally {
       await Promise.all([a.close(), b.close()]);
       await Promise.all([hotA.close(), hotB.close()]);

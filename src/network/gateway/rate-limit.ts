@@ -67,15 +67,17 @@ export function createRateLimiting(o: {
       if (limits.length === 0) return undefined;
       return {
         async check(client, routeName, headers) {
-          const keys = limits.map((l) => keyFor(l, client, routeName, headers));
           // null: the limit does not apply (a header it counts by is missing); undefined: hot state
           // is down and the mode is "closed".
-          const results = await Promise.all(
-            limits.map((l, i) => {
-              const key = keys[i];
-              return key === undefined ? null : gcra(key, l.limit, l.windowSeconds * 1000);
-            }),
-          );
+          const one = (l: RateLimitConfig) => {
+            const key = keyFor(l, client, routeName, headers);
+            return key === undefined ? null : gcra(key, l.limit, l.windowSeconds * 1000);
+          };
+          // Most routes have one limit: no array of promises for them.
+          const results =
+            limits.length === 1
+              ? [await one(limits[0] as RateLimitConfig)]
+              : await Promise.all(limits.map(one));
           if (results.some((r) => r === undefined)) return { kind: "unavailable" };
           let tightest: { l: RateLimitConfig; r: GcraResult } | undefined;
           const shadowLimited: string[] = [];
@@ -109,23 +111,24 @@ function headersFor(l: RateLimitConfig, r: GcraResult): Record<string, string> {
   };
 }
 
-// Hot-state keys never hold raw header values (they may be API keys): the parts are hashed.
+// Hot-state keys never hold raw header values (they may be API keys): those parts are hashed. The
+// client address and route name are kept as they are: nothing secret, and a hash per request costs.
 function keyFor(
   l: RateLimitConfig,
   client: string,
   routeName: string,
   headers: IncomingHttpHeaders,
 ): string | undefined {
-  const parts: string[] = [];
+  let key = `rl:${routeName}:${l.name}`;
   for (const by of l.by) {
-    if (by === "ip") parts.push(client);
-    else if (by === "route") parts.push(routeName);
+    if (by === "ip") key += `:${client}`;
+    else if (by === "route") key += ":-";
     else {
       const v = headers[by.slice("header:".length).toLowerCase()];
       if (v === undefined) return undefined;
-      parts.push(Array.isArray(v) ? v.join(",") : v);
+      const text = Array.isArray(v) ? v.join(",") : v;
+      key += `:${createHash("sha256").update(text).digest("base64url")}`;
     }
   }
-  const digest = createHash("sha256").update(parts.join("\0")).digest("base64url");
-  return `rl:${routeName}:${l.name}:${digest}`;
+  return key;
 }
