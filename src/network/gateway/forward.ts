@@ -18,6 +18,21 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS"]);
 
 class TooLarge extends Error {}
 
+const SMALL_BODY_BYTES = 64 * 1024;
+
+// The whole body of a request whose length is declared (Node's parser holds it to that length).
+function readWhole(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.once("end", () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+    req.once("error", reject);
+    req.once("close", () => {
+      if (!req.complete) reject(new Error("the client went away"));
+    });
+  });
+}
+
 // Counts request body bytes as they stream and stops at the limit (a lying Content-Length or a chunked body).
 function limitBody(max: number): Transform {
   let seen = 0;
@@ -58,7 +73,12 @@ interface ClientSide {
  */
 function exchange(
   u: Upstream,
-  o: { method: string; path: string; headers: Record<string, string | string[]>; body: Readable | null },
+  o: {
+    method: string;
+    path: string;
+    headers: Record<string, string | string[]>;
+    body: Readable | Buffer | null;
+  },
   client: ClientSide,
   start: (status: number, headers: IncomingHttpHeaders) => void,
 ): Promise<void> {
@@ -116,13 +136,22 @@ export function createForwarder(g: GatewayConfig, decisions: DecisionRecorder) {
       client.aborted = true;
       client.controller?.abort(new Error("the client went away"));
     });
+    // A small body with a declared length is read whole and sent with the head in one write; a
+    // large or chunked one is streamed through the size limit.
+    const readsWhole =
+      hasBody && req.headers["transfer-encoding"] === undefined && declared <= SMALL_BODY_BYTES;
+    const small = readsWhole ? await readWhole(req).catch(() => undefined) : undefined;
+    if (readsWhole && !small) {
+      res.destroy(); // the client went away mid-body
+      return;
+    }
     const tried = new Set<Upstream>();
     for (let attempt = 0; attempt <= g.retries; attempt++) {
       const u = set.pick(tried);
       if (!u) break;
       tried.add(u);
       try {
-        const body = hasBody ? req.pipe(limitBody(g.maxBodyBytes)) : null;
+        const body = small ?? (hasBody ? req.pipe(limitBody(g.maxBodyBytes)) : null);
         await exchange(
           u,
           { method: req.method as string, path, headers, body },
