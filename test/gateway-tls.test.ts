@@ -144,6 +144,30 @@ describe("gateway TLS", () => {
     expect(status[1]?.daysLeft).toBeLessThan(30);
   });
 
+  test("TLS 1.2 offers forward-secret AEAD suites only; CBC and static-RSA suites are refused", async () => {
+    const { port } = new URL(gw.httpsUrl as string);
+    const handshake = (ciphers: string) =>
+      new Promise<string>((resolve) => {
+        const s = tlsConnect({
+          port: Number(port),
+          host: "127.0.0.1",
+          servername: "shop.example.com",
+          maxVersion: "TLSv1.2",
+          ciphers,
+          ca: ca(),
+        });
+        s.on("secureConnect", () => {
+          resolve(s.getCipher().name);
+          s.end();
+        });
+        s.on("error", () => resolve("refused"));
+      });
+    expect(await handshake("ECDHE-ECDSA-AES128-GCM-SHA256")).toBe("ECDHE-ECDSA-AES128-GCM-SHA256");
+    expect(await handshake("ECDHE-ECDSA-CHACHA20-POLY1305")).toBe("ECDHE-ECDSA-CHACHA20-POLY1305");
+    expect(await handshake("ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA")).toBe("refused");
+    expect(await handshake("AES128-GCM-SHA256")).toBe("refused");
+  });
+
   test("an old protocol version and a garbage handshake are refused, and TLS keeps working", async () => {
     const { port } = new URL(gw.httpsUrl as string);
     const old = await new Promise<string>((resolve) => {

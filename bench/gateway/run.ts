@@ -76,18 +76,18 @@ async function waitUp(url: string): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-const nginxConf = (dir: string, workers: number, listen: string) => `worker_processes ${workers};
-pid ${dir}/nginx-${workers}.pid;
-error_log ${dir}/error-${workers}.log;
+const nginxConf = (dir: string, name: string, workers: number, upstreamPort: number, servers: string) =>
+  `worker_processes ${workers};
+pid ${dir}/${name}.pid;
+error_log ${dir}/${name}.log;
 events { worker_connections 4096; }
 http {
   access_log off;
   client_body_temp_path ${dir}; proxy_temp_path ${dir};
-  upstream app { server 127.0.0.1:${UPSTREAM_PORT.value}; keepalive 64; }
-${listen}
+  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+${servers}
 }
 `;
-const UPSTREAM_PORT = { value: 0 };
 
 const PLAIN = "Rampart plain proxy";
 const CONTROLS = "Rampart, every network control on";
@@ -105,24 +105,20 @@ async function main(): Promise<void> {
     const [upstreamPort, nginxPort, nginx2Port, plainPort, controlsPort, plain2Port] = await Promise.all(
       Array.from({ length: 6 }, freePort),
     );
-    UPSTREAM_PORT.value = upstreamPort as number;
     const proxy = (port: number) =>
       `  server {\n    listen 127.0.0.1:${port};\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }`;
-    // One nginx process (one worker, as one Rampart process) is both the upstream and the anchor
-    // proxy with keep-alive to it; a second nginx with two workers is the anchor for --workers 2.
-    writeFileSync(
-      join(dir, "nginx-1.conf"),
-      nginxConf(
-        dir,
-        1,
-        `  server { listen 127.0.0.1:${upstreamPort}; location / { return 200 "ok\\n"; } }\n${proxy(nginxPort as number)}`,
-      ),
-    );
-    writeFileSync(join(dir, "nginx-2.conf"), nginxConf(dir, 2, proxy(nginx2Port as number)));
-    for (const conf of ["nginx-1.conf", "nginx-2.conf"])
-      procs.push(
-        spawn("nginx", ["-p", dir, "-c", join(dir, conf), "-g", "daemon off;"], { stdio: "ignore" }),
-      );
+    // The upstream is an nginx process of its own; the anchors are nginx proxies in other processes
+    // (one worker beside one Rampart process, two beside --workers 2), with keep-alive to it.
+    const confs: [string, number, string][] = [
+      ["upstream", 1, `  server { listen 127.0.0.1:${upstreamPort}; location / { return 200 "ok\\n"; } }`],
+      ["proxy-1", 1, proxy(nginxPort as number)],
+      ["proxy-2", 2, proxy(nginx2Port as number)],
+    ];
+    for (const [name, workers, servers] of confs) {
+      const file = join(dir, `${name}.conf`);
+      writeFileSync(file, nginxConf(dir, name, workers, upstreamPort as number, servers));
+      procs.push(spawn("nginx", ["-p", dir, "-c", file, "-g", "daemon off;"], { stdio: "ignore" }));
+    }
     const upstream = `http://127.0.0.1:${upstreamPort}`;
     const gatewayConfig = (port: number, controls: boolean) =>
       [

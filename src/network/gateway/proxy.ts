@@ -21,7 +21,7 @@ import { openCountryLookup } from "./geo.ts";
 import { answerAcmeHttp01, answerMalformed, listen, redirectToHttps, refuseSocket } from "./listeners.ts";
 import { createRateLimiting } from "./rate-limit.ts";
 import { type CertificateAutomation, createCertificateAutomation } from "./acme.ts";
-import { type CertificateStatus, loadCertificates } from "./tls.ts";
+import { type CertificateStatus, loadCertificates, serverTls } from "./tls.ts";
 
 export interface Gateway {
   server: Server;
@@ -183,7 +183,7 @@ export async function startGateway(opts: {
       ? createHttpsServer(
           {
             ...serverOptions,
-            minVersion: tls.minVersion,
+            ...serverTls(tls.minVersion),
             SNICallback: (name, cb) => cb(null, certificates.contextFor(name)),
             ...certificates.defaultOptions(),
           },
@@ -192,8 +192,8 @@ export async function startGateway(opts: {
           },
         )
       : undefined;
-  if (secure && certificates)
-    certificates.onDefaultChange((pem) => secure.setSecureContext({ ...pem, minVersion: tls?.minVersion }));
+  if (secure && certificates && tls)
+    certificates.onDefaultChange((pem) => secure.setSecureContext({ ...pem, ...serverTls(tls.minVersion) }));
   if (secure && acme) acme.attach(secure);
   const servers = secure ? [server, secure] : [server];
   for (const s of servers) {

@@ -60,10 +60,30 @@ interface Loaded {
   fingerprint: string;
 }
 
+/**
+ * TLS 1.2 suites: forward-secret ECDHE with AEAD ciphers only (Mozilla's "intermediate" list less
+ * its DHE suites, which need dhparams and cost more). TLS 1.3 suites are all AEAD: OpenSSL's defaults.
+ */
+export const TLS12_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+/** Options every server-side secure context of the gateway shares. */
+export const serverTls = (minVersion: TlsVersion) => ({
+  minVersion,
+  ciphers: TLS12_CIPHERS,
+  honorCipherOrder: true,
+});
+
 function fromPem(hosts: string[], source: Loaded["source"], pem: PemPair, minVersion: TlsVersion): Loaded {
   const x509 = new X509Certificate(pem.cert);
   // createSecureContext checks that the key matches the certificate.
-  const context = createSecureContext({ ...pem, minVersion });
+  const context = createSecureContext({ ...pem, ...serverTls(minVersion) });
   return { hosts, source, pem, context, notAfter: new Date(x509.validTo), fingerprint: x509.fingerprint256 };
 }
 
