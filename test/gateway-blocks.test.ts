@@ -11,6 +11,7 @@ import { defaultConfig, gatewayConfigSchema, routeConfigSchema } from "../src/co
 import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
 import { createRedisHotState, type HotState } from "../src/platform/hotstate/index.ts";
 import { type RunningServer, startServer } from "../src/server/index.ts";
+import { rampart } from "./support/cli.ts";
 import { listenLocal, startRedis } from "./support/services.ts";
 
 let app: Server;
@@ -126,6 +127,33 @@ describe("dynamic blocks through the control plane", () => {
     await expect
       .poll(async () => (await from(gateways[0] as Gateway, "198.51.100.90")).status, { timeout: 3000 })
       .toBe(200);
+  });
+
+  test("rampart blocks add, list and remove go through the server, as an operator uses them", async () => {
+    const cli = (...args: string[]) =>
+      rampart(["blocks", ...args, "--server", server.url], { cwd: dataDir, env: { RAMPART_TOKEN: admin } });
+    const added = await cli("add", "192.0.2.200", "--for", "2h", "--reason", "INC-7 scanner");
+    expect(added.stderr).toBe("");
+    expect(added.stdout).toMatch(/^blocked\n\s+192\.0\.2\.200\s+until \S+Z\s+by admin: INC-7 scanner/);
+    await expect.poll(async () => (await from(gateways[0] as Gateway, "192.0.2.200")).status).toBe(403);
+    const listed = JSON.parse((await cli("list", "--json")).stdout) as {
+      target: string;
+      expiresAt: string;
+    }[];
+    const mine = listed.find((b) => b.target === "192.0.2.200");
+    const hours = (Date.parse(mine?.expiresAt ?? "") - Date.now()) / 3_600_000;
+    expect(hours).toBeGreaterThan(1.9);
+    expect(hours).toBeLessThanOrEqual(2);
+    expect((await cli("remove", "192.0.2.200")).stdout).toMatch(/^lifted/);
+    await expect.poll(async () => (await from(gateways[0] as Gateway, "192.0.2.200")).status).toBe(200);
+
+    const badDuration = await cli("add", "192.0.2.201", "--for", "forever", "--reason", "x");
+    expect(badDuration.code).not.toBe(0);
+    expect(badDuration.stderr).toContain("--for: expected a duration such as 30m, 2h or 7d; got 'forever'");
+    const badTarget = await cli("add", "not-an-ip", "--for", "1h", "--reason", "x");
+    expect(badTarget.stderr).toMatch(/400 .*expected an IP address or CIDR range/);
+    const noServer = await rampart(["blocks", "list"], { cwd: dataDir });
+    expect(noServer.stderr).toContain("no running server found");
   });
 
   test("bad requests are refused with the field named; only admins may block", async () => {

@@ -1,6 +1,6 @@
 // The CLI reaches the audit log through the running server when there is one (the embedded
 // database admits one process), and opens the store itself otherwise.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { RampartConfig } from "../config/index.ts";
 import {
@@ -16,8 +16,8 @@ import {
   subjectRef,
   type VerifyReport,
 } from "../monitoring/audit/index.ts";
-import { adminTokenPath, runningServerUrl } from "../server/index.ts";
 import { openAuditOffline } from "../server/runtime.ts";
+import { type ApiCall, serverApi } from "./server-api.ts";
 
 export interface AuditAccess {
   readonly via: string;
@@ -35,19 +35,11 @@ export async function openAuditAccess(
   config: RampartConfig,
   opts: { server?: string; write?: boolean } = {},
 ): Promise<AuditAccess> {
-  const dataDir = resolve(config.database.dataDir);
-  const url = opts.server ?? runningServerUrl(dataDir);
-  if (url) {
-    const tokenFile = adminTokenPath(dataDir);
-    const token =
-      process.env.RAMPART_TOKEN ??
-      (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : undefined);
-    if (!token) throw new Error(`a server runs at ${url}; set RAMPART_TOKEN to an admin token to reach it`);
-    return remoteAccess(url, token);
-  }
+  const api = serverApi(config, opts.server);
+  if (api) return remoteAccess(api.url, api.call);
   const { audit, store, close } = await openAuditOffline(config, { write: opts.write ?? false });
   return {
-    via: config.database.url ? "database" : `data directory ${dataDir}`,
+    via: config.database.url ? "database" : `data directory ${resolve(config.database.dataDir)}`,
     verify: (log, onProgress) =>
       audit.verify({ ...(log ? { log } : {}), ...(onProgress ? { onProgress } : {}) }),
     inclusion: (id) => audit.inclusionProof(id),
@@ -61,17 +53,7 @@ export async function openAuditAccess(
   };
 }
 
-function remoteAccess(base: string, token: string): AuditAccess {
-  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(new URL(path, base), {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const json = (await res.json()) as T & { message?: string };
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json.message ?? ""}`.trim());
-    return json;
-  }
+function remoteAccess(base: string, call: ApiCall): AuditAccess {
   const q = (o: Record<string, string | number | undefined>) =>
     new URLSearchParams(
       Object.entries(o).flatMap(([k, v]): Array<[string, string]> =>

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../platform/logging.ts";
 import { registerAuditCommands } from "./audit.ts";
+import { registerBlockCommands } from "./blocks.ts";
 import { registerConfigCommands } from "./config.ts";
 import { parseWorkers, superviseGateway } from "./gateway-workers.ts";
 import { runGateway, runServer, runUp } from "./up.ts";
@@ -86,6 +87,7 @@ program
 
 registerConfigCommands(program);
 registerAuditCommands(program);
+registerBlockCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as Error & { code?: string };
