@@ -169,3 +169,44 @@ test("--workers refuses a count it cannot use, and per-process rate limits witho
   expect(limits.code).not.toBe(0);
   expect(limits.stderr).toContain("rate limits would count per process; set hotState.redisUrl");
 });
+
+test("gateway.metrics serves Prometheus metrics apart from the proxy port, summed over --workers", async () => {
+  const app = createServer((_req, res) => res.end("ok"));
+  await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const config = join(work, "metrics.yaml");
+  writeFileSync(
+    config,
+    [
+      "version: 1",
+      "gateway:",
+      `  port: ${port}`,
+      `  metrics: { port: ${metricsPort} }`,
+      "routes:",
+      "  - path: /shop",
+      `    upstream: http://127.0.0.1:${(app.address() as AddressInfo).port}`,
+      "",
+    ].join("\n"),
+  );
+  const child = spawn(process.execPath, [bin, "gateway", "-c", config, "--workers", "2"], {
+    cwd: work,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  child.stderr.on("data", (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  try {
+    await expect.poll(() => log, { timeout: 20_000 }).toContain("gateway metrics");
+    for (let i = 0; i < 12; i++) expect((await fetch(`http://127.0.0.1:${port}/shop/${i}`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404); // not on the proxy port
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    // Whichever worker answered each request, the primary reports the sum over both.
+    expect(text).toMatch(/rampart_gateway_requests_total\{route="\*\/shop",code="2xx"\} 12\n/);
+    expect(text).toContain("rampart_gateway_request_seconds_bucket");
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status).toBe(404);
+  } finally {
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    app.close();
+  }
+}, 60_000);

@@ -93,6 +93,7 @@ const PLAIN = "Rampart plain proxy";
 const CONTROLS = "Rampart, every network control on";
 const NGINX = "nginx plain proxy";
 const NGINX2 = "nginx plain proxy, 2 workers";
+const BARE = "bare node:http + undici proxy";
 const PLAIN2 = "Rampart plain proxy, --workers 2";
 
 async function main(): Promise<void> {
@@ -102,9 +103,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "rampart-bench-gw-"));
   const procs: ChildProcess[] = [];
   try {
-    const [upstreamPort, nginxPort, nginx2Port, plainPort, controlsPort, plain2Port] = await Promise.all(
-      Array.from({ length: 6 }, freePort),
-    );
+    const [upstreamPort, nginxPort, nginx2Port, plainPort, controlsPort, plain2Port, barePort] =
+      await Promise.all(Array.from({ length: 7 }, freePort));
     const proxy = (port: number) =>
       `  server {\n    listen 127.0.0.1:${port};\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }`;
     // The upstream is an nginx process of its own; the anchors are nginx proxies in other processes
@@ -158,9 +158,17 @@ async function main(): Promise<void> {
         }),
       );
     }
+    procs.push(
+      spawn(
+        process.execPath,
+        [fileURLToPath(new URL("bare-proxy.ts", import.meta.url)), String(barePort), upstream],
+        { stdio: "ignore" },
+      ),
+    );
     const targets = [
       ["upstream direct", upstream],
       [NGINX, `http://127.0.0.1:${nginxPort}`],
+      [BARE, `http://127.0.0.1:${barePort}`],
       [PLAIN, `http://127.0.0.1:${plainPort}`],
       [CONTROLS, `http://127.0.0.1:${controlsPort}`],
       [NGINX2, `http://127.0.0.1:${nginx2Port}`],
@@ -188,7 +196,7 @@ async function main(): Promise<void> {
     );
     const atHalf: Result[] = [];
     for (const [target, url] of targets.filter(
-      ([t]) => t === "upstream direct" || t === NGINX || t === PLAIN || t === CONTROLS,
+      ([t]) => t === "upstream direct" || t === NGINX || t === BARE || t === PLAIN || t === CONTROLS,
     )) {
       progress(`GET ${target}: hey at ${rate} req/s for ${SECONDS}s`);
       atHalf.push({ target, method: "GET", ...fixedRate(`${url}/`, rate) });
@@ -200,6 +208,8 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 
 function report(results: Result[], atHalf: Result[], rate: number): void {
   const get = (target: string, method: Result["method"]) =>
@@ -271,6 +281,8 @@ function report(results: Result[], atHalf: Result[], rate: number): void {
       (c) =>
         `${c.method.padEnd(9)}${c.check.padEnd(44)}${(c.unit === "%" ? c.value * 100 : c.value).toFixed(c.unit === "%" ? 1 : 2).padStart(7)}${c.unit.padEnd(3)} target ${c.target}  ${c.pass ? "PASS" : "MISS"}`,
     ),
+    "",
+    `For reference, Rampart plain is ${pct(get(PLAIN, "GET").rps / get(BARE, "GET").rps)} (GET) and ${pct(get(PLAIN, "POST 1KB").rps / get(BARE, "POST 1KB").rps)} (POST) of a bare node:http + undici proxy's req/s.`,
     "",
     `SUMMARY: ${checks.filter((c) => c.pass).length}/${checks.length} targets met`,
   ];

@@ -7,6 +7,7 @@ import { cpus } from "node:os";
 import { loadConfig } from "../config/index.ts";
 import { Invalid } from "../platform/errors.ts";
 import type { Logger } from "../platform/logging.ts";
+import { clusterMetrics, serveMetrics } from "./gateway-metrics.ts";
 
 /** `auto` is one worker per core. */
 export function parseWorkers(text: string): number {
@@ -82,4 +83,9 @@ export async function superviseGateway(
     await stop(2);
   }
   logger.info({ workers: o.workers, pid: process.pid }, "rampart gateway workers listening");
+  if (config.gateway.metrics)
+    await serveMetrics(config.gateway.metrics, clusterMetrics(), logger).catch(async (err: unknown) => {
+      process.stderr.write(`rampart: ${(err as Error).message}\n`);
+      await stop(2);
+    });
 }

@@ -1,8 +1,10 @@
 // `rampart up` and `rampart server`: start, print where things are, stop cleanly on a signal.
 import { hostname } from "node:os";
+import cluster from "node:cluster";
 import { resolve } from "node:path";
 import { defaultConfig, loadConfig, type RampartConfig, routeConfigSchema } from "../config/index.ts";
 import { startGateway } from "../network/gateway/proxy.ts";
+import { gatewayRegistry, serveMetrics } from "./gateway-metrics.ts";
 import { Invalid } from "../platform/errors.ts";
 import { createEventForwarder, type SecurityEvent } from "../platform/events/index.ts";
 import { createHotState } from "../platform/hotstate/index.ts";
@@ -75,11 +77,14 @@ export async function runGateway(
     );
   // Redis from hotState.redisUrl shares rate limits with every other replica.
   const hot = createHotState({ redisUrl: config.hotState.redisUrl }, { logger });
+  const metrics = config.gateway.metrics;
+  const registry = metrics ? gatewayRegistry() : undefined;
   const gateway = await startGateway({
     gateway: { ...config.gateway, ...(o.gatewayPort !== undefined ? { port: o.gatewayPort } : {}) },
     routes: config.routes,
     hot,
     ...(forwarder ? { emit: (e: SecurityEvent) => forwarder.emit(e) } : {}),
+    ...(registry ? { registry } : {}),
     logger,
   }).catch(async (err: unknown) => {
     await Promise.all([hot.close(), forwarder?.close()]);
@@ -89,7 +94,13 @@ export async function runGateway(
     { url: gateway.url, routes: config.routes.length, controlPlane: url ? new URL(url).origin : undefined },
     "rampart gateway listening",
   );
+  // A worker's metrics are served by the primary.
+  const metricsServer =
+    metrics && registry && !cluster.isWorker
+      ? await serveMetrics(metrics, () => registry.metrics(), logger)
+      : undefined;
   stopOnSignals(async () => {
+    metricsServer?.close();
     await gateway.close(); // sends the decisions counted since the last interval
     await Promise.all([forwarder?.close(), hot.close()]);
   }, logger);

@@ -448,6 +448,17 @@ export const gatewayConfigSchema = z.strictObject({
   ejectSeconds: integer(1).default(10),
   /** Refusals are counted per client, route and decision, and sent as one event each this often. */
   eventIntervalSeconds: integer(1, 3600).default(10),
+  /**
+   * Where `rampart gateway` serves Prometheus metrics (`GET /metrics`), apart from the proxy port so
+   * clients cannot read them; with --workers, the primary serves every worker's sum. Absent: none
+   * (`rampart up` puts them on the server's /metrics).
+   */
+  metrics: z
+    .strictObject({
+      host: z.string().min(1).default("127.0.0.1"),
+      port: integer(0, 65_535).default(7681),
+    })
+    .optional(),
   /** Used by `rampart gateway`; `rampart up` hands events to its own server directly. */
   controlPlane: controlPlaneSchema.optional(),
 });

@@ -1,0 +1,53 @@
+// Prometheus metrics of a standalone gateway, on a listener of their own. One process serves its
+// registry; with --workers, each worker fills its own and the primary serves their sum, collected
+// over the cluster channel (prom-client's AggregatorRegistry).
+import cluster from "node:cluster";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { AggregatorRegistry, Registry } from "prom-client";
+import { listen } from "../network/gateway/listeners.ts";
+import type { Logger } from "../platform/logging.ts";
+
+/** The registry a gateway process records into; a worker's is also offered to the primary. */
+export function gatewayRegistry(): Registry {
+  const registry = new Registry();
+  if (cluster.isWorker) {
+    // Constructing one installs prom-client's answer to the primary's requests in this worker.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries(registry);
+  }
+  return registry;
+}
+
+/** Serves `GET /metrics` from `render`; anything else is a 404. */
+export async function serveMetrics(
+  at: { host: string; port: number },
+  render: () => Promise<string>,
+  logger: Logger,
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== "GET" || req.url !== "/metrics") {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found: GET /metrics\n");
+      return;
+    }
+    render().then(
+      (body) => res.writeHead(200, { "content-type": Registry.PROMETHEUS_CONTENT_TYPE }).end(body),
+      (err: unknown) => {
+        logger.warn({ err: (err as Error).message }, "metrics could not be collected");
+        res.writeHead(503, { "content-type": "text/plain" }).end("metrics unavailable\n");
+      },
+    );
+  });
+  await listen(server, at.host, at.port, "gateway.metrics.port");
+  logger.info(
+    { url: `http://${at.host}:${(server.address() as AddressInfo).port}/metrics` },
+    "gateway metrics",
+  );
+  return server;
+}
+
+/** In the --workers primary: every worker's metrics, summed. */
+export function clusterMetrics(): () => Promise<string> {
+  const aggregator = new AggregatorRegistry();
+  return () => aggregator.clusterMetrics();
+}
