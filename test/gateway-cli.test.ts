@@ -18,6 +18,18 @@ const bin = fileURLToPath(new URL("../bin/rampart.js", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "rampart-gw-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/** `rampart gateway -c CONFIG --workers 2`, with what it logs so far and its exit code. */
+function startWorkers(config: string) {
+  const child = spawn(process.execPath, [bin, "gateway", "-c", config, "--workers", "2"], {
+    cwd: work,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let text = "";
+  child.stderr.on("data", (d: Buffer) => (text += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { child, log: () => text, exited };
+}
+
 test("rampart gateway serves the file's routes, refuses a busy port clearly, and stops on SIGTERM", async () => {
   const app = createServer((req, res) => res.end(`app saw ${req.url}`));
   await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
@@ -122,13 +134,7 @@ test("--workers 2 runs two gateway processes on one port, replaces one that dies
     config,
     `version: 1\ngateway:\n  port: ${port}\nroutes:\n  - path: /\n    upstream: http://127.0.0.1:${(app.address() as AddressInfo).port}\n`,
   );
-  const child = spawn(process.execPath, [bin, "gateway", "-c", config, "--workers", "2"], {
-    cwd: work,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  child.stderr.on("data", (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const { child, log, exited } = startWorkers(config);
   const workerPids = () => {
     try {
       return execFileSync("ps", ["-o", "pid=", "--ppid", String(child.pid)], { encoding: "utf8" })
@@ -141,7 +147,7 @@ test("--workers 2 runs two gateway processes on one port, replaces one that dies
   };
   try {
     // The primary says so once every worker listens.
-    await expect.poll(() => log, { timeout: 20_000 }).toContain("rampart gateway workers listening");
+    await expect.poll(log, { timeout: 20_000 }).toContain("rampart gateway workers listening");
     expect(workerPids()).toHaveLength(2);
     expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
     const [first] = workerPids();
@@ -188,15 +194,9 @@ test("gateway.metrics serves Prometheus metrics apart from the proxy port, summe
       "",
     ].join("\n"),
   );
-  const child = spawn(process.execPath, [bin, "gateway", "-c", config, "--workers", "2"], {
-    cwd: work,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  child.stderr.on("data", (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const { child, log, exited } = startWorkers(config);
   try {
-    await expect.poll(() => log, { timeout: 20_000 }).toContain("gateway metrics");
+    await expect.poll(log, { timeout: 20_000 }).toContain("gateway metrics");
     for (let i = 0; i < 12; i++) expect((await fetch(`http://127.0.0.1:${port}/shop/${i}`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404); // not on the proxy port
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
