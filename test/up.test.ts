@@ -54,6 +54,16 @@ test("rampart up starts a working demo and stops cleanly with a final checkpoint
   expect(live.code).toBe(0);
   expect(live.stdout).toMatch(/OK: \d+ entries in \d+ logs verified .*\(server http:\/\/127\.0\.0\.1:\d+\)/);
 
+  // The demo's fifth suggestion: block yourself at the gateway, then lift it.
+  expect(stdout).toContain("5. npx rampart blocks add 127.0.0.1 --for 2m --reason demo");
+  const blocked = await rampart(["blocks", "add", "127.0.0.1", "--for", "2m", "--reason", "demo"], {
+    cwd: work,
+  });
+  expect(blocked.stdout).toMatch(/^blocked/);
+  await expect.poll(async () => (await fetch(`http://127.0.0.1:${gatewayPort}/api/orders`)).status).toBe(403);
+  expect((await rampart(["blocks", "remove", "127.0.0.1"], { cwd: work })).stdout).toMatch(/^lifted/);
+  await expect.poll(async () => (await fetch(`http://127.0.0.1:${gatewayPort}/api/orders`)).status).toBe(200);
+
   child.kill("SIGTERM");
   expect(await exited).toBe(0);
 

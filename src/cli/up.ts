@@ -146,6 +146,11 @@ export async function runUp(
     `curl ${api}/healthz`,
     `curl -H "Authorization: Bearer $(cat ${tokenFile})" '${api}/api/v1/audit/entries?limit=5'\n      (the signed audit log already holds 'server.started'; every security event lands here)`,
     "npx rampart audit verify        (checks every entry against its MAC and the signed checkpoints)",
+    ...(demo && gateway
+      ? [
+          "npx rampart blocks add 127.0.0.1 --for 2m --reason demo\n      (try 1 now answers 403 at the gateway; npx rampart blocks remove 127.0.0.1 lifts it)",
+        ]
+      : []),
   ];
   const lines = [
     "",
