@@ -179,7 +179,7 @@ test("a batch whose response was lost is resent with the same id and stored once
   expect(batchFiles(dir)).toEqual([]);
 });
 
-test("401: the batch is kept in rejected/, logged without the token, and not retried", async () => {
+test("401: the batch waits in the spool, said once without the token, and goes once the token is taken", async () => {
   const cp = await controlPlane();
   cp.setMode("unauthorized");
   const dir = spoolDir();
@@ -187,17 +187,17 @@ test("401: the batch is kept in rejected/, logged without the token, and not ret
   const logged = logLines.length;
   f.emit(ev(1));
   await f.flush();
-  await until("the batch rejected", () => f.stats().rejectedBatches === 1);
-  await sleep(300); // several backoff periods: a retry would show up here
-  expect(cp.received).toHaveLength(1);
-  expect(batchFiles(dir)).toEqual([]);
-  const kept = readdirSync(join(dir, "rejected"));
-  expect(kept).toHaveLength(1);
-  expect(readFileSync(join(dir, "rejected", kept[0] as string), "utf8")).toContain(cp.received[0]?.batchId);
+  await until("retried after the refusal", () => cp.received.length >= 3);
+  expect(batchFiles(dir)).toHaveLength(1); // kept, not moved aside
+  expect(existsSync(join(dir, "rejected"))).toBe(false);
   const log = logLines.slice(logged).join("");
-  expect(log).toContain("refused the ingest token");
+  expect(log.split("refuses the ingest token").length - 1).toBe(1); // once, not per attempt
   expect(log).toContain("invalid bearer token");
-  expect(f.stats()).toMatchObject({ queuedBatches: 0, droppedEvents: 0 });
+  // The token is fixed on the server: the waiting batch goes, once.
+  cp.setMode("ok");
+  await until("delivered", () => cp.storedEvents().length === 1);
+  await until("spool empty", () => batchFiles(dir).length === 0);
+  expect(f.stats()).toMatchObject({ queuedBatches: 0, droppedEvents: 0, rejectedBatches: 0 });
 });
 
 test("a full spool drops its oldest batch with a log, and the loss reaches the control plane as an event", async () => {
@@ -309,4 +309,13 @@ test("a token no HTTP header can carry is refused at start, without showing it",
     "ingest token: must be printable ASCII without spaces or line breaks",
   );
   await expect(opening).rejects.not.toThrow(token);
+});
+
+test("a plain-http control plane is refused unless it is on loopback: the token would travel in the clear", async () => {
+  const dir = spoolDir();
+  await expect(forwarder({ url: "http://rampart.example.com", spoolDir: dir })).rejects.toThrow(
+    "control plane URL: would send the ingest token unencrypted: use https://",
+  );
+  const local = await forwarder({ url: "http://127.0.0.1:9", spoolDir: dir });
+  await local.close();
 });

@@ -84,7 +84,7 @@ interface Batch {
 type Attempt =
   | { kind: "delivered" }
   | { kind: "refused"; status: number; message: string }
-  | { kind: "retry"; reason: string; retryAfterMs?: number }
+  | { kind: "retry"; reason: string; retryAfterMs?: number; tokenRefused?: boolean }
   | { kind: "unreadable"; reason: string }
   /** Its file vanished: a process sharing the spool sent it, or someone removed it. */
   | { kind: "vanished" };
@@ -136,6 +136,13 @@ export async function createEventForwarder(o: EventForwarderOptions): Promise<Ev
     );
   if (!/^https?:\/\//i.test(o.url) || !URL.canParse(o.url))
     throw new Invalid("expected the control plane's http(s) URL", "control plane URL");
+  // The bearer token travels with every batch: in the clear only over loopback.
+  const { protocol, hostname } = new URL(o.url);
+  if (protocol === "http:" && !/^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(hostname))
+    throw new Invalid(
+      "would send the ingest token unencrypted: use https:// (plain http is allowed only to loopback)",
+      "control plane URL",
+    );
   const endpoint = `${o.url.replace(/\/+$/, "")}/api/v1/events`;
   const dir = o.spoolDir;
   const maxEvents = o.batchMaxEvents ?? 500;
@@ -173,6 +180,7 @@ export async function createEventForwarder(o: EventForwarderOptions): Promise<Ev
   const unreported = { events: 0, batches: 0 };
   let delivered = 0;
   let rejected = 0;
+  let tokenWarnedAt = 0;
   let dropped = 0;
   let inflight: Batch | undefined;
   let abort: AbortController | undefined;
@@ -332,7 +340,15 @@ export async function createEventForwarder(o: EventForwarderOptions): Promise<Ev
       const text = await res.body.text().catch(() => "");
       const status = res.statusCode;
       if (status >= 200 && status < 300) return { kind: "delivered" };
-      // 408 and 429 say "later"; any other 4xx says this batch (or the token) will never be taken.
+      // 401/403 (a token rotated on one side first) and 404 (a proxy in front of the control plane
+      // mid-deploy) are about the path, not this batch: keep it and retry. Any other 4xx but 408
+      // and 429 says the batch itself will never be taken.
+      if (status === 401 || status === 403 || status === 404)
+        return {
+          kind: "retry",
+          reason: `HTTP ${status}: ${serverMessage(text)}`,
+          ...(status === 404 ? {} : { tokenRefused: true }),
+        };
       if (status >= 400 && status < 500 && status !== 408 && status !== 429)
         return { kind: "refused", status, message: serverMessage(text) };
       const after = retryAfterMs(res.headers["retry-after"]);
@@ -370,12 +386,9 @@ export async function createEventForwarder(o: EventForwarderOptions): Promise<Ev
       dropped += b.events;
       log?.error({ err: describe(err), batchId: b.batchId }, "could not keep a refused batch in rejected/");
     }
-    const tokenRefused = status === 401 || status === 403;
     log?.error(
       { status, response: message, batchId: b.batchId, events: b.events, keptAt },
-      tokenRefused
-        ? `the control plane refused the ingest token (check ${o.tokenSetting ?? "it"} against the server's events.ingestTokens); the batch is kept in rejected/ and not retried: move its file back into the spool directory to send it again`
-        : "the control plane refused the batch as invalid; it is kept in rejected/ and not retried",
+      "the control plane refused the batch as invalid; it is kept in rejected/ and not retried",
     );
   }
 
@@ -414,7 +427,17 @@ export async function createEventForwarder(o: EventForwarderOptions): Promise<Ev
       } else if (r.kind === "unreadable") {
         await drop(b, `its spool file cannot be read (${r.reason})`);
       } else {
-        if (reachable)
+        if (r.tokenRefused) {
+          // Said at most once a minute: the fix is on one side or the other, and it may take a while.
+          const now = Date.now();
+          if (now - tokenWarnedAt > 60_000) {
+            tokenWarnedAt = now;
+            log?.error(
+              { reason: r.reason, queued: queue.length },
+              `the control plane refuses the ingest token (check ${o.tokenSetting ?? "it"} against the server's events.ingestTokens); batches wait in the spool and are retried`,
+            );
+          }
+        } else if (reachable)
           log?.warn(
             { reason: r.reason, queued: queue.length },
             "control plane unreachable: batches wait in the spool and are retried with backoff",
