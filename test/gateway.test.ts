@@ -123,7 +123,7 @@ describe("gateway", () => {
     const before = seen.length;
     const res = await raw(
       gw.url,
-      "GET /api/who HTTP/1.1\r\nhost: shop.example.com\r\nx-forwarded-for: 6.6.6.6\r\nconnection: close, x-private\r\nx-private: drop me\r\nx-keep: yes\r\nx-rampart-bot-score: 0\r\n\r\n",
+      "GET /api/who HTTP/1.1\r\nhost: shop.example.com\r\nx-forwarded-for: 6.6.6.6\r\nconnection: close, x-private\r\nx-private: drop me\r\nx-keep: yes\r\nx-rampart-bot-score: 0\r\nx-forwarded-proto: https\r\n\r\n",
     );
     expect(res).toMatch(/^HTTP\/1\.1 200/);
     expect(res).not.toMatch(/^server:|^x-powered-by:|secret-stack/im);
@@ -132,7 +132,8 @@ describe("gateway", () => {
     const h = (seen[before] as Seen).headers;
     // A client that is not a trusted proxy cannot choose its own address.
     expect(h["x-forwarded-for"]).toBe("127.0.0.1");
-    expect(h["x-forwarded-proto"]).toBe("http");
+    expect(h["x-forwarded-proto"]).toBe("http"); // its own claim of https is not believed
+    expect(res).not.toMatch(/strict-transport-security/i);
     expect(h.forwarded).toBe('for=127.0.0.1;proto=http;host="shop.example.com"');
     expect(h["x-request-id"]).toBe(requestId);
     expect(h["x-keep"]).toBe("yes");
@@ -184,6 +185,17 @@ describe("gateway", () => {
     const html = await res.text();
     expect(html).toContain(res.headers.get("x-request-id") as string);
     expect(html).not.toMatch(/127\.0\.0\.1|Error:|at /);
+  });
+
+  test("requests with Expect: 100-continue are forwarded, and never count against the upstream", async () => {
+    for (let i = 0; i < 4; i++) {
+      const res = await raw(
+        gw.url,
+        "POST /api/expect HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi",
+      );
+      expect(res).toMatch(/HTTP\/1\.1 200 OK/);
+    }
+    expect((await fetch(`${gw.url}/api/after-expect`)).status).toBe(200);
   });
 
   test("smuggling and header floods are refused, and the gateway keeps serving", async () => {
@@ -238,6 +250,10 @@ describe("gateway behind a trusted proxy", () => {
       ]);
       // The chain the trusted proxy sent is kept, with that proxy appended.
       expect(seen[0]?.headers["x-forwarded-for"]).toBe("203.0.113.9, 10.1.2.3, 127.0.0.1");
+      // A trusted proxy that terminated TLS says so: the upstream hears https, the client gets HSTS.
+      const viaTls = await fetch(`${gw.url}/`, { headers: { "x-forwarded-proto": "https" } });
+      expect(viaTls.headers.get("strict-transport-security")).toMatch(/^max-age=31536000/);
+      expect(seen[3]?.headers["x-forwarded-proto"]).toBe("https");
     } finally {
       await gw.close();
       up.server.close();
@@ -298,6 +314,24 @@ describe("gateway network controls", () => {
     expect((await from("203.0.113.66", "/anything")).status).toBe(403);
     expect((await from("2001:db8:bad::1", "/partners/x")).status).toBe(403);
     expect((await from("198.51.100.1", "/anything")).status).toBe(200);
+  });
+
+  test("a route's controls cannot be sidestepped by spelling its path another way", async () => {
+    const get = (path: string, ip: string) =>
+      raw(gw.url, `GET ${path} HTTP/1.1\r\nhost: x\r\nx-forwarded-for: ${ip}\r\nconnection: close\r\n\r\n`);
+    const status = async (path: string, ip = "198.51.100.1") => Number((await get(path, ip)).slice(9, 12));
+    // The outsider is refused on /partners however the path is written, never sent to "/".
+    expect(await status("/partners/x")).toBe(403);
+    expect(await status("//partners/x")).toBe(403);
+    expect(await status("/%70artners/x")).toBe(403);
+    expect(await status("/PARTNERS/x")).toBe(403);
+    expect(await status("/x/../partners/x")).toBe(400);
+    expect(await status("/x/%2e%2e/partners/x")).toBe(400);
+    expect(await status("/x\\..\\partners/x")).toBe(400);
+    // A partner gets through, and the upstream sees the path the route was chosen by.
+    const before = seen.length;
+    expect(await status("//%70artners//x?q=1", "203.0.113.5")).toBe(200);
+    expect(seen[before]?.url).toBe("/partners/x?q=1");
   });
 
   test("security headers are added where the app set none; the app's own choice wins; no HSTS over HTTP", async () => {

@@ -17,7 +17,7 @@ import { compileGeoRules, type CountryLookup, type GeoPolicy } from "./geo.ts";
 import { upstreamRequestHeaders } from "./headers.ts";
 import { compileIpRules, type IpRules } from "./ip-rules.ts";
 import type { RateLimiting, RouteLimiter } from "./rate-limit.ts";
-import { compileRoutes, createRouter, hostName, type Route } from "./routes.ts";
+import { canonicalTarget, compileRoutes, createRouter, hostName, type Route } from "./routes.ts";
 import { compileSecurityHeaders, type HeaderSet } from "./security-headers.ts";
 import { createUpstreamSet, type UpstreamSet } from "./upstreams.ts";
 
@@ -45,6 +45,7 @@ export interface Admitted {
   refused: false;
   requestId: string;
   path: string;
+  /** The client's connection is HTTPS (here, or at a trusted proxy). */
   encrypted: boolean;
   rc: RouteControls;
   client: string;
@@ -120,20 +121,26 @@ export function createAdmission(o: {
   async function admit(req: IncomingMessage): Promise<Admitted | Refusal> {
     const requestId = randomUUID();
     const { peer, trusted } = peerOf(req.socket);
-    const encrypted = (req.socket as TLSSocket).encrypted === true;
+    // HTTPS as far as the client is concerned: TLS here, or at a trusted proxy that says so.
+    const encrypted =
+      (req.socket as TLSSocket).encrypted === true ||
+      (trusted && req.headers["x-forwarded-proto"] === "https");
     const forwardedFor = req.headers["x-forwarded-for"];
     const client =
       trusted && forwardedFor !== undefined
         ? clientIp.client(peer, Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor)
         : peer;
-    const path = req.url ?? "/";
+    const target = req.url ?? "/";
     const refuse = (
       status: number,
       message: string,
       route?: string,
       headers: Record<string, string> = {},
     ): Refusal => ({ refused: true, status, message, headers, requestId, route });
-    if (!path.startsWith("/")) return refuse(400, "the request target must be a path");
+    if (!target.startsWith("/")) return refuse(400, "the request target must be a path");
+    const path = canonicalTarget(target);
+    if (path === undefined)
+      return refuse(400, "the request path is ambiguous (dot segments or backslashes); send it resolved");
     const bots = o.bots;
     if (bots?.reserves(path))
       return {

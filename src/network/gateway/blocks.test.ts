@@ -12,6 +12,7 @@ describe("block targets", () => {
     expect(normalizeTarget("2001:DB8:0:0::1")).toBe("2001:db8::1");
     expect(normalizeTarget("10.1.2.3/8")).toBe("10.0.0.0/8");
     expect(normalizeTarget("2001:db8:ffff::/32")).toBe("2001:db8::/32");
+    expect(normalizeTarget("::ffff:203.0.113.0/120")).toBe("203.0.113.0/24");
   });
 
   test("anything else is refused with the field named", () => {

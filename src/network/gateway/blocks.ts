@@ -32,6 +32,9 @@ export function normalizeTarget(text: string): string {
   try {
     if (text.includes("/")) {
       const [net, bits] = ipaddr.parseCIDR(text);
+      // Clients are matched as IPv4 when they arrive IPv4-mapped: so must ranges be.
+      if (net.kind() === "ipv6" && (net as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96)
+        return normalizeTarget(`${(net as ipaddr.IPv6).toIPv4Address().toString()}/${bits - 96}`);
       // The network address, so 10.1.2.3/8 and 10.0.0.0/8 are the same block.
       const first =
         net.kind() === "ipv4"

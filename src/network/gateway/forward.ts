@@ -171,6 +171,14 @@ export function createForwarder(g: GatewayConfig, decisions: DecisionRecorder) {
         if (err instanceof TooLarge || (err as { cause?: unknown }).cause instanceof TooLarge)
           return sendError(req, res, 413, tooLarge, requestId);
         if (client.aborted) return;
+        // A request undici will not send is the request's fault, not the upstream's: no ejection.
+        if (
+          err instanceof undiciErrors.InvalidArgumentError ||
+          err instanceof undiciErrors.NotSupportedError
+        ) {
+          decisions.record("upstream_error", rc.name, a.client, "unsendable request");
+          return sendError(req, res, 400, "the request cannot be forwarded as sent", requestId);
+        }
         set.failed(u);
         if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
           decisions.record("upstream_error", rc.name, a.client, "timeout");

@@ -4,6 +4,8 @@
 import type { IncomingHttpHeaders } from "node:http";
 
 const HOP_BY_HOP = new Set([
+  // Expect is answered here (Node sends the 100 Continue); undici refuses requests that carry it.
+  "expect",
   "connection",
   "keep-alive",
   "proxy-authenticate",
