@@ -141,8 +141,10 @@ export function createAdmission(o: {
     const path = canonicalTarget(target);
     if (path === undefined)
       return refuse(400, "the request path is ambiguous (dot segments or backslashes); send it resolved");
+    // A blocked address gets nothing, not even the bot check's endpoint.
+    const blocked = o.blocks?.blocking(client) !== undefined;
     const bots = o.bots;
-    if (bots?.reserves(path))
+    if (bots?.reserves(path) && !blocked)
       return {
         ...refuse(403, "the browser check answers POST only", CHALLENGE_PATH),
         respond: async (req, res) => {
@@ -154,7 +156,7 @@ export function createAdmission(o: {
     const r = route(hostName(req.headers.host), path);
     if (!r) return refuse(404, "no route for this host and path");
     const rc = controls.get(r) as RouteControls;
-    if (o.blocks?.blocking(client)) {
+    if (blocked) {
       decisions.record("ip_blocked", rc.name, client);
       return refuse(403, "requests from your address are blocked for now", rc.name);
     }

@@ -13,7 +13,8 @@ import { inRanges } from "./ip-rules.ts";
 
 const KEY = "gateway:blocks";
 const CHANNEL = "gateway:blocks";
-const MAX_BLOCKS = 100_000;
+// The whole list is one value that every replica re-reads, and ranges are checked one by one.
+const MAX_BLOCKS = 10_000;
 const MAX_TTL_SECONDS = 365 * 86_400;
 
 export interface IpBlock {
@@ -140,9 +141,16 @@ export async function watchBlocks(
   let exact = new Map<string, IpBlock>();
   let ranges: { range: [ipaddr.IPv4 | ipaddr.IPv6, number]; block: IpBlock }[] = [];
   let failing = false;
+  // Reads may overlap (an announcement during the interval's read): only a newer one may apply.
+  let started = 0;
+  let applied = 0;
   async function refresh(): Promise<void> {
+    const mine = ++started;
     try {
-      const list = live(parseList(await hot.get(KEY)), o.clock.now().getTime());
+      const raw = await hot.get(KEY);
+      if (mine < applied) return;
+      applied = mine;
+      const list = live(parseList(raw), o.clock.now().getTime());
       exact = new Map(list.filter((b) => !b.target.includes("/")).map((b) => [b.target, b]));
       ranges = list
         .filter((b) => b.target.includes("/"))
