@@ -22,7 +22,11 @@ export interface BotClearance {
   /** Checks a solved challenge; on success, the Set-Cookie value and where to send the browser. */
   redeem(token: string, nonce: string, client: string, userAgent: string, secure: boolean): Redeemed;
   /** Whether the request carries a valid cookie for this client earned at `bits` or more. */
-  cleared(headers: IncomingHttpHeaders, client: string, minBits: number): boolean;
+  /**
+   * Whether the request carries a clearance for this client, earned at `minBits` or harder, that
+   * expires within `maxTtlS` (a cookie from a route with a longer lifetime does not stretch this one's).
+   */
+  cleared(headers: IncomingHttpHeaders, client: string, minBits: number, maxTtlS: number): boolean;
 }
 
 export interface ChallengeFor {
@@ -123,7 +127,7 @@ export function createBotClearance(o: { secret?: string | undefined; clock: Cloc
       return { ok: true, setCookie: `${CLEARANCE_COOKIE}=${cookie}; ${attributes}`, returnTo };
     },
 
-    cleared(headers, client, minBits) {
+    cleared(headers, client, minBits, maxTtlS) {
       const cookie = clearanceCookie(headers.cookie);
       if (cookie === undefined) return false;
       const parts = cookie.split(".");
@@ -134,7 +138,8 @@ export function createBotClearance(o: { secret?: string | undefined; clock: Cloc
         cookieKey,
         `${until}.${bits}\n${client}\n${uaDigest(headers["user-agent"] ?? "")}`,
       );
-      return same(given, expected) && Number(until) > nowS() && Number(bits) >= minBits;
+      const left = Number(until) - nowS();
+      return same(given, expected) && left > 0 && left <= maxTtlS && Number(bits) >= minBits;
     },
   };
 }

@@ -189,18 +189,20 @@ test("challenge tokens and cookies are signed, bound to IP and user agent, and e
   );
   const cookie = ok.setCookie.split(";")[0] as string;
   const headers = (ua: string, c = cookie) => ({ cookie: `theme=dark; ${c}`, "user-agent": ua });
-  expect(clearance.cleared(headers(CHROME), "198.51.100.7", 8)).toBe(true);
-  expect(clearance.cleared(headers(CHROME), "198.51.100.7", 12)).toBe(false); // earned on an easier route
-  expect(clearance.cleared(headers(CHROME), "198.51.100.8", 8)).toBe(false);
-  expect(clearance.cleared(headers(FIREFOX), "198.51.100.7", 8)).toBe(false);
+  expect(clearance.cleared(headers(CHROME), "198.51.100.7", 8, 600)).toBe(true);
+  expect(clearance.cleared(headers(CHROME), "198.51.100.7", 12, 600)).toBe(false); // earned on an easier route
+  expect(clearance.cleared(headers(CHROME), "198.51.100.8", 8, 600)).toBe(false);
+  expect(clearance.cleared(headers(FIREFOX), "198.51.100.7", 8, 600)).toBe(false);
+  // Earned where clearance lasts 600 s, it does not admit to a route whose clearance lasts 60 s.
+  expect(clearance.cleared(headers(CHROME), "198.51.100.7", 8, 60)).toBe(false);
   const [until, bits, mac] = cookie.split("=")[1]!.split(".") as [string, string, string];
   const later = `${CLEARANCE_COOKIE}=${Number(until) + 86_400}.${bits}.${mac}`;
-  expect(clearance.cleared(headers(CHROME, later), "198.51.100.7", 8)).toBe(false);
+  expect(clearance.cleared(headers(CHROME, later), "198.51.100.7", 8, 600)).toBe(false);
   // Another key (another deployment) does not accept it.
   const other = createBotClearance({ secret: "t".repeat(32), clock });
-  expect(other.cleared(headers(CHROME), "198.51.100.7", 8)).toBe(false);
+  expect(other.cleared(headers(CHROME), "198.51.100.7", 8, 600)).toBe(false);
   clock.advance(601_000);
-  expect(clearance.cleared(headers(CHROME), "198.51.100.7", 8)).toBe(false);
+  expect(clearance.cleared(headers(CHROME), "198.51.100.7", 8, 600)).toBe(false);
   // A genuine challenge past its 5 minutes sends the browser back for a new one.
   expect(clearance.redeem(token, nonce, "198.51.100.7", CHROME, true)).toEqual({
     ok: false,

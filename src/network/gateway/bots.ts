@@ -289,7 +289,10 @@ export function compileBotPolicy(
       const score = scoreOf(signals);
       const action = actionFor(score);
       // A solved challenge stands in for a challenge, never for a block.
-      if (action === "challenge" && deps.clearance.cleared(req.headers, client, c.difficultyBits))
+      if (
+        action === "challenge" &&
+        deps.clearance.cleared(req.headers, client, c.difficultyBits, c.cookieTtlSeconds)
+      )
         return { action: "allow", score, signals, cleared: true };
       return { action, score, signals };
     },
