@@ -19,7 +19,7 @@ const newBlockSchema = z.strictObject({
 
 export function registerBlockRoutes(
   app: FastifyInstance,
-  rt: Runtime,
+  rt: Pick<Runtime, "hot" | "clock" | "bus">,
   o: {
     adminAuth: (req: FastifyRequest) => string;
     parseBody: <T>(schema: z.ZodType<T>, body: unknown) => T;
@@ -64,7 +64,11 @@ export function registerBlockRoutes(
       const by = o.adminAuth(req);
       const { target, ttlSeconds, reason } = o.parseBody(newBlockSchema, req.body);
       const block = await blocks.add({ target, ttlSeconds, reason, by });
-      await audit("gateway.block_added", by, block);
+      // No change without its audit entry: a block that cannot be recorded is taken back.
+      await audit("gateway.block_added", by, block).catch(async (err: unknown) => {
+        await blocks.remove(block.target).catch(() => {});
+        throw err;
+      });
       return reply.status(201).send(block);
     },
   );
@@ -80,7 +84,11 @@ export function registerBlockRoutes(
     async (req) => {
       const by = o.adminAuth(req);
       const block = await blocks.remove((req.params as { target: string }).target);
-      await audit("gateway.block_removed", by, block);
+      await audit("gateway.block_removed", by, block).catch(async (err: unknown) => {
+        const left = Math.ceil((Date.parse(block.expiresAt) - rt.clock.now().getTime()) / 1000);
+        if (left > 0) await blocks.add({ ...block, ttlSeconds: left }).catch(() => {});
+        throw err;
+      });
       return block;
     },
   );
