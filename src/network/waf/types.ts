@@ -1,0 +1,33 @@
+// The WAF's shared vocabulary: what is inspected (targets), and what a detector reports.
+
+/** One named piece of a request, decoded: `ARGS:q`, `ARGS_JSON:user.name`, `REQUEST_HEADERS:user-agent`, … */
+export interface Target {
+  name: string;
+  value: string;
+}
+
+/** CRS-style severities; each adds its points to the request's anomaly score. */
+export type Severity = "critical" | "error" | "warning" | "notice";
+
+export const SEVERITY_POINTS: Record<Severity, number> = { critical: 5, error: 4, warning: 3, notice: 2 };
+
+/** Higher paranoia levels catch more and wrongly block more; a route runs rules up to its level. */
+export type ParanoiaLevel = 1 | 2 | 3 | 4;
+
+export interface Detection {
+  /** Stable rule id, e.g. `sqli-tautology`; exclusions name it. */
+  rule: string;
+  /** Attack class and more, e.g. `attack-sqli`; exclusions may name a tag instead of a rule. */
+  tags: readonly string[];
+  paranoia: ParanoiaLevel;
+  severity: Severity;
+  /** The target's name (never its value: values go to events only truncated and HMAC'd). */
+  target: string;
+}
+
+/** A detector inspects one decoded value and reports the rules it matched there. */
+export interface Detector {
+  /** Family name, e.g. `sqli`. */
+  name: string;
+  inspect(target: Target): Detection[];
+}
