@@ -1,0 +1,33 @@
+// The WAF as the gateway will call it: whole requests through the built-in detectors.
+import { expect, test } from "vitest";
+import { builtInDetectors, createWaf, type InspectedRequest, type WafPolicy } from "./index.ts";
+
+const waf = createWaf({ detectors: builtInDetectors });
+const pl1: WafPolicy = { mode: "block", paranoia: 1, threshold: 5, exclusions: [] };
+const json = (body: unknown): InspectedRequest => ({
+  method: "POST",
+  path: "/api/profile",
+  headers: { host: "shop", "content-type": "application/json", "user-agent": "Mozilla/5.0" },
+  body: Buffer.from(JSON.stringify(body)),
+});
+
+test("an injection nested in JSON is found and named by its path", () => {
+  const v = waf.inspect(json({ user: { name: "x' OR '1'='1" } }), pl1);
+  expect(v.blocked).toBe(true);
+  expect(v.matches[0]).toMatchObject({ rule: "sqli-tautology", target: "ARGS_JSON:user.name" });
+});
+
+test("a double-encoded UNION in the query is decoded before it is judged", () => {
+  const v = waf.inspect(
+    { method: "GET", path: "/p?id=1%2520UNION%2520SELECT%2520password%2520FROM%2520users", headers: {} },
+    pl1,
+  );
+  expect(v.matches.map((m) => m.rule)).toContain("sqli-union");
+});
+
+test("ordinary requests with SQL-looking words pass at paranoia level 1", () => {
+  for (const name of ["O'Brien", "Select a size", "Tom & Jerry -- the movie", "1-2-3"])
+    expect(waf.inspect(json({ user: { name } }), pl1).score, name).toBe(0);
+  const search = { method: "GET", path: "/search?q=union+select+committee+minutes&sort=price", headers: {} };
+  expect(waf.inspect(search, pl1).score).toBe(0);
+});
