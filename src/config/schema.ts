@@ -152,6 +152,29 @@ export const geoRulesSchema = z.strictObject({
  * `challenge` answers a proof-of-work page above `challengeAbove`; `block` also refuses above
  * `blockAbove`. Never applied to authenticated service accounts.
  */
+/** A false positive tuned away: rules (by id or tag) ignored, on some targets only if given. */
+export const wafExclusionSchema = z
+  .strictObject({
+    rules: z.array(z.string().min(1)).optional(),
+    tags: z.array(z.string().min(1)).optional(),
+    /** `ARGS:comment`, `REQUEST_HEADERS:referer`, or a family such as `ARGS:*`. */
+    targets: z
+      .array(z.string().regex(/^[A-Z_]+(:.+)?$/, { error: "expected a target such as ARGS:q or ARGS:*" }))
+      .optional(),
+  })
+  .refine((e) => e.rules !== undefined || e.tags !== undefined, { error: "give rules or tags to exclude" });
+
+/** The web application firewall on a route. */
+export const wafPolicySchema = z.strictObject({
+  /** off: no inspection; detect: score and report only; block: refuse at the threshold. */
+  mode: z.enum(["off", "detect", "block"]).default("block"),
+  /** 1 catches the unambiguous; each level up catches more and wrongly blocks more. */
+  paranoia: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]).default(1),
+  /** Anomaly score that refuses a request: critical 5, error 4, warning 3, notice 2. */
+  threshold: integer(1, 1000).default(5),
+  exclusions: z.array(wafExclusionSchema).default(() => []),
+});
+
 export const botPolicySchema = z
   .strictObject({
     action: z.enum(["allow", "challenge", "block"]).default("block"),
@@ -268,6 +291,7 @@ export const routeConfigSchema = z
     rateLimits: z.array(rateLimitSchema).default(() => []),
     geo: geoRulesSchema.optional(),
     bots: botPolicySchema.optional(),
+    waf: wafPolicySchema.optional(),
   })
   .superRefine((r, ctx) => {
     if (r.upstream === undefined && r.upstreams === undefined)

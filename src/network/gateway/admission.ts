@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { GatewayConfig, RouteConfig } from "../../config/index.ts";
+import type { WafPolicy } from "../waf/index.ts";
 import type { Clock } from "../../platform/clock.ts";
 import type { BlockWatch } from "./blocks.ts";
 import { CHALLENGE_PATH } from "./bot-challenge.ts";
@@ -33,6 +34,7 @@ export interface RouteControls {
   limiter: RouteLimiter | undefined;
   geo: GeoPolicy | undefined;
   bots: BotPolicy | undefined;
+  waf: WafPolicy | undefined;
 }
 
 /**
@@ -100,6 +102,7 @@ export function createAdmission(o: {
           limiter: o.limiting.forRoute(c.rateLimits),
           geo: c.geo ? compileGeoRules(c.geo, g.geo.unknownCountries) : undefined,
           bots: o.bots?.forRoute(c.bots),
+          waf: c.waf,
         },
       ];
     }),

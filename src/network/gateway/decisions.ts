@@ -12,6 +12,9 @@ export type Decision =
   | "rate_limited"
   | "challenged"
   | "bot_blocked"
+  | "waf_blocked"
+  /** The WAF matched on a route in detect mode: reported, not refused. */
+  | "waf_detected"
   | "upstream_error";
 
 const SEVERITY: Record<Decision, Severity> = {
@@ -22,6 +25,8 @@ const SEVERITY: Record<Decision, Severity> = {
   // A challenge is routine (a browser solves it); a block means a bot that was sure to be one.
   challenged: "low",
   bot_blocked: "medium",
+  waf_blocked: "high",
+  waf_detected: "medium",
   upstream_error: "medium",
 };
 
@@ -99,7 +104,12 @@ export function createDecisionRecorder(o: {
           {
             type: `gateway.${c.decision}`,
             severity: SEVERITY[c.decision],
-            outcome: c.decision === "upstream_error" ? "error" : "denied",
+            outcome:
+              c.decision === "upstream_error"
+                ? "error"
+                : c.decision === "waf_detected"
+                  ? "success"
+                  : "denied",
             actor: { kind: "ip", id: c.client },
             target: { kind: "route", id: c.route },
             data: { count: c.count, ...(c.detail ? { detail: c.detail } : {}) },

@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { type Duplex, type Readable, Transform } from "node:stream";
 import { type Dispatcher, errors as undiciErrors } from "undici";
 import type { GatewayConfig } from "../../config/index.ts";
+import type { Waf, WafVerdict } from "../waf/index.ts";
 import type { Admitted } from "./admission.ts";
 import type { DecisionRecorder } from "./decisions.ts";
 import { sendError } from "./error-page.ts";
@@ -118,7 +119,13 @@ function exchange(
   });
 }
 
-export function createForwarder(g: GatewayConfig, decisions: DecisionRecorder) {
+// Names of matched rules and targets in events: enough to tune, bounded (names come from requests).
+function wafDetail(v: WafVerdict): string {
+  const text = `${v.matches.map((m) => `${m.rule}@${m.target}`).join(",")} score=${v.score}`;
+  return text.length > 512 ? `${text.slice(0, 509)}...` : text;
+}
+
+export function createForwarder(g: GatewayConfig, decisions: DecisionRecorder, waf?: Waf) {
   const tooLarge = `the request body is larger than ${g.maxBodyBytes} bytes`;
 
   return async function forward(req: IncomingMessage, res: ServerResponse, a: Admitted): Promise<void> {
@@ -144,6 +151,23 @@ export function createForwarder(g: GatewayConfig, decisions: DecisionRecorder) {
     if (readsWhole && !small) {
       res.destroy(); // the client went away mid-body
       return;
+    }
+    // The WAF sees the head and, when it was small enough to read whole, the body; a larger body
+    // streams past uninspected.
+    if (waf && rc.waf && rc.waf.mode !== "off") {
+      const verdict = waf.inspect(
+        { method: req.method ?? "GET", path, headers: req.headers, ...(small ? { body: small } : {}) },
+        rc.waf,
+      );
+      if (verdict.matches.length > 0)
+        decisions.record(
+          verdict.blocked ? "waf_blocked" : "waf_detected",
+          rc.name,
+          a.client,
+          wafDetail(verdict),
+        );
+      if (verdict.blocked)
+        return sendError(req, res, 403, "the request was refused by the web application firewall", requestId);
     }
     const tried = new Set<Upstream>();
     for (let attempt = 0; attempt <= g.retries; attempt++) {

@@ -11,6 +11,7 @@ import { type Clock, systemClock } from "../../platform/clock.ts";
 import { createMemoryHotState, type HotState } from "../../platform/hotstate/index.ts";
 import type { Logger } from "../../platform/logging.ts";
 import type { SecurityEvent } from "../../platform/events/index.ts";
+import { builtInDetectors, createWaf } from "../waf/index.ts";
 import { createAdmission, type Identify, type RouteControls } from "./admission.ts";
 import { watchBlocks } from "./blocks.ts";
 import { createBotProtection } from "./bots.ts";
@@ -105,7 +106,12 @@ export async function startGateway(opts: {
     identify: opts.identify,
   });
   routeControls = compiled;
-  const forward = createForwarder(g, decisions);
+  const inspects = opts.routes.some((r) => r.waf && r.waf.mode !== "off");
+  const forward = createForwarder(
+    g,
+    decisions,
+    inspects ? createWaf({ detectors: builtInDetectors }) : undefined,
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -230,6 +236,7 @@ export async function startGateway(opts: {
     throw err;
   }
   if (bound[1]) tlsPort = bound[1].port;
+  let closing: Promise<void> | undefined;
   // Only now: the CA's validation has to reach the listeners.
   acme?.start();
   const host = g.host.includes(":") ? `[${g.host}]` : g.host;
@@ -239,17 +246,21 @@ export async function startGateway(opts: {
     ...(bound[1] ? { httpsUrl: `https://${host}:${bound[1].port}` } : {}),
     certificates: () => certificates?.status() ?? [],
     ...(acme ? { acme: { renewDue: acme.renewDue } } : {}),
-    async close() {
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              s.closeIdleConnections();
-            }),
-        ),
-      );
-      await releaseAll();
+    close() {
+      // Once: a second call waits for the first.
+      closing ??= (async () => {
+        await Promise.all(
+          servers.map(
+            (s) =>
+              new Promise<void>((resolve) => {
+                s.close(() => resolve());
+                s.closeIdleConnections();
+              }),
+          ),
+        );
+        await releaseAll();
+      })();
+      return closing;
     },
   };
 }
