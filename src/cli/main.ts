@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../platform/logging.ts";
 import { registerAuditCommands } from "./audit.ts";
 import { registerBlockCommands } from "./blocks.ts";
+import { registerWafCommands } from "./waf.ts";
 import { registerConfigCommands } from "./config.ts";
 import { parseWorkers, superviseGateway } from "./gateway-workers.ts";
 import { runGateway, runServer, runUp } from "./up.ts";
@@ -88,6 +89,7 @@ program
 registerConfigCommands(program);
 registerAuditCommands(program);
 registerBlockCommands(program);
+registerWafCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as Error & { code?: string };
