@@ -1,6 +1,7 @@
 // The web application firewall: request targets, decoding, detectors and anomaly scoring. The
 // gateway's pipeline and `rampart waf` use it through this file.
 import { sqliDetector } from "./detectors/sqli.ts";
+import { xssDetector } from "./detectors/xss.ts";
 import type { Detector } from "./types.ts";
 
 export { createWaf, type Exclusion, type Waf, type WafPolicy, type WafVerdict } from "./engine.ts";
@@ -8,4 +9,4 @@ export type { InspectedRequest } from "./targets.ts";
 export type { Detection, Detector, ParanoiaLevel, Severity } from "./types.ts";
 
 /** Every detector Rampart ships, in the order they run. */
-export const builtInDetectors: readonly Detector[] = [sqliDetector];
+export const builtInDetectors: readonly Detector[] = [sqliDetector, xssDetector];

@@ -25,9 +25,25 @@ test("a double-encoded UNION in the query is decoded before it is judged", () =>
   expect(v.matches.map((m) => m.rule)).toContain("sqli-union");
 });
 
+test("a script tag hidden by entities and encoding in a form field is found", () => {
+  const v = waf.inspect(
+    {
+      method: "POST",
+      path: "/comment",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: Buffer.from("text=%26lt%3Bimg%20src%3Dx%20onerror%3Dalert(1)%26gt%3B"),
+    },
+    pl1,
+  );
+  expect(v.blocked).toBe(true);
+  expect(v.matches.map((m) => m.rule)).toContain("xss-event-handler");
+});
+
 test("ordinary requests with SQL-looking words pass at paranoia level 1", () => {
   for (const name of ["O'Brien", "Select a size", "Tom & Jerry -- the movie", "1-2-3"])
     expect(waf.inspect(json({ user: { name } }), pl1).score, name).toBe(0);
+  for (const bio of ["x < y and y > z", "I <3 cats", "a <b>bold</b> claim"])
+    expect(waf.inspect(json({ user: { bio } }), pl1).score, bio).toBe(0);
   const search = { method: "GET", path: "/search?q=union+select+committee+minutes&sort=price", headers: {} };
   expect(waf.inspect(search, pl1).score).toBe(0);
 });
