@@ -39,10 +39,25 @@ test("a script tag hidden by entities and encoding in a form field is found", ()
   expect(v.matches.map((m) => m.rule)).toContain("xss-event-handler");
 });
 
+test("traversal and command injection are found in the path and in arguments", () => {
+  const rules = (path: string) =>
+    waf.inspect({ method: "GET", path, headers: {} }, pl1).matches.map((m) => m.rule);
+  expect(rules("/download?file=..%2f..%2f..%2fetc%2fpasswd")).toEqual(
+    expect.arrayContaining(["lfi-dot-dot", "lfi-sensitive-file"]),
+  );
+  expect(rules("/ping?host=127.0.0.1%3Bcat%20/etc/passwd")).toContain("cmdi-separator-command");
+});
+
 test("ordinary requests with SQL-looking words pass at paranoia level 1", () => {
   for (const name of ["O'Brien", "Select a size", "Tom & Jerry -- the movie", "1-2-3"])
     expect(waf.inspect(json({ user: { name } }), pl1).score, name).toBe(0);
-  for (const bio of ["x < y and y > z", "I <3 cats", "a <b>bold</b> claim"])
+  for (const bio of [
+    "x < y and y > z",
+    "I <3 cats",
+    "a <b>bold</b> claim",
+    "R&D; Sales",
+    "see version 1.2..3",
+  ])
     expect(waf.inspect(json({ user: { bio } }), pl1).score, bio).toBe(0);
   const search = { method: "GET", path: "/search?q=union+select+committee+minutes&sort=price", headers: {} };
   expect(waf.inspect(search, pl1).score).toBe(0);
