@@ -172,3 +172,15 @@ describe("bounded work", () => {
     });
   }
 });
+
+describe("fixes found by the detectors", () => {
+  it("the shell view reads $IFS in any case, as it runs on the lowercased form", () => {
+    expect(shellCompact("cat$ifs/etc/passwd")).toBe("cat /etc/passwd");
+    expect(shellCompact("cat${ifs}/etc/passwd")).toBe("cat /etc/passwd");
+  });
+
+  it("a form with backslashes intact is among the variants (JS unescaping would eat them)", () => {
+    expect(variants("..%5c..%5cwindows%5cwin.ini")).toContain("..\\..\\windows\\win.ini");
+    expect(variants("type c:\\users\\default")).toContain("type c:\\users\\default");
+  });
+});

@@ -311,7 +311,9 @@ export function shellCompact(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 36 /* $ */) {
-      if (s.startsWith("${IFS}", i) || s.startsWith("$IFS", i)) {
+      // Any case: this view usually runs on the lowercased form.
+      const ifs = s.slice(i, i + 6).toUpperCase();
+      if (ifs === "${IFS}" || ifs.startsWith("$IFS")) {
         i += s[i + 1] === "{" ? 5 : 3;
         space = out.length > 0;
         continue;
@@ -343,11 +345,15 @@ export interface DecodeLimits {
 
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxPasses: 3, maxVariants: 10 };
 
-/** Peels URL, HTML and JS encodings until nothing changes or the pass limit is reached. */
-export function decodeLayers(s: string, maxPasses: number): string {
+/**
+ * Peels URL, HTML and (unless `js` is false) JS encodings until nothing changes or the pass limit
+ * is reached. Without JS decoding, backslashes survive (`c:\users`, `..\..\`).
+ */
+export function decodeLayers(s: string, maxPasses: number, js = true): string {
   let cur = s;
   for (let pass = 0; pass < maxPasses; pass++) {
-    const next = jsDecode(htmlDecode(urlDecode(cur)));
+    const web = htmlDecode(urlDecode(cur));
+    const next = js ? jsDecode(web) : web;
     if (next === cur) break;
     cur = next;
   }
@@ -382,6 +388,9 @@ export function variants(value: string, limits: DecodeLimits = DEFAULT_DECODE_LI
   };
   const decoded = decodeLayers(value, limits.maxPasses);
   const bases = [decoded];
+  // JS/CSS unescaping reads `\users` and `\default` as escapes: keep a form with backslashes.
+  if (value.includes("\\") || value.toLowerCase().includes("%5c"))
+    bases.push(decodeLayers(value, limits.maxPasses, false));
   const b64 = base64Decode(value.trim()) ?? (decoded !== value ? base64Decode(decoded.trim()) : null);
   if (b64 !== null) bases.push(decodeLayers(b64, limits.maxPasses));
   for (const base of bases) {

@@ -336,7 +336,7 @@ function stripExpansions(v: string): string {
       }
     }
     if (v.startsWith("ifs", i + 1) && !isAlnum(v.charCodeAt(i + 4))) {
-      out += " "; // `$IFS` (decode.ts's shell view knows only the upper-case spelling)
+      out += " "; // `$IFS`, in any case
       i += 3;
       continue;
     }
