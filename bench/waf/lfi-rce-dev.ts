@@ -4,29 +4,14 @@
 // counts as flagged when the engine in block mode (threshold 5) refuses it.
 //   npx node bench/waf/lfi-rce-dev.ts              # table
 //   SHOW=fp:1 npx node bench/waf/lfi-rce-dev.ts    # also list benign requests blocked at PL1 (fn:1 = missed attacks)
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { asRequest, devSet, type Sample, showKind, showLevel } from "./dev-set.ts";
 import { variants } from "../../src/network/waf/decode.ts";
 import { cmdiDetector } from "../../src/network/waf/detectors/cmdi.ts";
 import { traversalDetector } from "../../src/network/waf/detectors/traversal.ts";
 import { createWaf, type WafPolicy } from "../../src/network/waf/engine.ts";
-import { type InspectedRequest, requestTargets } from "../../src/network/waf/targets.ts";
+import { requestTargets } from "../../src/network/waf/targets.ts";
 import type { ParanoiaLevel } from "../../src/network/waf/types.ts";
 
-interface Sample {
-  id: string;
-  source: string;
-  label: "attack" | "benign";
-  category: string;
-  method: string;
-  uri: string;
-  headers: Record<string, string>;
-  body: string | null;
-  meta?: { paranoia_level?: number } | null;
-}
-
-const dir = process.env.WAF_EVAL_DIR ?? join(import.meta.dirname, "../../../shared/eval/waf");
-const [showKind, showLevel] = (process.env.SHOW ?? "").split(":");
 const detectors = [traversalDetector, cmdiDetector];
 const waf = createWaf({ detectors });
 const policy = (paranoia: ParanoiaLevel): WafPolicy => ({
@@ -37,19 +22,6 @@ const policy = (paranoia: ParanoiaLevel): WafPolicy => ({
 });
 const PL1 = policy(1);
 const PL2 = policy(2);
-
-const read = (file: string): Sample[] =>
-  readFileSync(join(dir, file), "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => JSON.parse(l) as Sample);
-
-const request = (r: Sample): InspectedRequest => ({
-  method: r.method,
-  path: r.uri,
-  headers: r.headers,
-  body: r.body === null ? undefined : Buffer.from(r.body),
-});
 
 const groupOf = (r: Sample): string =>
   r.label === "benign"
@@ -70,10 +42,10 @@ const count = (key: string, pl1: boolean, pl2: boolean): void => {
 };
 const ruleHits = new Map<string, number>();
 
-const samples = [...read("dev-attack.jsonl"), ...read("dev-benign.jsonl")];
+const samples = devSet();
 const started = performance.now();
 for (const r of samples) {
-  const req = request(r);
+  const req = asRequest(r);
   const v1 = waf.inspect(req, PL1);
   const v2 = waf.inspect(req, PL2);
   const group = groupOf(r);
@@ -101,7 +73,7 @@ for (const r of samples) {
 const ms = performance.now() - started;
 
 // Inspection time per request at PL2, after one warm-up pass.
-const reqs = samples.map(request);
+const reqs = samples.map(asRequest);
 for (const q of reqs) waf.inspect(q, PL2);
 const times = reqs.map((q) => {
   const t0 = performance.now();

@@ -4,24 +4,9 @@
 // "PL1 flag" is the share flagged by PL1 rules: detection (TPR) on attack rows, false positives on benign rows.
 //   npx node bench/waf/sqli-dev.ts             # table (Node 24 from the project's devDependency)
 //   SHOW=fp:1 npx node bench/waf/sqli-dev.ts   # also list benign requests flagged at PL1 (fn:1 = missed sqli)
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { devSet, type Sample, showKind, showLevel } from "./dev-set.ts";
 import { sqliDetector } from "../../src/network/waf/detectors/sqli.ts";
 import type { Target } from "../../src/network/waf/types.ts";
-
-interface Sample {
-  id: string;
-  source: string;
-  label: "attack" | "benign";
-  category: string;
-  uri: string;
-  headers: Record<string, string>;
-  body: string | null;
-  meta?: { paranoia_level?: number } | null;
-}
-
-const dir = process.env.WAF_EVAL_DIR ?? join(import.meta.dirname, "../../../shared/eval/waf");
-const [showKind, showLevel] = (process.env.SHOW ?? "").split(":");
 
 function decode(s: string): string {
   let v = s.replace(/\+/g, " ");
@@ -101,13 +86,6 @@ function targets(r: Sample): Target[] {
   return out;
 }
 
-function read(file: string): Sample[] {
-  return readFileSync(join(dir, file), "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => JSON.parse(l) as Sample);
-}
-
 /** The highest-priority (lowest) paranoia level at which the request is flagged, or 0. */
 function flaggedAt(r: Sample): number {
   let level = 0;
@@ -128,11 +106,9 @@ const count = (key: string, level: number): void => {
 
 let inspected = 0;
 const started = performance.now();
-for (const [file, label] of [
-  ["dev-attack.jsonl", "attack"],
-  ["dev-benign.jsonl", "benign"],
-] as const) {
-  for (const r of read(file)) {
+{
+  for (const r of devSet()) {
+    const label = r.label;
     const level = flaggedAt(r);
     inspected++;
     const group = label === "benign" ? "benign" : r.category === "sqli" ? "sqli" : "other-attack";
@@ -165,7 +141,7 @@ for (const [file, label] of [
 const ms = performance.now() - started;
 
 // Inspection time alone, per request (values extracted beforehand), after one warm-up pass.
-const all = [...read("dev-attack.jsonl"), ...read("dev-benign.jsonl")].map(targets);
+const all = devSet().map(targets);
 const inspectAll = (ts: Target[]): void => {
   for (const t of ts) sqliDetector.inspect(t);
 };

@@ -3,43 +3,14 @@
 // for interest) and false positives on benign requests, per source, at paranoia levels 1 and 2.
 //   npx node bench/waf/xss-dev.ts             # table (Node 24 from the project's devDependency)
 //   SHOW=fp:1 npx node bench/waf/xss-dev.ts   # also list benign requests flagged at PL1 (fn:1 = missed xss)
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { asRequest, devSet, showKind, showLevel } from "./dev-set.ts";
 import { xssDetector } from "../../src/network/waf/detectors/xss.ts";
 import { variants } from "../../src/network/waf/decode.ts";
 import { createWaf, type WafPolicy } from "../../src/network/waf/engine.ts";
-import { type InspectedRequest, requestTargets } from "../../src/network/waf/targets.ts";
+import { requestTargets } from "../../src/network/waf/targets.ts";
 
-interface Sample {
-  id: string;
-  source: string;
-  label: "attack" | "benign";
-  category: string;
-  method: string;
-  uri: string;
-  headers: Record<string, string>;
-  body: string | null;
-  meta?: { paranoia_level?: number } | null;
-}
-
-const dir = process.env.WAF_EVAL_DIR ?? join(import.meta.dirname, "../../../shared/eval/waf");
-const [showKind, showLevel] = (process.env.SHOW ?? "").split(":");
 const waf = createWaf({ detectors: [xssDetector] });
 const policy = (paranoia: 1 | 2): WafPolicy => ({ mode: "detect", paranoia, threshold: 5, exclusions: [] });
-
-const request = (r: Sample): InspectedRequest => ({
-  method: r.method,
-  path: r.uri,
-  headers: r.headers,
-  body: r.body === null ? undefined : Buffer.from(r.body, "utf8"),
-});
-
-function read(file: string): Sample[] {
-  return readFileSync(join(dir, file), "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => JSON.parse(l) as Sample);
-}
 
 const rows = new Map<string, { n: number; pl1: number; pl2: number }>();
 const count = (key: string, pl1: boolean, pl2: boolean): void => {
@@ -51,12 +22,10 @@ const count = (key: string, pl1: boolean, pl2: boolean): void => {
 };
 
 const times: number[] = [];
-for (const [file, label] of [
-  ["dev-attack.jsonl", "attack"],
-  ["dev-benign.jsonl", "benign"],
-] as const) {
-  for (const r of read(file)) {
-    const req = request(r);
+{
+  for (const r of devSet()) {
+    const label = r.label;
+    const req = asRequest(r);
     const t0 = performance.now();
     const v1 = waf.inspect(req, policy(1));
     times.push((performance.now() - t0) * 1000);
@@ -98,8 +67,8 @@ for (const [key, row] of [...rows.entries()].sort())
 console.log(`engine (xss only), per request: median ${at(0.5)} µs, p99 ${at(0.99)} µs, max ${at(1)} µs`);
 
 // The detector alone: every decoded form of every target, extracted beforehand, after a warm-up pass.
-const forms = [...read("dev-attack.jsonl"), ...read("dev-benign.jsonl")].map((r) =>
-  requestTargets(request(r)).flatMap((t) => variants(t.value).map((value) => ({ name: t.name, value }))),
+const forms = devSet().map((r) =>
+  requestTargets(asRequest(r)).flatMap((t) => variants(t.value).map((value) => ({ name: t.name, value }))),
 );
 const inspectAll = (ts: { name: string; value: string }[]): void => {
   for (const t of ts) xssDetector.inspect(t);
