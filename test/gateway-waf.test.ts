@@ -2,6 +2,7 @@
 // 403 that names nothing but the request id; detect mode passes it and reports it; a scoped
 // exclusion tunes a false positive away; every match is a counted event naming rule and target.
 import { createServer, type IncomingMessage } from "node:http";
+import { connect } from "node:net";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { gatewayConfigSchema, routeConfigSchema } from "../src/config/index.ts";
 import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
@@ -76,6 +77,24 @@ test("detect mode forwards the request and reports what matched", async () => {
   expect((await from(`/beta/x?id=${injection}`)).status).toBe(200);
   expect(reached.length).toBe(before + 1);
   expect((await from(`/x?id=${injection}`)).status).toBe(200); // no WAF on this route
+});
+
+test("a WebSocket upgrade is judged by its head before anything is relayed", async () => {
+  const { port } = new URL(gw.url);
+  const answer = await new Promise<string>((resolve) => {
+    const s = connect(Number(port), "127.0.0.1", () =>
+      s.write(
+        `GET /shop/live?id=${injection} HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: websocket\r\n` +
+          "sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+      ),
+    );
+    let out = "";
+    s.on("data", (d) => (out += d.toString()));
+    s.on("close", () => resolve(out));
+    s.on("error", () => resolve(out));
+  });
+  expect(answer).toMatch(/^HTTP\/1\.1 403/);
+  expect(answer).toContain("the request was refused by the web application firewall");
 });
 
 test("matches become counted events naming the rules, targets and score, never the value", async () => {

@@ -125,6 +125,32 @@ function wafDetail(v: WafVerdict): string {
   return text.length > 512 ? `${text.slice(0, 509)}...` : text;
 }
 
+export const WAF_REFUSAL = "the request was refused by the web application firewall";
+
+/** Runs the route's WAF (if any) and records what matched; true when the request must be refused. */
+export function wafRefuses(
+  waf: Waf,
+  decisions: DecisionRecorder,
+  req: IncomingMessage,
+  a: Admitted,
+  body?: Buffer,
+): boolean {
+  const policy = a.rc.waf;
+  if (!policy || policy.mode === "off") return false;
+  const verdict = waf.inspect(
+    { method: req.method ?? "GET", path: a.path, headers: req.headers, ...(body ? { body } : {}) },
+    policy,
+  );
+  if (verdict.matches.length > 0)
+    decisions.record(
+      verdict.blocked ? "waf_blocked" : "waf_detected",
+      a.rc.name,
+      a.client,
+      wafDetail(verdict),
+    );
+  return verdict.blocked;
+}
+
 export function createForwarder(g: GatewayConfig, decisions: DecisionRecorder, waf?: Waf) {
   const tooLarge = `the request body is larger than ${g.maxBodyBytes} bytes`;
 
@@ -154,21 +180,8 @@ export function createForwarder(g: GatewayConfig, decisions: DecisionRecorder, w
     }
     // The WAF sees the head and, when it was small enough to read whole, the body; a larger body
     // streams past uninspected.
-    if (waf && rc.waf && rc.waf.mode !== "off") {
-      const verdict = waf.inspect(
-        { method: req.method ?? "GET", path, headers: req.headers, ...(small ? { body: small } : {}) },
-        rc.waf,
-      );
-      if (verdict.matches.length > 0)
-        decisions.record(
-          verdict.blocked ? "waf_blocked" : "waf_detected",
-          rc.name,
-          a.client,
-          wafDetail(verdict),
-        );
-      if (verdict.blocked)
-        return sendError(req, res, 403, "the request was refused by the web application firewall", requestId);
-    }
+    if (waf && wafRefuses(waf, decisions, req, a, small))
+      return sendError(req, res, 403, WAF_REFUSAL, requestId);
     const tried = new Set<Upstream>();
     for (let attempt = 0; attempt <= g.retries; attempt++) {
       const u = set.pick(tried);

@@ -17,7 +17,7 @@ import { watchBlocks } from "./blocks.ts";
 import { createBotProtection } from "./bots.ts";
 import { createDecisionRecorder, createGatewayMetrics } from "./decisions.ts";
 import { sendError } from "./error-page.ts";
-import { createForwarder, relayUpgrade } from "./forward.ts";
+import { createForwarder, relayUpgrade, WAF_REFUSAL, wafRefuses } from "./forward.ts";
 import { openCountryLookup } from "./geo.ts";
 import { answerAcmeHttp01, answerMalformed, listen, redirectToHttps, refuseSocket } from "./listeners.ts";
 import { createRateLimiting } from "./rate-limit.ts";
@@ -106,12 +106,10 @@ export async function startGateway(opts: {
     identify: opts.identify,
   });
   routeControls = compiled;
-  const inspects = opts.routes.some((r) => r.waf && r.waf.mode !== "off");
-  const forward = createForwarder(
-    g,
-    decisions,
-    inspects ? createWaf({ detectors: builtInDetectors }) : undefined,
-  );
+  const waf = opts.routes.some((r) => r.waf && r.waf.mode !== "off")
+    ? createWaf({ detectors: builtInDetectors })
+    : undefined;
+  const forward = createForwarder(g, decisions, waf);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -143,6 +141,9 @@ export async function startGateway(opts: {
     socket.on("error", () => socket.destroy());
     const a = await admit(req);
     if (a.refused) return refuseSocket(socket, a.status, a.message, a.requestId, a.headers);
+    // An upgrade has no body: its head is all the WAF can see.
+    if (waf && wafRefuses(waf, decisions, req, a))
+      return refuseSocket(socket, 403, WAF_REFUSAL, a.requestId, {});
     await relayUpgrade(req, socket, head, a, (status, message) =>
       refuseSocket(socket, status, message, a.requestId, {}),
     );
