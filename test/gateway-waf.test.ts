@@ -97,12 +97,14 @@ test("a WebSocket upgrade is judged by its head before anything is relayed", asy
   expect(answer).toContain("the request was refused by the web application firewall");
 });
 
-test("matches become counted events naming the rules, targets and score, never the value", async () => {
+test("matches become counted events naming rules, targets and score; the value only as sensitive, for the audit HMAC", async () => {
   await gw.close(); // flushes the counted decisions
   const waf = events.filter((e) => e.type.startsWith("gateway.waf_"));
   const blocked = waf.find((e) => e.type === "gateway.waf_blocked" && e.target?.id === "*/shop");
   expect(blocked?.data.detail).toMatch(/^sqli-tautology@ARGS:id score=\d+$/);
   const detected = waf.find((e) => e.type === "gateway.waf_detected");
   expect(detected).toMatchObject({ outcome: "success", target: { id: "*/beta" } });
-  expect(JSON.stringify(waf)).not.toContain("1'='1");
+  // The matched value goes only where the audit log keeps it as a keyed HMAC.
+  for (const e of waf) expect(JSON.stringify({ ...e, sensitive: undefined })).not.toContain("1'='1");
+  expect(blocked?.sensitive).toEqual({ value: "1' OR '1'='1" });
 });

@@ -31,7 +31,17 @@ const SEVERITY: Record<Decision, Severity> = {
 };
 
 export interface DecisionRecorder {
-  record(decision: Decision, route: string, client: string, detail?: string): void;
+  /**
+   * Counts one decision. `sensitive` values (a WAF match's value) travel in the event's
+   * `sensitive` field, which the audit log stores only as a keyed HMAC.
+   */
+  record(
+    decision: Decision,
+    route: string,
+    client: string,
+    detail?: string,
+    sensitive?: Record<string, string>,
+  ): void;
   /** A request answered: its route, status and time, for the metrics. */
   answered(route: string, status: number, seconds: number): void;
   /** Sends what is counted so far (on close, and every interval). */
@@ -84,6 +94,8 @@ export function createGatewayMetrics(
   };
 }
 
+const MAX_KEYS = 10_000;
+
 export function createDecisionRecorder(o: {
   emit?: ((e: SecurityEvent) => void) | undefined;
   metrics?: GatewayMetrics | undefined;
@@ -93,7 +105,14 @@ export function createDecisionRecorder(o: {
 }): DecisionRecorder {
   const counts = new Map<
     string,
-    { decision: Decision; route: string; client: string; detail?: string; count: number }
+    {
+      decision: Decision;
+      route: string;
+      client: string;
+      detail?: string;
+      sensitive?: Record<string, string>;
+      count: number;
+    }
   >();
   const flush = () => {
     if (counts.size === 0 || !o.emit) return counts.clear();
@@ -113,6 +132,7 @@ export function createDecisionRecorder(o: {
             actor: { kind: "ip", id: c.client },
             target: { kind: "route", id: c.route },
             data: { count: c.count, ...(c.detail ? { detail: c.detail } : {}) },
+            ...(c.sensitive ? { sensitive: c.sensitive } : {}),
             ...(o.source ? { source: o.source } : {}),
           },
           now,
@@ -124,12 +144,21 @@ export function createDecisionRecorder(o: {
   const timer = setInterval(flush, o.intervalMs ?? 10_000);
   timer.unref();
   return {
-    record(decision, route, client, detail) {
+    record(decision, route, client, detail, sensitive) {
       o.metrics?.decisions.inc({ route, decision });
-      const key = `${decision}\0${route}\0${client}\0${detail ?? ""}`;
+      const key = `${decision}\0${route}\0${client}\0${detail ?? ""}\0${sensitive ? JSON.stringify(sensitive) : ""}`;
       const c = counts.get(key);
-      if (c) c.count++;
-      else counts.set(key, { decision, route, client, ...(detail ? { detail } : {}), count: 1 });
+      if (c) return void c.count++;
+      // A flood of distinct keys (addresses, payloads) is sent early rather than held in memory.
+      if (counts.size >= MAX_KEYS) flush();
+      counts.set(key, {
+        decision,
+        route,
+        client,
+        ...(detail ? { detail } : {}),
+        ...(sensitive ? { sensitive } : {}),
+        count: 1,
+      });
     },
     answered(route, status, seconds) {
       if (!o.metrics) return;

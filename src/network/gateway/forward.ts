@@ -141,12 +141,16 @@ export function wafRefuses(
     { method: req.method ?? "GET", path: a.path, headers: req.headers, ...(body ? { body } : {}) },
     policy,
   );
-  if (verdict.matches.length > 0)
+  const first = verdict.matches[0];
+  if (first)
     decisions.record(
       verdict.blocked ? "waf_blocked" : "waf_detected",
       a.rc.name,
       a.client,
       wafDetail(verdict),
+      {
+        value: first.sample,
+      },
     );
   return verdict.blocked;
 }

@@ -14,6 +14,10 @@ import {
   variants,
 } from "./decode.ts";
 
+// A guard against super-linear work, not a speed target (those live in bench/): linear code takes a
+// few ms on 64 KiB here, quadratic work seconds; the bound leaves room for a loaded CI machine.
+const SUPERLINEAR_GUARD_MS = 250;
+
 describe("urlDecode", () => {
   it("decodes one layer, mixed-case hex, and leaves malformed escapes alone", () => {
     expect(urlDecode("%3Cscript%3e")).toBe("<script>");
@@ -142,7 +146,7 @@ describe("variants", () => {
 });
 
 describe("bounded work", () => {
-  // 64 KiB of adversarial input per decoder family must normalise quickly. The budget (50 ms)
+  // 64 KiB of adversarial input per decoder family must normalise quickly. The budget (SUPERLINEAR_GUARD_MS)
   // is generous for a shared CI core; measured medians are 1-12 ms. One warm-up run first so
   // that JIT compilation is not counted.
   const size = 64 * 1024;
@@ -164,11 +168,11 @@ describe("bounded work", () => {
     unicode: "\ufdfa".repeat(size),
   };
   for (const [name, input] of Object.entries(inputs)) {
-    it(`normalises 64 KiB of ${name} in under 50 ms`, () => {
+    it(`normalises 64 KiB of ${name} without super-linear work`, () => {
       variants(input);
       const start = performance.now();
       variants(input);
-      expect(performance.now() - start).toBeLessThan(50);
+      expect(performance.now() - start).toBeLessThan(SUPERLINEAR_GUARD_MS);
     });
   }
 });

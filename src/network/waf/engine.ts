@@ -32,10 +32,15 @@ export interface WafPolicy {
 
 export interface WafVerdict {
   score: number;
-  /** One per rule: the first target it matched, and how many targets matched it. */
-  matches: (Detection & { targets: number })[];
+  /**
+   * One per rule: the first target it matched, how many targets matched it, and the start of the
+   * first matched value (for events, where it is kept only as a keyed HMAC).
+   */
+  matches: (Detection & { targets: number; sample: string })[];
   blocked: boolean;
 }
+
+const SAMPLE_CHARS = 256;
 
 const ALLOW: WafVerdict = { score: 0, matches: [], blocked: false };
 
@@ -68,7 +73,7 @@ export function createWaf(o: {
   return {
     inspect(req, policy) {
       if (policy.mode === "off") return ALLOW;
-      const byRule = new Map<string, Detection & { targets: number }>();
+      const byRule = new Map<string, Detection & { targets: number; sample: string }>();
       for (const target of requestTargets(req, targetLimits)) {
         const seen = new Set<string>(); // a rule counts once per target, whichever variant matched
         for (const value of variants(target.value, decodeLimits))
@@ -78,7 +83,8 @@ export function createWaf(o: {
                 continue;
               seen.add(d.rule);
               const prior = byRule.get(d.rule);
-              if (!prior) byRule.set(d.rule, { ...d, targets: 1 });
+              if (!prior)
+                byRule.set(d.rule, { ...d, targets: 1, sample: target.value.slice(0, SAMPLE_CHARS) });
               else {
                 prior.targets++;
                 if (SEVERITY_POINTS[d.severity] > SEVERITY_POINTS[prior.severity])

@@ -8,6 +8,10 @@ import {
 } from "./targets.ts";
 import { variants } from "./decode.ts";
 
+// A guard against super-linear work, not a speed target (those live in bench/): linear code takes a
+// few ms on 64 KiB here, quadratic work seconds; the bound leaves room for a loaded CI machine.
+const SUPERLINEAR_GUARD_MS = 250;
+
 const get = (path: string, headers: InspectedRequest["headers"] = {}): InspectedRequest => ({
   method: "GET",
   path,
@@ -255,7 +259,7 @@ describe("hostile input", () => {
   });
 
   // 64 KiB of adversarial body per parser must normalise quickly: targets and every variant of
-  // every target. The budget (50 ms) is generous for a shared CI core; a warm-up run first keeps
+  // every target. The budget (SUPERLINEAR_GUARD_MS) is generous for a shared CI core; a warm-up run first keeps
   // JIT compilation out of the measurement. Measured medians: 0.1-2.5 ms.
   const size = 64 * 1024;
   const bodies: Array<[string, string, string]> = [
@@ -276,14 +280,14 @@ describe("hostile input", () => {
     ],
   ];
   for (const [name, type, body] of bodies) {
-    it(`normalises 64 KiB of ${name} in under 50 ms`, () => {
+    it(`normalises 64 KiB of ${name} without super-linear work`, () => {
       const run = (): void => {
         for (const t of post(type, body)) variants(t.value);
       };
       run();
       const start = performance.now();
       run();
-      expect(performance.now() - start).toBeLessThan(50);
+      expect(performance.now() - start).toBeLessThan(SUPERLINEAR_GUARD_MS);
     });
   }
 });
