@@ -2,6 +2,7 @@
 // gateway's pipeline and `rampart waf` use it through this file.
 import { cmdiDetector } from "./detectors/cmdi.ts";
 import { sqliDetector } from "./detectors/sqli.ts";
+import { ssrfDetector } from "./detectors/ssrf.ts";
 import { traversalDetector } from "./detectors/traversal.ts";
 import { xssDetector } from "./detectors/xss.ts";
 import type { Detector } from "./types.ts";
@@ -16,4 +17,5 @@ export const builtInDetectors: readonly Detector[] = [
   xssDetector,
   traversalDetector,
   cmdiDetector,
+  ssrfDetector,
 ];
