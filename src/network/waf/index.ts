@@ -1,6 +1,7 @@
 // The web application firewall: request targets, decoding, detectors and anomaly scoring. The
 // gateway's pipeline and `rampart waf` use it through this file.
 import { cmdiDetector } from "./detectors/cmdi.ts";
+import { codeDetector } from "./detectors/code.ts";
 import { sqliDetector } from "./detectors/sqli.ts";
 import { ssrfDetector } from "./detectors/ssrf.ts";
 import { traversalDetector } from "./detectors/traversal.ts";
@@ -18,4 +19,5 @@ export const builtInDetectors: readonly Detector[] = [
   traversalDetector,
   cmdiDetector,
   ssrfDetector,
+  codeDetector,
 ];

@@ -1,0 +1,607 @@
+// Code injection: Log4Shell JNDI lookups (with nested-lookup evasions resolved first), PHP code,
+// Java runtime access, Node.js process access, prototype pollution, serialised-object markers and
+// server-side template injection, and Perl's `@{[…]}`. Every check is an indexOf scan, a char loop
+// over a bounded slice after a marker, or a literal regular expression that cannot backtrack; loops
+// that search forward remember what they found, so the work stays linear (the test times 64 KiB).
+// The engine feeds decoded variants, so `%24%7B` and `\x5f` arrive here decoded. Rules are our own.
+import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
+
+type RuleId =
+  | "code-jndi"
+  | "code-php"
+  | "code-java"
+  | "code-node"
+  | "code-perl"
+  | "code-prototype-pollution"
+  | "code-deserialization"
+  | "code-template-injection"
+  | "code-template-expression";
+
+interface RuleInfo {
+  paranoia: ParanoiaLevel;
+  severity: Severity;
+  tags: readonly string[];
+}
+
+/**
+ * PL1: shapes that benign text does not produce: a JNDI lookup, PHP open tags and injection-typical
+ * calls with code-shaped arguments, Java runtime and Node process access, Perl `@{[`, prototype-pollution paths,
+ * serialised-object headers, template expressions that multiply numbers or reach the runtime. PL2:
+ * template expressions with other arithmetic (`{{1+1}}`, `${9-2}`), which also appear in prose.
+ */
+export const CODE_RULES: Readonly<Record<RuleId, RuleInfo>> = {
+  "code-jndi": { paranoia: 1, severity: "critical", tags: ["attack-injection-java", "log4shell"] },
+  "code-php": { paranoia: 1, severity: "critical", tags: ["attack-injection-php"] },
+  "code-java": { paranoia: 1, severity: "critical", tags: ["attack-injection-java"] },
+  "code-node": { paranoia: 1, severity: "critical", tags: ["attack-injection-node"] },
+  "code-perl": { paranoia: 1, severity: "critical", tags: ["attack-injection-perl"] },
+  "code-prototype-pollution": {
+    paranoia: 1,
+    severity: "critical",
+    tags: ["attack-injection-node", "attack-prototype-pollution"],
+  },
+  "code-deserialization": { paranoia: 1, severity: "critical", tags: ["attack-deserialization"] },
+  "code-template-injection": { paranoia: 1, severity: "critical", tags: ["attack-ssti"] },
+  "code-template-expression": { paranoia: 2, severity: "critical", tags: ["attack-ssti"] },
+};
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isLower = (c: number): boolean => c >= 97 && c <= 122;
+const isIdent = (c: number): boolean => isLower(c) || isDigit(c) || c === 95 || (c >= 65 && c <= 90);
+const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13);
+
+/** Whether `needle` occurs in `v` with no identifier char right before it. */
+function hasWordStart(v: string, needle: string): boolean {
+  for (let i = v.indexOf(needle); i >= 0; i = v.indexOf(needle, i + 1))
+    if (i === 0 || !isIdent(v.charCodeAt(i - 1))) return true;
+  return false;
+}
+
+/** The text from the first `marker` to `span` chars past the last one ("" if none): one slice, not one per occurrence. */
+function after(v: string, marker: string, span: number): string {
+  const first = v.indexOf(marker);
+  return first < 0 ? "" : v.slice(first, v.lastIndexOf(marker) + marker.length + span);
+}
+
+/**
+ * `s` without whitespace and comments: whitespace tricks (`system /**\/ (`, `exec #x⏎ (`) vanish.
+ * `#` and `//` start a comment only when a newline ends it, so URLs and anchors stay.
+ */
+function compact(s: string): string {
+  if (!/[\s/#]/.test(s)) return s;
+  let out = "";
+  let run = 0; // start of the chars kept since the last skip
+  let nl = -1; // the next newline at or after i; found once per line, so the scan stays linear
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    let skipTo = -1; // the last char skipped
+    if (isSpace(c)) skipTo = i;
+    else if (c === 35 || (c === 47 && s.charCodeAt(i + 1) === 47)) {
+      if (nl !== Infinity && nl < i) {
+        const at = s.indexOf("\n", i);
+        nl = at < 0 ? Infinity : at;
+      }
+      if (nl !== Infinity) skipTo = nl;
+    } else if (c === 47 && s.charCodeAt(i + 1) === 42) {
+      const close = s.indexOf("*/", i + 2);
+      skipTo = close < 0 ? s.length - 1 : close + 1;
+    }
+    if (skipTo < 0) continue;
+    out += s.slice(run, i);
+    i = skipTo;
+    run = skipTo + 1;
+  }
+  return run === 0 ? s : out + s.slice(run);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log4Shell
+
+/** How a simple lookup resolves: `lower:x`, `upper:x` → `x`; `anything:-x` (a default) → `x`; else null. */
+function resolveLookup(inner: string): string | null {
+  const dflt = inner.indexOf(":-");
+  if (dflt >= 0) return inner.slice(dflt + 2);
+  for (const p of ["lower:", "upper:", "date:"])
+    if (inner.startsWith(p)) return inner.slice(p.length).replace(/['"]/g, "");
+  return null;
+}
+
+/** One pass resolving innermost `${…}` lookups (at most 64 chars, no `${` inside). */
+function resolvePass(s: string): string {
+  let out = "";
+  let i = 0;
+  for (let at = s.indexOf("${"); at >= 0; at = s.indexOf("${", i)) {
+    out += s.slice(i, at);
+    const stop = Math.min(s.length, at + 66);
+    let j = at + 2;
+    while (j < stop && s.charCodeAt(j) !== 125 && !(s.charCodeAt(j) === 36 && s.charCodeAt(j + 1) === 123))
+      j++;
+    const resolved = j < stop && s.charCodeAt(j) === 125 ? resolveLookup(s.slice(at + 2, j)) : null;
+    if (resolved === null) {
+      out += "${";
+      i = at + 2;
+    } else {
+      out += resolved;
+      i = j + 1;
+    }
+  }
+  return out + s.slice(i);
+}
+
+function isJndi(value: string, compacted: string): boolean {
+  // `$&LBRACE;`: named entities are case-sensitive, so the decoder leaves the upper-case spelling.
+  const v = value.includes("&lbrace") ? value.split("&lbrace;").join("{").split("&lbrace").join("{") : value;
+  if (v.indexOf("${") < 0) return false;
+  let s = v === value ? compacted : compact(v);
+  if (s.includes("${jndi:")) return true;
+  for (let pass = 0; pass < 4; pass++) {
+    const next = resolvePass(s);
+    if (next === s) break;
+    s = next;
+    if (s.includes("${jndi:")) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PHP
+
+// Calls an injection makes; they count when an argument looks like code, not prose: `system('id')`.
+// prettier-ignore
+const PHP_CALLS_SET: ReadonlySet<string> = new Set([
+  "system", "passthru", "shell_exec", "exec", "popen", "proc_open", "pcntl_exec", "eval", "assert",
+  "create_function", "call_user_func", "call_user_func_array", "file_put_contents",
+]);
+
+// PHP functions that webshells and droppers call and ordinary request data does not name: any call counts.
+// prettier-ignore
+const PHP_ONLY_CALLS = [
+  "gzinflate", "gzuncompress", "gzdecode", "bzdecompress", "str_rot13", "fsockopen", "pfsockopen", "proc_open",
+  "shell_exec", "passthru", "pcntl_exec", "pcntl_fork", "create_function", "call_user_func", "call_user_func_array",
+  "assert_options", "get_defined_functions", "get_defined_vars", "show_source", "highlight_file", "php_uname",
+  "posix_getpwuid", "posix_getuid", "posix_geteuid", "posix_getegid", "posix_kill", "posix_setuid", "posix_mkfifo",
+  "move_uploaded_file", "ini_set", "set_time_limit", "ignore_user_abort", "escapeshellcmd", "escapeshellarg",
+];
+
+const VARIABLE_CALLS_SET: ReadonlySet<string> = new Set([
+  "system",
+  "passthru",
+  "shell_exec",
+  "exec",
+  "popen",
+  "proc_open",
+  "eval",
+  "assert",
+]);
+
+/** `system(whoami)`: a bare word of 2+ chars as the only argument. */
+function bareArgument(v: string, i: number): boolean {
+  let k = i;
+  const stop = Math.min(v.length, i + 40);
+  while (k < stop && isIdent(v.charCodeAt(k))) k++;
+  return k - i >= 2 && v.charCodeAt(k) === 41;
+}
+
+/** `$a(1)`, `$__['o'](5)`, `${'a'}(2)`, `$GLOBALS['x'](3)`: a variable called as a function. */
+function variableCall(v: string): boolean {
+  for (let i = v.indexOf("$"); i >= 0; i = v.indexOf("$", i + 1)) {
+    let k = i + 1;
+    while (v.charCodeAt(k) === 36) k++;
+    const stop = Math.min(v.length, k + 80);
+    if (v.charCodeAt(k) === 123) {
+      // `${'a'}`, `${@a}`, `${$s}`: not a template's `${price}`
+      const first = v.charCodeAt(k + 1);
+      if (first !== 39 && first !== 34 && first !== 64 && first !== 36) continue;
+      while (k < stop && v.charCodeAt(k) !== 125) k++;
+      k++;
+    } else {
+      const c = v.charCodeAt(k);
+      if (!(isLower(c) || c === 95)) continue;
+      while (k < stop && isIdent(v.charCodeAt(k))) k++;
+    }
+    for (let groups = 0; groups < 3 && k < stop; groups++) {
+      const open = v.charCodeAt(k);
+      if (open !== 91 && open !== 123) break;
+      const close = open === 91 ? 93 : 125;
+      while (k < stop && v.charCodeAt(k) !== close) k++;
+      k++;
+    }
+    if (k < v.length && v.charCodeAt(k) === 40) return true;
+  }
+  return false;
+}
+
+/** Whether `name(` at `i` has a code-shaped first argument: a variable, a string, or a nested call. */
+function codeArgument(v: string, i: number): boolean {
+  let k = i;
+  while (k < v.length && (isSpace(v.charCodeAt(k)) || v.charCodeAt(k) === 64)) k++;
+  const c = v.charCodeAt(k);
+  if (c === 36 || c === 39 || c === 34 || c === 96) return true;
+  if (!isLower(c)) return false;
+  const stop = Math.min(v.length, k + 40);
+  while (k < stop && (isIdent(v.charCodeAt(k)) || v.charCodeAt(k) === 46)) k++;
+  while (k < stop && isSpace(v.charCodeAt(k))) k++;
+  return v.charCodeAt(k) === 40;
+}
+
+function isPhp(v: string, c: string): boolean {
+  for (let i = v.indexOf("<?"); i >= 0; i = v.indexOf("<?", i + 2)) {
+    if (v.startsWith("php", i + 2) && !isIdent(v.charCodeAt(i + 5))) return true;
+    if (isSpace(v.charCodeAt(i + 2))) {
+      // `<? echo 1; ?>`: a short open tag followed by code.
+      let k = i + 3;
+      while (k < v.length && k < i + 16 && isSpace(v.charCodeAt(k))) k++;
+      if (v.charCodeAt(k) === 36 || isLower(v.charCodeAt(k))) return true;
+    }
+    if (v.charCodeAt(i + 2) === 61) {
+      let k = i + 3;
+      while (k < v.length && k < i + 16 && isSpace(v.charCodeAt(k))) k++;
+      const c = v.charCodeAt(k);
+      if (c === 36 || c === 96 || c === 64 || isLower(c) || isDigit(c)) return true;
+    }
+  }
+  if (v.includes("phpinfo(")) return true;
+  if (v.indexOf("(") < 0) return false;
+  // One pass over the calls: the name before each `(` (spaces and comments are gone in `c`).
+  for (let p = c.indexOf("("); p >= 0; p = c.indexOf("(", p + 1)) {
+    let k = p - 1;
+    const quoted = c.charCodeAt(k) === 41 || c.charCodeAt(k) === 34 || c.charCodeAt(k) === 39;
+    // `("system")("id")`, `"system"(ls)`, `(system)(id)`: a function name as a string, then called.
+    if (quoted)
+      while (
+        k >= 0 &&
+        k > p - 4 &&
+        (c.charCodeAt(k) === 41 || c.charCodeAt(k) === 34 || c.charCodeAt(k) === 39)
+      )
+        k--;
+    const end = k + 1;
+    while (k >= 0 && end - k <= 40 && isIdent(c.charCodeAt(k))) k--;
+    if (k === end - 1 || end - k > 40) continue;
+    const name = c.slice(k + 1, end);
+    if (quoted) {
+      const open = c.charCodeAt(k);
+      if (VARIABLE_CALLS_SET.has(name) && (open === 34 || open === 39 || open === 40)) return true;
+      continue;
+    }
+    // `FOOgzinflate()`: these names count even glued to other letters.
+    if (PHP_ONLY_CALLS.some((n) => name.endsWith(n))) return true;
+    const before = k >= 0 ? c.charCodeAt(k) : -1;
+    if (before === 46 || !PHP_CALLS_SET.has(name)) continue; // `.exec(` is a method: Node's rule
+    if (codeArgument(c, p + 1) || (VARIABLE_CALLS_SET.has(name) && bareArgument(c, p + 1))) return true;
+  }
+  if (variableCall(v)) return true;
+  // preg_replace with the `e` modifier evaluates the replacement.
+  for (let i = c.indexOf("preg_replace("); i >= 0; i = c.indexOf("preg_replace(", i + 1)) {
+    const q = c.charCodeAt(i + 13);
+    if (q !== 39 && q !== 34) continue;
+    const stop = Math.min(c.length, i + 270);
+    let k = i + 15;
+    while (k < stop && c.charCodeAt(k) !== q) k++; // end of the pattern string
+    let m = k - 1;
+    while (m > i + 14 && isLower(c.charCodeAt(m))) m--;
+    if (c.charCodeAt(m) !== 47 && c.charCodeAt(m) !== 35) continue;
+    if (c.slice(m + 1, k).includes("e")) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Java, Node.js
+
+// prettier-ignore
+const JAVA = [
+  "java.lang.runtime", "getruntime().exec(", "java.lang.processbuilder", "newprocessbuilder(",
+  "javax.script.scriptenginemanager", "class.forname(", "java.beans.xmldecoder",
+  ".getclass().forname(", "sun.misc.unsafe", "ognl.ognlcontext", "@ognl", "#_memberaccess",
+];
+
+// prettier-ignore
+const NODE = [
+  "process.mainmodule", "global.process", "globalthis.process", "child_process.exec", "child_process.spawn",
+  "child_process.fork", "execsync(", "spawnsync(", "execfilesync(", "process.binding(", "this.constructor.constructor", "constructor.constructor(",
+  "mainmodule", "require.main", "constructor._load(", ":constructor:constructor",
+];
+
+// Packages whose classes an exploit names (runtime, files, sockets, reflection, script engines, JNDI,
+// gadget chains); in a value or a parameter name (`<java.io.File>`, `java.lang.Runtime=x`).
+// prettier-ignore
+const JAVA_PACKAGES = [
+  "java.lang.", "java.io.", "java.net.", "java.nio.", "java.rmi.", "java.beans.", "javax.script", "javax.naming",
+  "javax.management", "com.sun.", "org.omg.corba", "sun.misc.", "sun.reflect.", "jdk.nashorn",
+  "org.apache.commons", "org.codehaus.groovy.runtime", "bsh.interpreter", "com.opensymphony.xwork2",
+];
+// Classes of the known deserialisation gadget chains (Commons Collections, Xalan, the JDK's own).
+// prettier-ignore
+const GADGET_HINTS = ["transformer", "factory", "templatesimpl", "invocationhandler", "badattribute"];
+const PACKAGE_HINTS = ["java", "com.", "org.", "sun.", "jdk.", "bsh."];
+// prettier-ignore
+const GADGETS = [
+  "invokertransformer", "instantiatetransformer", "instantiatefactory", "clonetransformer", "chainedtransformer",
+  "constanttransformer", "prototypeclonefactory", "prototypeserializationfactory", "templatesimpl",
+  "annotationinvocationhandler", "badattributevalueexpexception",
+];
+
+function isJava(v: string, c: string, name: string): boolean {
+  if (JAVA.some((m) => c.includes(m)) || v.includes("#_memberaccess")) return true;
+  const both = name === "" ? c : c + " " + name;
+  // Cheap gates first: every gadget and package name holds one of these.
+  if (GADGET_HINTS.some((h) => both.includes(h)) && GADGETS.some((g) => both.includes(g))) return true;
+  // `forclosure`, `whileclosure`: gadget names, but also a common misspelling; with a process class only.
+  if (both.includes("closure") && /forclosure|whileclosure/.test(both) && /processbuilder|runtime/.test(both))
+    return true;
+  if (!PACKAGE_HINTS.some((h) => both.includes(h))) return false;
+  if (hasWordStart(c, "java.processbuilder")) return true;
+  // `java.Runtime` (but not the `java.runtime.version` property)
+  for (let i = c.indexOf("java.runtime"); i >= 0; i = c.indexOf("java.runtime", i + 1))
+    if (c.charCodeAt(i + 12) !== 46 && (i === 0 || !isIdent(c.charCodeAt(i - 1)))) return true;
+  return JAVA_PACKAGES.some((p) => hasWordStart(c, p) || hasWordStart(name, p));
+}
+
+// Conditions that never change: `while(!0)`, `while(+Infinity)`, `while(new Date)` hang the event loop.
+const CONSTANT_WORDS = new Set([
+  "true",
+  "false",
+  "null",
+  "undefined",
+  "nan",
+  "infinity",
+  "this",
+  "string",
+  "newdate",
+]);
+
+const TRUTHY_WORDS = new Set(["true", "infinity", "this", "string", "newdate"]);
+
+/** `while(<constant>)`: the condition is signs, brackets and quotes around a literal or nothing. */
+function constantLoop(c: string): boolean {
+  for (let i = c.indexOf("while("); i >= 0; i = c.indexOf("while(", i + 1)) {
+    if (i > 0 && isIdent(c.charCodeAt(i - 1))) continue;
+    let depth = 1;
+    let word = "";
+    let ok = true;
+    let bangs = 0;
+    let object = false;
+    const stop = Math.min(c.length, i + 30);
+    let k = i + 6;
+    for (; k < stop && depth > 0; k++) {
+      const ch = c.charCodeAt(k);
+      if (ch === 40) depth++;
+      else if (ch === 41) depth--;
+      else if (isIdent(ch)) word += c[k];
+      else if (ch === 33) bangs++;
+      else if (ch === 91 || ch === 123) object = true;
+      else if (!"+-]}'\"`".includes(c[k]!)) ok = false;
+    }
+    if (!ok || depth > 0 || !(word === "" || CONSTANT_WORDS.has(word) || /^\d+$/.test(word))) continue;
+    // Truthy as JavaScript reads it: `while(!true)` never runs, `while(!'')` never ends.
+    const truthy = word === "" ? object : TRUTHY_WORDS.has(word) || /[1-9]/.test(word);
+    if (truthy !== (bangs % 2 === 1)) return true;
+  }
+  return false;
+}
+
+// Every entry of NODE holds one of these.
+const NODE_HINTS = ["process", "sync(", "constructor", "mainmodule", "require.main"];
+
+function isNode(c: string): boolean {
+  if (NODE_HINTS.some((h) => c.includes(h)) && NODE.some((n) => c.includes(n))) return true;
+  if (constantLoop(c)) return true;
+  for (let i = c.indexOf("require("); i >= 0; i = c.indexOf("require(", i + 1)) {
+    const q = c.charCodeAt(i + 8);
+    if (
+      (q === 39 || q === 34 || q === 96) &&
+      /^(?:child_process|vm|fs|net)['"`]/.test(c.slice(i + 9, i + 24))
+    )
+      return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prototype pollution
+
+/** Whether `__proto__` or `constructor` then `prototype` appears as a key path (joined by `.`, `[`, `"`, `:`). */
+function isPollution(v: string, name: boolean): boolean {
+  for (let i = v.indexOf("__proto__"); i >= 0; i = v.indexOf("__proto__", i + 1)) {
+    if (name) return true;
+    let k = i + 9;
+    while (
+      k < v.length &&
+      k < i + 14 &&
+      (v.charCodeAt(k) === 93 || v.charCodeAt(k) === 34 || v.charCodeAt(k) === 39)
+    )
+      k++;
+    while (k < v.length && k < i + 20 && isSpace(v.charCodeAt(k))) k++;
+    const c = v.charCodeAt(k);
+    if (c === 91 || c === 46 || c === 61 || c === 58) return true; // [ . = :
+    const prev = i > 0 ? v.charCodeAt(i - 1) : -1;
+    if (prev === 91 || prev === 46) return true; // x[__proto__], x.__proto__
+  }
+  for (let i = v.indexOf("constructor"); i >= 0; i = v.indexOf("constructor", i + 1)) {
+    let k = i + 11;
+    let joined = false;
+    const stop = Math.min(v.length, i + 24);
+    for (; k < stop; k++) {
+      const c = v.charCodeAt(k);
+      if (c === 46 || c === 91 || c === 93 || c === 34 || c === 39 || c === 58 || c === 123) joined = true;
+      else if (!isSpace(c)) break;
+    }
+    if (joined && v.startsWith("prototype", k)) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deserialisation
+
+// prettier-ignore
+const SERIAL_MARKERS = [
+  "!!python/", "!!javax.", "!!java.", "!!com.sun.", "!!org.apache.", "!ruby/object", "!ruby/hash",
+  "c__builtin__", "cbuiltins\n", "os\nsystem", "posix\nsystem", "subprocess\npopen", "os\\nsystem",
+  "posix\\nsystem", "objectdataprovider", "windowsidentity", "typeconfusedelegate",
+  "system.data.services.internal", "system.windows.data", "activitysurrogateselector",
+  "_$$nd_func$$_", "__js_function",
+];
+
+/** `O:8:"stdClass":1:{` (and `C:` custom) as PHP's serialize() writes objects, lowercased. */
+function phpObjectAt(v: string, i: number): boolean {
+  let k = i + 2;
+  const start = k;
+  while (k < v.length && k < start + 5 && isDigit(v.charCodeAt(k))) k++;
+  if (k === start || v.charCodeAt(k) !== 58 || v.charCodeAt(k + 1) !== 34) return false;
+  const len = Number(v.slice(start, k));
+  if (len > 128) return false;
+  k += 2;
+  const nameEnd = k + len;
+  if (nameEnd >= v.length || v.charCodeAt(nameEnd) !== 34 || v.charCodeAt(nameEnd + 1) !== 58) return false;
+  for (let m = k; m < nameEnd; m++) if (!isIdent(v.charCodeAt(m)) && v.charCodeAt(m) !== 92) return false;
+  k = nameEnd + 2;
+  const digits = k;
+  while (k < v.length && k < digits + 6 && isDigit(v.charCodeAt(k))) k++;
+  return k > digits && v.charCodeAt(k) === 58 && v.charCodeAt(k + 1) === 123;
+}
+
+function isDeserialization(raw: string, v: string): boolean {
+  // Java's stream header, as base64, as hex and as bytes (NULs dropped by the decoder).
+  for (let i = raw.indexOf("rO0AB"); i >= 0; i = raw.indexOf("rO0AB", i + 1))
+    if (i === 0 || !isIdent(raw.charCodeAt(i - 1))) return true;
+  if (hasWordStart(v, "aced0005")) return true;
+  for (let i = raw.indexOf("\xac\xed"); i >= 0; i = raw.indexOf("\xac\xed", i + 1)) {
+    const n = raw.charCodeAt(i + 2) === 0 ? raw.charCodeAt(i + 3) : raw.charCodeAt(i + 2);
+    if (n === 5) return true;
+  }
+  for (const p of ["o:", "c:"])
+    for (let i = v.indexOf(p); i >= 0; i = v.indexOf(p, i + 1))
+      if ((i === 0 || !isIdent(v.charCodeAt(i - 1))) && phpObjectAt(v, i)) return true;
+  if (SERIAL_MARKERS.some((m) => v.includes(m))) return true;
+  if (v.startsWith("cos\n") || v.includes("\ncos\n") || v.startsWith("cposix\n")) return true;
+  // .NET type hints naming a framework type.
+  for (const key of ["$type", "__type", "typeobject"]) {
+    const w = after(v, key, 200);
+    if (w.includes("system.") || w.includes("microsoft.")) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Template injection
+
+// Expression openers and where their expression ends.
+const OPENERS: readonly (readonly [string, string])[] = [
+  ["{{", "}}"],
+  ["{%", "%}"],
+  ["${", "}"],
+  ["#{", "}"],
+  ["*{", "}"],
+  ["@{", "}"],
+  ["<%", "%>"],
+  ["@(", ")"],
+];
+
+// Inside a template expression these reach the runtime, the shell or the interpreter's internals.
+// prettier-ignore
+const RUNTIME = [
+  "runtime", ".exec(", "processbuilder", "getclass", "forname(", "popen(", "os.system", "system(", "subprocess",
+  "__import__", "eval(", "`", "%x(", "%x{", "io.popen", "file.open", "file.read", "passthru", "shell_exec",
+  "_self.env", "registerundefinedfiltercallback", "|attr(", "|filter(", "|map(", "getattribute(",
+  "self.__", "config.items", "request.application", "request.environ", "lipsum.", "cycler.", "joiner.",
+  "namespace.", "url_for.", "get_flashed_messages", "t(java", "new java.", "java.lang", "freemarker",
+  "require(", "child_process", "process.mainmodule", "constructor.constructor",
+];
+// Anywhere in a value: Python sandbox escapes and template engines' own escape hatches.
+// prettier-ignore
+const TEMPLATE_ANYWHERE = [
+  "__globals__", "__subclasses__", "__mro__", "__builtins__", "__init__.__", "__class__.__",
+  "freemarker.template.utility", "?new()", "registerundefinedfiltercallback", "{php}", "{/php}",
+  "$class.inspect", "$class.forname", ".getclass().forname",
+];
+
+/** The expression text of each opener, up to its closer or 256 chars; windows do not overlap. */
+function expressions(v: string, open: string, close: string, visit: (inner: string) => boolean): boolean {
+  let nextClose = 0;
+  for (let i = v.indexOf(open); i >= 0;) {
+    const start = i + open.length;
+    const stop = Math.min(v.length, start + 256);
+    // The next closer, searched again only once passed: unclosed openers cost one scan in all.
+    if (nextClose >= 0 && nextClose < start) nextClose = v.indexOf(close, start);
+    const end = nextClose;
+    const inner = v.slice(start, end >= 0 && end < stop ? end : stop);
+    // `{{ a {{7*7}}`: the innermost opener's expression.
+    const nested = inner.lastIndexOf(open);
+    if (visit(inner) || (nested >= 0 && visit(inner.slice(nested + open.length)))) return true;
+    i = v.indexOf(open, start + inner.length);
+  }
+  return false;
+}
+
+/** `7*7`, `7*'7'`, `1337 * 1337`: numbers and one operator, quotes and spaces allowed. */
+function arithmetic(inner: string): "*" | "other" | null {
+  let s = "";
+  for (let i = 0; i < inner.length; i++) {
+    const c = inner.charCodeAt(i);
+    if (isSpace(c) || c === 39 || c === 34 || c === 123 || c === 40 || c === 41 || c === 61) continue;
+    s += inner[i];
+  }
+  const m = /^(\d{1,9})([*+\-/%])(\d{1,9})$/.exec(s);
+  if (m === null) return null;
+  return m[2] === "*" ? "*" : "other";
+}
+
+function classifyTemplate(v: string): RuleId | null {
+  if (TEMPLATE_ANYWHERE.some((m) => v.includes(m))) return "code-template-injection";
+  const set = after(v, "#set(", 300);
+  if (set.includes("getclass") || set.includes("forname") || set.includes("runtime"))
+    return "code-template-injection";
+  const assign = after(v, "<#assign", 300);
+  if (assign.includes("?new") || assign.includes("execute") || assign.includes("objectconstructor"))
+    return "code-template-injection";
+  let expression = false;
+  for (const [open, close] of OPENERS) {
+    if (v.indexOf(open) < 0) continue;
+    const hit = expressions(v, open, close, (inner) => {
+      if (RUNTIME.some((m) => inner.includes(m))) return true;
+      const a = arithmetic(inner);
+      if (a === "other") expression = true;
+      // `{{config}}`, `{{self}}`: Jinja's config object and template self-reference.
+      const bare = inner.trim();
+      if (open === "{{" && (bare === "config" || bare === "self" || bare === "settings")) return true;
+      // `{% if True %}49{% endif %}`: a probe for which engine renders control tags.
+      if ((open === "{%" || open === "<%") && /^[=-]?\s*if\s*(?:true|1|1\s*==\s*1)\s*$/.test(bare))
+        return true;
+      return a === "*";
+    });
+    if (hit) return "code-template-injection";
+  }
+  return expression ? "code-template-expression" : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Rules a value (and, for prototype pollution, the target's name) matches, at every paranoia level. */
+export function classifyCode(value: string, name = ""): RuleId[] {
+  const out: RuleId[] = [];
+  const v = value.toLowerCase();
+  const n = name.toLowerCase();
+  const c = compact(v);
+  if (isJndi(v, c)) out.push("code-jndi");
+  if (isPhp(v, c)) out.push("code-php");
+  if (isJava(v, c, n)) out.push("code-java");
+  if (isNode(c)) out.push("code-node");
+  // Perl's `@{[ … ]}` runs code inside an interpolated string; nothing else writes it.
+  if (c.includes("@{[")) out.push("code-perl");
+  if (isPollution(v, false) || isPollution(n, true)) out.push("code-prototype-pollution");
+  if (isDeserialization(value, v)) out.push("code-deserialization");
+  const t = classifyTemplate(v);
+  if (t !== null) out.push(t);
+  return out;
+}
+
+export const codeDetector: Detector = {
+  name: "code",
+  inspect(target: Target): Detection[] {
+    return classifyCode(target.value, target.name).map((rule) => {
+      const r = CODE_RULES[rule];
+      return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };
+    });
+  },
+};
