@@ -4,7 +4,7 @@
 // counts as flagged when the engine in block mode (threshold 5) refuses it.
 //   npx node bench/waf/lfi-rce-dev.ts              # table
 //   SHOW=fp:1 npx node bench/waf/lfi-rce-dev.ts    # also list benign requests blocked at PL1 (fn:1 = missed attacks)
-import { asRequest, devSet, type Sample, showKind, showLevel } from "./dev-set.ts";
+import { asRequest, createTally, devSet, quantile, type Sample, showKind, showLevel } from "./dev-set.ts";
 import { variants } from "../../src/network/waf/decode.ts";
 import { cmdiDetector } from "../../src/network/waf/detectors/cmdi.ts";
 import { traversalDetector } from "../../src/network/waf/detectors/traversal.ts";
@@ -32,14 +32,7 @@ const groupOf = (r: Sample): string =>
         ? "rce"
         : "other-attack";
 
-const rows = new Map<string, { n: number; pl1: number; pl2: number }>();
-const count = (key: string, pl1: boolean, pl2: boolean): void => {
-  const row = rows.get(key) ?? { n: 0, pl1: 0, pl2: 0 };
-  row.n++;
-  if (pl1) row.pl1++;
-  if (pl2) row.pl2++;
-  rows.set(key, row);
-};
+const tally = createTally();
 const ruleHits = new Map<string, number>();
 
 const samples = devSet();
@@ -49,10 +42,7 @@ for (const r of samples) {
   const v1 = waf.inspect(req, PL1);
   const v2 = waf.inspect(req, PL2);
   const group = groupOf(r);
-  count(`${group} ${r.source}`, v1.blocked, v2.blocked);
-  count(`${group} (all)`, v1.blocked, v2.blocked);
-  if (r.source === "crs-regression" && r.meta?.paranoia_level && group !== "other-attack")
-    count(`${group} ${r.source} PL${r.meta.paranoia_level}`, v1.blocked, v2.blocked);
+  tally.count(group, r, v1.blocked, v2.blocked);
   if (r.label === "benign") for (const m of v2.matches) ruleHits.set(m.rule, (ruleHits.get(m.rule) ?? 0) + 1);
   const show = showLevel === "2" ? v2 : v1;
   const wanted =
@@ -81,14 +71,9 @@ const times = reqs.map((q) => {
   return (performance.now() - t0) * 1000;
 });
 times.sort((a, b) => a - b);
-const at = (q: number): string => times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(1);
+const at = (q: number): string => quantile(times, q);
 
-const pct = (a: number, n: number): string => `${((100 * a) / n).toFixed(2)}%`.padStart(8);
-console.log(`${"group source".padEnd(36)} ${"n".padStart(6)}   PL1 block  PL2 block`);
-for (const [key, row] of [...rows.entries()].sort())
-  console.log(
-    `${key.padEnd(36)} ${String(row.n).padStart(6)}   ${pct(row.pl1, row.n)}  ${pct(row.pl2, row.n)}`,
-  );
+tally.print("PL1 block  PL2 block");
 console.log(`benign requests matching each rule (PL<=2): ${JSON.stringify(Object.fromEntries(ruleHits))}`);
 console.log(`${samples.length} requests, two policies each, in ${ms.toFixed(0)} ms`);
 console.log(

@@ -4,7 +4,7 @@
 // "PL1 flag" is the share flagged by PL1 rules: detection (TPR) on attack rows, false positives on benign rows.
 //   npx node bench/waf/sqli-dev.ts             # table (Node 24 from the project's devDependency)
 //   SHOW=fp:1 npx node bench/waf/sqli-dev.ts   # also list benign requests flagged at PL1 (fn:1 = missed sqli)
-import { devSet, type Sample, showKind, showLevel } from "./dev-set.ts";
+import { createTally, devSet, quantile, type Sample, showKind, showLevel } from "./dev-set.ts";
 import { sqliDetector } from "../../src/network/waf/detectors/sqli.ts";
 import type { Target } from "../../src/network/waf/types.ts";
 
@@ -95,14 +95,7 @@ function flaggedAt(r: Sample): number {
   return level;
 }
 
-const rows = new Map<string, { n: number; pl1: number; pl2: number }>();
-const count = (key: string, level: number): void => {
-  const row = rows.get(key) ?? { n: 0, pl1: 0, pl2: 0 };
-  row.n++;
-  if (level === 1) row.pl1++;
-  if (level >= 1 && level <= 2) row.pl2++;
-  rows.set(key, row);
-};
+const tally = createTally();
 
 let inspected = 0;
 const started = performance.now();
@@ -112,11 +105,7 @@ const started = performance.now();
     const level = flaggedAt(r);
     inspected++;
     const group = label === "benign" ? "benign" : r.category === "sqli" ? "sqli" : "other-attack";
-    count(`${group} ${r.source}`, level);
-    count(`${group} (all)`, level);
-    // CRS regression cases carry the paranoia level of the rule they test.
-    if (r.source === "crs-regression" && r.meta?.paranoia_level)
-      count(`${group} ${r.source} PL${r.meta.paranoia_level}`, level);
+    tally.count(group, r, level === 1, level >= 1 && level <= 2);
     const show = Number(showLevel || 1);
     const wanted =
       (showKind === "fp" && label === "benign" && level >= 1 && level <= show) ||
@@ -152,15 +141,9 @@ const times = all.map((ts) => {
   return (performance.now() - t0) * 1000;
 });
 times.sort((a, b) => a - b);
-const at = (q: number): string => times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(1);
+const at = (q: number): string => quantile(times, q);
 
-const pct = (a: number, n: number): string => `${((100 * a) / n).toFixed(2)}%`.padStart(8);
-console.log(`${"group source".padEnd(36)} ${"n".padStart(6)}   PL1 flag  PL<=2 flag`);
-for (const [key, row] of [...rows.entries()].sort()) {
-  console.log(
-    `${key.padEnd(36)} ${String(row.n).padStart(6)}   ${pct(row.pl1, row.n)}  ${pct(row.pl2, row.n)}`,
-  );
-}
+tally.print("PL1 flag  PL<=2 flag");
 console.log(
   `${inspected} requests in ${ms.toFixed(0)} ms (${((1000 * ms) / inspected).toFixed(1)} µs/request incl. extraction)`,
 );

@@ -7,6 +7,7 @@
 // (to flag the split itself), drops `$?`, `$_`, `$u`, lower-case `$ifs` and `c\at` escapes, which the
 // shell view misses or the JS decoder mangles. Rules are our own.
 import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
+import { words } from "./lexicon.ts";
 
 type RuleId =
   | "cmdi-separator-command"
@@ -48,8 +49,6 @@ export const CMDI_RULES: Readonly<Record<RuleId, RuleInfo>> = {
   "cmdi-reverse-shell": { paranoia: 1, severity: "critical", tag: "platform-unix" },
   "cmdi-command-word": { paranoia: 2, severity: "critical", tag: "platform-unix" },
 };
-
-const words = (s: string): Set<string> => new Set(s.split(" "));
 
 // Not English words: reconnaissance, download and shell tools. Any use after a separator counts.
 const DISTINCT = words(

@@ -1,3 +1,4 @@
+import { words } from "./lexicon.ts";
 // A forgiving SQL tokenizer for injection detection: one pass over the characters, no regular
 // expressions, a bounded number of tokens. It knows the basics shared by MySQL, PostgreSQL, MSSQL,
 // SQLite and Oracle; where dialects disagree it leans to the reading an attacker could exploit.
@@ -24,8 +25,6 @@ export interface SqlToken {
 
 /** Quote context: tokenise as is, or as if the input began inside a '…' or "…" literal. */
 export type QuoteContext = "" | "'" | '"';
-
-const words = (list: string): Set<string> => new Set(list.split(" "));
 
 const KEYWORDS = words(
   "SELECT FROM WHERE INSERT INTO VALUES UPDATE SET DELETE DROP CREATE ALTER TABLE DATABASE EXEC EXECUTE " +

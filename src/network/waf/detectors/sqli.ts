@@ -4,6 +4,7 @@
 // sense when the value leaves its literal and goes on as SQL. Rules and token classes are our own.
 import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
 import { lexSql, type QuoteContext, type SqlToken } from "./sqli-lexer.ts";
+import { words } from "./lexicon.ts";
 
 type RuleId =
   | "sqli-tautology"
@@ -53,8 +54,6 @@ interface Folded extends SqlToken {
   /** Whether that comment was quiet (see `SqlToken.quiet`). */
   quietComment?: boolean;
 }
-
-const words = (list: string): Set<string> => new Set(list.split(" "));
 
 const TIME_FUNCTIONS = words(
   "SLEEP PG_SLEEP PG_SLEEP_FOR PG_SLEEP_UNTIL BENCHMARK DBMS_LOCK.SLEEP DBMS_SESSION.SLEEP " +

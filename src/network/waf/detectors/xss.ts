@@ -4,6 +4,7 @@
 // ends the value and new attributes follow), and inside a JavaScript string (where a quote ends the
 // literal and code follows). Rules fire on what each reading yields. Rules and lists are our own.
 import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
+import { words } from "./lexicon.ts";
 
 type RuleId =
   | "xss-script-tag"
@@ -48,8 +49,6 @@ export const XSS_RULES: Readonly<Record<RuleId, RuleInfo>> = {
 };
 
 type Report = (rule: RuleId) => void;
-
-const words = (list: string): Set<string> => new Set(list.split(" "));
 
 // Tags that load or run content on their own, or change where the page's URLs and forms go.
 const DANGEROUS_TAGS = words(
