@@ -5,9 +5,9 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import {
-  builtInDetectors,
-  createWaf,
+  createBuiltInWaf,
   type InspectedRequest,
+  type Waf,
   type WafPolicy,
   type WafVerdict,
 } from "../network/waf/index.ts";
@@ -88,7 +88,7 @@ export function registerWafCommands(program: Command): void {
         threshold,
         exclusions: [],
       };
-      const engine = createWaf({ detectors: builtInDetectors });
+      const engine = createBuiltInWaf();
       if (!o.file) {
         if (!o.uri) throw new Error("give --uri for one request, or --file for a JSONL file of requests");
         const headers: Record<string, string> = {};
@@ -112,12 +112,7 @@ export function registerWafCommands(program: Command): void {
     });
 }
 
-async function testFile(
-  file: string,
-  engine: ReturnType<typeof createWaf>,
-  policy: WafPolicy,
-  json: boolean,
-) {
+async function testFile(file: string, engine: Waf, policy: WafPolicy, json: boolean) {
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   const bar = json ? undefined : progressBar("inspecting");
   const tally = { attack: { n: 0, blocked: 0 }, benign: { n: 0, blocked: 0 } };

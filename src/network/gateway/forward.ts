@@ -138,7 +138,13 @@ export function wafRefuses(
   const policy = a.rc.waf;
   if (!policy || policy.mode === "off") return false;
   const verdict = waf.inspect(
-    { method: req.method ?? "GET", path: a.path, headers: req.headers, ...(body ? { body } : {}) },
+    {
+      method: req.method ?? "GET",
+      path: a.path,
+      headers: req.headers,
+      httpVersion: req.httpVersion,
+      ...(body ? { body } : {}),
+    },
     policy,
   );
   const first = verdict.matches[0];

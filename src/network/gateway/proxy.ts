@@ -11,7 +11,7 @@ import { type Clock, systemClock } from "../../platform/clock.ts";
 import { createMemoryHotState, type HotState } from "../../platform/hotstate/index.ts";
 import type { Logger } from "../../platform/logging.ts";
 import type { SecurityEvent } from "../../platform/events/index.ts";
-import { builtInDetectors, createWaf } from "../waf/index.ts";
+import { createBuiltInWaf } from "../waf/index.ts";
 import { createAdmission, type Identify, type RouteControls } from "./admission.ts";
 import { watchBlocks } from "./blocks.ts";
 import { createBotProtection } from "./bots.ts";
@@ -106,9 +106,7 @@ export async function startGateway(opts: {
     identify: opts.identify,
   });
   routeControls = compiled;
-  const waf = opts.routes.some((r) => r.waf && r.waf.mode !== "off")
-    ? createWaf({ detectors: builtInDetectors })
-    : undefined;
+  const waf = opts.routes.some((r) => r.waf && r.waf.mode !== "off") ? createBuiltInWaf() : undefined;
   const forward = createForwarder(g, decisions, waf);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

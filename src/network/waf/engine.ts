@@ -8,7 +8,13 @@ import {
   requestTargets,
   type TargetLimits,
 } from "./targets.ts";
-import { type Detection, type Detector, type ParanoiaLevel, SEVERITY_POINTS } from "./types.ts";
+import {
+  type Detection,
+  type Detector,
+  type ParanoiaLevel,
+  type RequestDetector,
+  SEVERITY_POINTS,
+} from "./types.ts";
 
 /**
  * A false positive tuned away: matches of these rules (or of rules with these tags) are ignored,
@@ -65,6 +71,7 @@ export interface Waf {
 
 export function createWaf(o: {
   detectors: readonly Detector[];
+  requestDetectors?: readonly RequestDetector[];
   targetLimits?: TargetLimits;
   decodeLimits?: DecodeLimits;
 }): Waf {
@@ -74,6 +81,10 @@ export function createWaf(o: {
     inspect(req, policy) {
       if (policy.mode === "off") return ALLOW;
       const byRule = new Map<string, Detection & { targets: number; sample: string }>();
+      for (const detector of o.requestDetectors ?? [])
+        for (const d of detector.inspectRequest(req))
+          if (d.paranoia <= policy.paranoia && !byRule.has(d.rule) && !excluded(d, policy.exclusions))
+            byRule.set(d.rule, { ...d, targets: 1, sample: "" });
       for (const target of requestTargets(req, targetLimits)) {
         const seen = new Set<string>(); // a rule counts once per target, whichever variant matched
         for (const value of variants(target.value, decodeLimits))

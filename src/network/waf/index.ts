@@ -6,11 +6,12 @@ import { sqliDetector } from "./detectors/sqli.ts";
 import { ssrfDetector } from "./detectors/ssrf.ts";
 import { traversalDetector } from "./detectors/traversal.ts";
 import { xssDetector } from "./detectors/xss.ts";
-import type { Detector } from "./types.ts";
+import { createWaf, type Waf } from "./engine.ts";
+import type { Detector, RequestDetector } from "./types.ts";
 
 export { createWaf, type Exclusion, type Waf, type WafPolicy, type WafVerdict } from "./engine.ts";
 export type { InspectedRequest } from "./targets.ts";
-export type { Detection, Detector, ParanoiaLevel, Severity } from "./types.ts";
+export type { Detection, Detector, ParanoiaLevel, RequestDetector, Severity } from "./types.ts";
 
 /** Every detector Rampart ships, in the order they run. */
 export const builtInDetectors: readonly Detector[] = [
@@ -21,3 +22,10 @@ export const builtInDetectors: readonly Detector[] = [
   ssrfDetector,
   codeDetector,
 ];
+
+/** Every detector of whole requests (protocol, tool signatures) Rampart ships. */
+export const builtInRequestDetectors: readonly RequestDetector[] = [];
+
+/** The engine with every built-in detector: what the gateway and `rampart waf` run. */
+export const createBuiltInWaf = (): Waf =>
+  createWaf({ detectors: builtInDetectors, requestDetectors: builtInRequestDetectors });

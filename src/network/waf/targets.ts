@@ -12,6 +12,8 @@ export interface InspectedRequest {
   body?: Buffer;
   /** Overrides the `content-type` header. */
   contentType?: string;
+  /** `1.1`, `1.0`, `2.0`; protocol checks read it when known. */
+  httpVersion?: string;
 }
 
 export interface TargetLimits {

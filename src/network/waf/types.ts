@@ -1,4 +1,5 @@
 // The WAF's shared vocabulary: what is inspected (targets), and what a detector reports.
+import type { InspectedRequest } from "./targets.ts";
 
 /** One named piece of a request, decoded: `ARGS:q`, `ARGS_JSON:user.name`, `REQUEST_HEADERS:user-agent`, … */
 export interface Target {
@@ -30,4 +31,14 @@ export interface Detector {
   /** Family name, e.g. `sqli`. */
   name: string;
   inspect(target: Target): Detection[];
+}
+
+/**
+ * A detector of the request as a whole (method, request line, header set, framing): protocol
+ * violations and tool signatures that no single decoded value shows. It runs once per request;
+ * its detections name the target they concern (`REQUEST_METHOD`, `REQUEST_HEADERS:host`, …).
+ */
+export interface RequestDetector {
+  name: string;
+  inspectRequest(req: InspectedRequest): Detection[];
 }

@@ -1,8 +1,8 @@
 // The WAF as the gateway will call it: whole requests through the built-in detectors.
 import { expect, test } from "vitest";
-import { builtInDetectors, createWaf, type InspectedRequest, type WafPolicy } from "./index.ts";
+import { createBuiltInWaf, type InspectedRequest, type WafPolicy } from "./index.ts";
 
-const waf = createWaf({ detectors: builtInDetectors });
+const waf = createBuiltInWaf();
 const pl1: WafPolicy = { mode: "block", paranoia: 1, threshold: 5, exclusions: [] };
 const json = (body: unknown): InspectedRequest => ({
   method: "POST",
