@@ -12,6 +12,7 @@ import {
   type WafVerdict,
 } from "../network/waf/index.ts";
 import { progressBar } from "./progress.ts";
+import { registerWafTuneCommand } from "./waf-tune.ts";
 
 interface TestOptions {
   uri?: string;
@@ -110,6 +111,7 @@ export function registerWafCommands(program: Command): void {
       }
       await testFile(o.file, engine, policy, o.json === true);
     });
+  registerWafTuneCommand(waf);
 }
 
 async function testFile(file: string, engine: Waf, policy: WafPolicy, json: boolean) {

@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { type Duplex, type Readable, Transform } from "node:stream";
 import { type Dispatcher, errors as undiciErrors } from "undici";
 import type { GatewayConfig } from "../../config/index.ts";
-import type { Waf, WafVerdict } from "../waf/index.ts";
+import { formatDetail, type Waf } from "../waf/index.ts";
 import type { Admitted } from "./admission.ts";
 import type { DecisionRecorder } from "./decisions.ts";
 import { sendError } from "./error-page.ts";
@@ -120,11 +120,6 @@ function exchange(
 }
 
 // Names of matched rules and targets in events: enough to tune, bounded (names come from requests).
-function wafDetail(v: WafVerdict): string {
-  const text = `${v.matches.map((m) => `${m.rule}@${m.target}`).join(",")} score=${v.score}`;
-  return text.length > 512 ? `${text.slice(0, 509)}...` : text;
-}
-
 export const WAF_REFUSAL = "the request was refused by the web application firewall";
 
 /** Runs the route's WAF (if any) and records what matched; true when the request must be refused. */
@@ -153,7 +148,7 @@ export function wafRefuses(
       verdict.blocked ? "waf_blocked" : "waf_detected",
       a.rc.name,
       a.client,
-      wafDetail(verdict),
+      formatDetail(verdict),
       {
         value: first.sample,
       },

@@ -105,3 +105,56 @@ describe("exclusions", () => {
     expect(waf.inspect(attack, policy({ exclusions: [{ rules: ["xss-script-tag"] }] })).score).toBe(0);
   });
 });
+
+describe("work skipped", () => {
+  const counting = (triggers?: string) => {
+    const seen: string[] = [];
+    const detector: Detector = {
+      name: "probe-counting",
+      ...(triggers === undefined ? {} : { triggers }),
+      inspect: (t) => {
+        seen.push(t.value);
+        return t.value.includes("<x")
+          ? [{ rule: "probe-x", tags: [], paranoia: 1, severity: "critical", target: t.name }]
+          : [];
+      },
+    };
+    return { seen, waf: createWaf({ detectors: [detector] }) };
+  };
+
+  test("a detector runs only on values holding one of its trigger characters", () => {
+    const { seen, waf: w } = counting("<");
+    expect(w.inspect(get("/p?a=plain+words&b=%3Cx"), policy()).blocked).toBe(true);
+    expect(seen).toEqual(["<x"]);
+  });
+
+  test("digits, spaces, line breaks and non-ASCII are trigger classes too", () => {
+    const { seen, waf: w } = counting("0\n");
+    w.inspect(get("/p?a=abc&b=a1&c=x%0Ay&d=%C3%A9"), policy());
+    expect(seen).toEqual(["a1", "x\ny"]);
+  });
+
+  test("a value seen before under the same name is not inspected again, and scores the same", () => {
+    const { seen, waf: w } = counting();
+    const first = w.inspect(get("/p?q=%3Cx"), policy());
+    const again = w.inspect(get("/p?q=%3Cx"), policy());
+    expect(again).toEqual(first);
+    expect(again.blocked).toBe(true);
+    const before = seen.length;
+    w.inspect(get("/p?other=%3Cx"), policy()); // another name is another target
+    expect(seen.length).toBeGreaterThan(before);
+  });
+
+  test("remembered values are bounded: the least recently used is forgotten first", () => {
+    const { seen, waf: w } = counting();
+    w.inspect(get("/p?q=first"), policy());
+    for (let i = 0; i < 8192; i++) w.inspect(get(`/p?q=v${i}`), policy());
+    const before = seen.length;
+    w.inspect(get("/p?q=first"), policy());
+    expect(seen.slice(before)).toContain("first");
+  });
+
+  test("a trigger that is not a character class is refused at start", () => {
+    expect(() => counting("a")).toThrow(/detector trigger 'a'/);
+  });
+});

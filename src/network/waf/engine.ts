@@ -1,6 +1,9 @@
 // The WAF engine: a request's targets, each in its decoded variants, through every detector; the
 // matches left after the route's exclusions add up to an anomaly score, and the route's mode and
 // threshold decide. A rule counts once per request, at its highest severity, wherever it matched.
+// Per target, a detector runs only on values holding one of its trigger characters, and the
+// detections of short values are remembered (see CACHED_VALUE_CHARS).
+import { charClasses, meets, triggerClasses } from "./char-classes.ts";
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits, variants } from "./decode.ts";
 import {
   DEFAULT_TARGET_LIMITS,
@@ -14,6 +17,7 @@ import {
   type ParanoiaLevel,
   type RequestDetector,
   SEVERITY_POINTS,
+  type Target,
 } from "./types.ts";
 
 /**
@@ -48,9 +52,21 @@ export interface WafVerdict {
 
 const SAMPLE_CHARS = 256;
 
+/**
+ * The matches of a verdict as one line for events: `rule@target,... score=N`. Target names come
+ * from the client (parameter names), so the characters that delimit the line are percent-encoded:
+ * a parameter named `x,sqli-union@ARGS:id` cannot pass for a second match. `parseDetail` reads it.
+ */
+export function formatDetail(v: WafVerdict, maxChars = 512): string {
+  const escape = (t: string) => t.replace(/[%,@ ]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const text = `${v.matches.map((m) => `${m.rule}@${escape(m.target)}`).join(",")} score=${v.score}`;
+  return text.length > maxChars ? `${text.slice(0, maxChars - 3)}...` : text;
+}
+
 const ALLOW: WafVerdict = { score: 0, matches: [], blocked: false };
 
-function targetCovered(pattern: string, target: string): boolean {
+/** Whether an exclusion's target pattern covers a matched target. */
+export function targetCovered(pattern: string, target: string): boolean {
   if (pattern.endsWith(":*")) return target.startsWith(pattern.slice(0, -1));
   if (pattern === target) return true;
   // A form field is the same parameter whether urlencoded or multipart.
@@ -69,6 +85,14 @@ export interface Waf {
   inspect(req: InspectedRequest, policy: WafPolicy): WafVerdict;
 }
 
+/**
+ * Values up to this length have their detections remembered, keyed by target name and value: the
+ * same User-Agent, Accept, Referer, cookie names and form field names come back request after
+ * request. Detectors are pure functions of (name, value), so a hit is exact.
+ */
+const CACHED_VALUE_CHARS = 512;
+const CACHE_ENTRIES = 8192;
+
 export function createWaf(o: {
   detectors: readonly Detector[];
   requestDetectors?: readonly RequestDetector[];
@@ -77,32 +101,59 @@ export function createWaf(o: {
 }): Waf {
   const targetLimits = o.targetLimits ?? DEFAULT_TARGET_LIMITS;
   const decodeLimits = o.decodeLimits ?? DEFAULT_DECODE_LIMITS;
+  const detectors = o.detectors.map((d) => ({
+    detector: d,
+    triggers: d.triggers === undefined ? undefined : triggerClasses(d.triggers),
+  }));
+  const cache = new Map<string, readonly Detection[]>();
+
+  /** Every rule matched on one target, in any decoded variant, once each at its highest severity. */
+  function detect(target: Target): readonly Detection[] {
+    const key = target.value.length <= CACHED_VALUE_CHARS ? `${target.name}\0${target.value}` : undefined;
+    if (key !== undefined) {
+      const hit = cache.get(key);
+      if (hit) {
+        cache.delete(key); // most recently used goes last
+        cache.set(key, hit);
+        return hit;
+      }
+    }
+    const byRule = new Map<string, Detection>();
+    for (const value of variants(target.value, decodeLimits)) {
+      const classes = charClasses(value);
+      for (const { detector, triggers } of detectors) {
+        if (triggers && !meets(classes, triggers)) continue;
+        for (const d of detector.inspect({ name: target.name, value })) {
+          const prior = byRule.get(d.rule);
+          if (!prior || SEVERITY_POINTS[d.severity] > SEVERITY_POINTS[prior.severity]) byRule.set(d.rule, d);
+        }
+      }
+    }
+    const found = [...byRule.values()];
+    if (key !== undefined) {
+      if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
+      cache.set(key, found);
+    }
+    return found;
+  }
+
   return {
     inspect(req, policy) {
       if (policy.mode === "off") return ALLOW;
       const byRule = new Map<string, Detection & { targets: number; sample: string }>();
+      const count = (d: Detection, sample: string) => {
+        if (d.paranoia > policy.paranoia || excluded(d, policy.exclusions)) return;
+        const prior = byRule.get(d.rule);
+        if (!prior) byRule.set(d.rule, { ...d, targets: 1, sample });
+        else {
+          prior.targets++;
+          if (SEVERITY_POINTS[d.severity] > SEVERITY_POINTS[prior.severity]) prior.severity = d.severity;
+        }
+      };
       for (const detector of o.requestDetectors ?? [])
-        for (const d of detector.inspectRequest(req))
-          if (d.paranoia <= policy.paranoia && !byRule.has(d.rule) && !excluded(d, policy.exclusions))
-            byRule.set(d.rule, { ...d, targets: 1, sample: "" });
-      for (const target of requestTargets(req, targetLimits)) {
-        const seen = new Set<string>(); // a rule counts once per target, whichever variant matched
-        for (const value of variants(target.value, decodeLimits))
-          for (const detector of o.detectors)
-            for (const d of detector.inspect({ name: target.name, value })) {
-              if (d.paranoia > policy.paranoia || seen.has(d.rule) || excluded(d, policy.exclusions))
-                continue;
-              seen.add(d.rule);
-              const prior = byRule.get(d.rule);
-              if (!prior)
-                byRule.set(d.rule, { ...d, targets: 1, sample: target.value.slice(0, SAMPLE_CHARS) });
-              else {
-                prior.targets++;
-                if (SEVERITY_POINTS[d.severity] > SEVERITY_POINTS[prior.severity])
-                  prior.severity = d.severity;
-              }
-            }
-      }
+        for (const d of detector.inspectRequest(req)) count(d, "");
+      for (const target of requestTargets(req, targetLimits))
+        for (const d of detect(target)) count(d, target.value.slice(0, SAMPLE_CHARS));
       const matches = [...byRule.values()];
       const score = matches.reduce((sum, m) => sum + SEVERITY_POINTS[m.severity], 0);
       return { score, matches, blocked: policy.mode === "block" && score >= policy.threshold };

@@ -9,7 +9,15 @@ import { xssDetector } from "./detectors/xss.ts";
 import { createWaf, type Waf } from "./engine.ts";
 import type { Detector, RequestDetector } from "./types.ts";
 
-export { createWaf, type Exclusion, type Waf, type WafPolicy, type WafVerdict } from "./engine.ts";
+export {
+  createWaf,
+  type Exclusion,
+  formatDetail,
+  targetCovered,
+  type Waf,
+  type WafPolicy,
+  type WafVerdict,
+} from "./engine.ts";
 export type { InspectedRequest } from "./targets.ts";
 export type { Detection, Detector, ParanoiaLevel, RequestDetector, Severity } from "./types.ts";
 
