@@ -10,6 +10,7 @@ import type { SecurityEvent } from "../src/platform/events/index.ts";
 import { listenLocal } from "./support/services.ts";
 
 const reached: string[] = [];
+const bodyBytes: number[] = [];
 const events: SecurityEvent[] = [];
 let app: ReturnType<typeof createServer>;
 let gw: Gateway;
@@ -17,8 +18,12 @@ let gw: Gateway;
 beforeAll(async () => {
   app = createServer((req: IncomingMessage, res) => {
     reached.push(req.url ?? "");
-    req.resume();
-    req.on("end", () => res.end("ok"));
+    let n = 0;
+    req.on("data", (c: Buffer) => (n += c.length));
+    req.on("end", () => {
+      bodyBytes.push(n);
+      res.end("ok");
+    });
   });
   const upstream = await listenLocal(app);
   gw = await startGateway({
@@ -77,6 +82,37 @@ test("detect mode forwards the request and reports what matched", async () => {
   expect((await from(`/beta/x?id=${injection}`)).status).toBe(200);
   expect(reached.length).toBe(before + 1);
   expect((await from(`/x?id=${injection}`)).status).toBe(200); // no WAF on this route
+});
+
+test("a chunked body is inspected, and padding cannot push a payload past the inspected part", async () => {
+  const chunked = (parts: string[]) =>
+    from("/shop/comment", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new ReadableStream({
+        start(c) {
+          for (const p of parts) c.enqueue(new TextEncoder().encode(p));
+          c.close();
+        },
+      }),
+      duplex: "half",
+    } as RequestInit);
+  expect((await chunked(["text=hello&id=", injection])).status).toBe(403);
+  const padding = "a".repeat(300 * 1024);
+  expect((await chunked([`text=${padding}`, `&id=${injection}`])).status).toBe(403);
+  expect((await chunked([`text=${padding}${injection}`])).status).toBe(403);
+  expect((await chunked(["text=", padding, "&id=42"])).status).toBe(200);
+});
+
+test("a body larger than the inspected part reaches the upstream whole", async () => {
+  const big = `text=${"b".repeat(3 * 1024 * 1024)}`;
+  const res = await from("/shop/upload", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: big,
+  });
+  expect(res.status).toBe(200);
+  expect(bodyBytes.at(-1)).toBe(big.length);
 });
 
 test("a WebSocket upgrade is judged by its head before anything is relayed", async () => {

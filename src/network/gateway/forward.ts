@@ -2,7 +2,7 @@
 // upstream only for idempotent requests that never reached one, bodies streamed both ways with a
 // size limit, and the upstream's answer relayed with the gateway's headers added.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import { type Duplex, type Readable, Transform } from "node:stream";
+import { type Duplex, Readable, Transform } from "node:stream";
 import { type Dispatcher, errors as undiciErrors } from "undici";
 import type { GatewayConfig } from "../../config/index.ts";
 import { formatDetail, type Waf } from "../waf/index.ts";
@@ -20,6 +20,38 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS"]);
 class TooLarge extends Error {}
 
 const SMALL_BODY_BYTES = 64 * 1024;
+/**
+ * On a route with the WAF on, this much of any body (declared or chunked) is held and inspected
+ * before anything goes upstream; the WAF parses its start and end (see TargetLimits). The rest of
+ * a larger body streams on uninspected, as with Cloudflare's and AWS WAF's body limits.
+ */
+const WAF_BODY_BYTES = 1024 * 1024;
+
+/** Reads up to `max` bytes: the whole body, or its start and an iterator over the rest. */
+async function readPrefix(
+  req: IncomingMessage,
+  max: number,
+): Promise<{ head: Buffer; rest?: AsyncIterator<Buffer> } | undefined> {
+  const it = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    while (size <= max) {
+      const next = await it.next();
+      if (next.done) return { head: Buffer.concat(chunks) };
+      chunks.push(next.value);
+      size += next.value.length;
+    }
+    return { head: Buffer.concat(chunks), rest: it };
+  } catch {
+    return undefined; // the client went away mid-body
+  }
+}
+
+async function* prefixed(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  yield head;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+}
 
 // The whole body of a request whose length is declared (Node's parser holds it to that length).
 function readWhole(req: IncomingMessage): Promise<Buffer> {
@@ -175,25 +207,34 @@ export function createForwarder(g: GatewayConfig, decisions: DecisionRecorder, w
       client.controller?.abort(new Error("the client went away"));
     });
     // A small body with a declared length is read whole and sent with the head in one write; a
-    // large or chunked one is streamed through the size limit.
-    const readsWhole =
-      hasBody && req.headers["transfer-encoding"] === undefined && declared <= SMALL_BODY_BYTES;
-    const small = readsWhole ? await readWhole(req).catch(() => undefined) : undefined;
-    if (readsWhole && !small) {
-      res.destroy(); // the client went away mid-body
-      return;
+    // large or chunked one is streamed through the size limit. Under the WAF, up to
+    // WAF_BODY_BYTES of any body is held for inspection first.
+    const inspected = waf !== undefined && rc.waf !== undefined && rc.waf.mode !== "off";
+    let small: Buffer | undefined;
+    let rest: AsyncIterator<Buffer> | undefined;
+    if (hasBody && inspected) {
+      const got = await readPrefix(req, WAF_BODY_BYTES);
+      if (!got) return void res.destroy();
+      if (got.head.length > g.maxBodyBytes) return sendError(req, res, 413, tooLarge, requestId);
+      rest = got.rest;
+      small = got.head;
+    } else if (hasBody && req.headers["transfer-encoding"] === undefined && declared <= SMALL_BODY_BYTES) {
+      small = await readWhole(req).catch(() => undefined);
+      if (!small) return void res.destroy(); // the client went away mid-body
     }
-    // The WAF sees the head and, when it was small enough to read whole, the body; a larger body
-    // streams past uninspected.
     if (waf && wafRefuses(waf, decisions, req, a, small))
       return sendError(req, res, 403, WAF_REFUSAL, requestId);
+    // A held start and its unread rest go on as one stream, through the size limit.
+    const joined =
+      rest && small ? Readable.from(prefixed(small, rest)).pipe(limitBody(g.maxBodyBytes)) : undefined;
+    if (joined) small = undefined;
     const tried = new Set<Upstream>();
     for (let attempt = 0; attempt <= g.retries; attempt++) {
       const u = set.pick(tried);
       if (!u) break;
       tried.add(u);
       try {
-        const body = small ?? (hasBody ? req.pipe(limitBody(g.maxBodyBytes)) : null);
+        const body = small ?? joined ?? (hasBody ? req.pipe(limitBody(g.maxBodyBytes)) : null);
         await exchange(
           u,
           { method: req.method as string, path, headers, body },

@@ -56,10 +56,10 @@ export const DEFAULT_SKIPPED_HEADERS: ReadonlySet<string> = new Set([
   "priority",
 ]);
 
-// 64 KiB of body and 8 KiB per value cover real forms and APIs; CRS inspects 128 KiB, but larger
-// bodies are nearly always uploads, and the cost of inspection grows with every byte.
+// 128 KiB of body (as CRS) and 8 KiB per value cover real forms and APIs; of anything longer the
+// start is parsed and the end inspected, so the cost of inspection stays bounded.
 export const DEFAULT_TARGET_LIMITS: TargetLimits = {
-  maxBodyBytes: 64 * 1024,
+  maxBodyBytes: 128 * 1024,
   maxTargets: 512,
   maxDepth: 32,
   maxValueLength: 8 * 1024,
@@ -83,9 +83,12 @@ class TargetList {
   add(name: string, value: string): void {
     if (name.length > 256) name = name.slice(0, 256); // names go to events and exclusions; the value keeps all
     if (this.full) return this.flag("LIMIT:targets", name);
-    if (value.length > this.limits.maxValueLength) {
-      value = value.slice(0, this.limits.maxValueLength);
+    const max = this.limits.maxValueLength;
+    if (value.length > max) {
+      // Padding before a payload is an old evasion: the end of a long value is inspected too.
       this.flag("LIMIT:truncated", name);
+      this.items.push({ name, value: value.slice(0, max) });
+      value = value.slice(Math.max(max, value.length - max));
     }
     this.items.push({ name, value });
   }
@@ -321,7 +324,14 @@ function addBody(out: TargetList, req: InspectedRequest, limits: TargetLimits): 
   const full = req.body!;
   const truncated = full.length > limits.maxBodyBytes;
   const body = truncated ? full.subarray(0, limits.maxBodyBytes) : full;
-  if (truncated) out.flag("LIMIT:truncated", "REQUEST_BODY");
+  if (truncated) {
+    // The start is parsed; the end, where padding would push a payload, is inspected as text.
+    out.flag("LIMIT:truncated", "REQUEST_BODY");
+    out.add(
+      "REQUEST_BODY",
+      full.toString("utf8", Math.max(limits.maxBodyBytes, full.length - limits.maxValueLength)),
+    );
+  }
   const key = Object.keys(req.headers).find((k) => k.toLowerCase() === "content-type");
   const header = key === undefined ? undefined : req.headers[key];
   const contentType = req.contentType ?? (Array.isArray(header) ? header[0] : header) ?? "";
