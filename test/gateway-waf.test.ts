@@ -32,6 +32,11 @@ beforeAll(async () => {
       { path: "/shop", upstream, waf: {} },
       { path: "/forum", upstream, waf: { exclusions: [{ tags: ["attack-sqli"], targets: ["ARGS:post"] }] } },
       { path: "/beta", upstream, waf: { mode: "detect" } },
+      {
+        path: "/api",
+        upstream,
+        waf: { parameters: [{ targets: ["ARGS:id"], kind: "integer", onMismatch: "block" }] },
+      },
       { path: "/", upstream },
     ].map((r) => routeConfigSchema.parse(r)),
     emit: (e) => events.push(e),
@@ -75,6 +80,12 @@ test("block mode looks inside JSON bodies", async () => {
 test("an exclusion scoped to one parameter lets it through there, not elsewhere", async () => {
   expect((await from(`/forum/reply?post=${injection}`)).status).toBe(200);
   expect((await from(`/forum/reply?title=${injection}`)).status).toBe(403);
+});
+
+test("a parameter allowlist refuses what does not fit and still inspects the rest", async () => {
+  expect((await from("/api/order?id=1234&note=hello")).status).toBe(200);
+  expect((await from("/api/order?id=12ab")).status).toBe(403);
+  expect((await from(`/api/order?id=7&note=${injection}`)).status).toBe(403);
 });
 
 test("detect mode forwards the request and reports what matched", async () => {

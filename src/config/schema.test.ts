@@ -39,6 +39,22 @@ describe("schema", () => {
     });
   });
 
+  it("reads a route's parameter allowlist and refuses an enum without values", () => {
+    const route = (parameters: unknown) =>
+      routeConfigSchema.safeParse({ path: "/", upstream: "http://127.0.0.1:1", waf: { parameters } });
+    const ok = route([{ targets: ["ARGS:id"], kind: "integer" }]);
+    expect(ok.success && ok.data.waf?.parameters).toEqual([
+      { targets: ["ARGS:id"], kind: "integer", onMismatch: "inspect" },
+    ]);
+    expect(route([{ targets: ["ARGS:sort"], kind: "enum" }]).error?.message).toMatch(
+      /give values for kind enum/,
+    );
+    expect(route([{ targets: ["id"], kind: "integer" }]).error?.message).toMatch(
+      /expected a target such as ARGS:q/,
+    );
+    expect(route([{ targets: ["ARGS:id"], kind: "regex" }]).success).toBe(false);
+  });
+
   it("returns a fresh object each time", () => {
     const a = defaultConfig();
     a.routes.push(routeConfigSchema.parse({ upstream: "http://x" }));

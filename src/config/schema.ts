@@ -1,5 +1,6 @@
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
+import { VALUE_KINDS } from "../network/waf/allowlist.ts";
 
 // One section per module: a module that needs configuration adds its own schema here and one
 // line to `rampartConfigSchema`. Every object is strict so a misspelt key is an error, not a
@@ -152,17 +153,35 @@ export const geoRulesSchema = z.strictObject({
  * `challenge` answers a proof-of-work page above `challengeAbove`; `block` also refuses above
  * `blockAbove`. Never applied to authenticated service accounts.
  */
+const wafTarget = z
+  .string()
+  .regex(/^[A-Z_]+(:.+)?$/, { error: "expected a target such as ARGS:q or ARGS:*" });
+
 /** A false positive tuned away: rules (by id or tag) ignored, on some targets only if given. */
 export const wafExclusionSchema = z
   .strictObject({
     rules: z.array(z.string().min(1)).optional(),
     tags: z.array(z.string().min(1)).optional(),
     /** `ARGS:comment`, `REQUEST_HEADERS:referer`, or a family such as `ARGS:*`. */
-    targets: z
-      .array(z.string().regex(/^[A-Z_]+(:.+)?$/, { error: "expected a target such as ARGS:q or ARGS:*" }))
-      .optional(),
+    targets: z.array(wafTarget).optional(),
   })
   .refine((e) => e.rules !== undefined || e.tags !== undefined, { error: "give rules or tags to exclude" });
+
+/**
+ * A parameter allowlist entry: values of these targets that fit `kind` skip the detectors; others
+ * are inspected as usual, or refused with `onMismatch: block`.
+ */
+export const wafParameterSchema = z
+  .strictObject({
+    targets: z.array(wafTarget).min(1),
+    kind: z.enum(VALUE_KINDS),
+    values: z.array(z.string()).min(1).optional(),
+    maxLength: integer(1, 65536).optional(),
+    onMismatch: z.enum(["inspect", "block"]).default("inspect"),
+  })
+  .refine((p) => (p.kind === "enum") === (p.values !== undefined), {
+    error: "give values for kind enum, and only for it",
+  });
 
 /** The web application firewall on a route. */
 export const wafPolicySchema = z.strictObject({
@@ -173,6 +192,7 @@ export const wafPolicySchema = z.strictObject({
   /** Anomaly score that refuses a request: critical 5, error 4, warning 3, notice 2. */
   threshold: integer(1, 1000).default(5),
   exclusions: z.array(wafExclusionSchema).default(() => []),
+  parameters: z.array(wafParameterSchema).default(() => []),
 });
 
 export const botPolicySchema = z

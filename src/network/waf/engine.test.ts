@@ -158,3 +158,43 @@ describe("work skipped", () => {
     expect(() => counting("a")).toThrow(/detector trigger 'a'/);
   });
 });
+
+describe("parameter allowlists", () => {
+  const ids = (onMismatch: "inspect" | "block") =>
+    policy({ parameters: [{ targets: ["ARGS:id", "ARGS_JSON:user.id"], kind: "integer", onMismatch }] });
+
+  test("a value that fits its declared kind skips the detectors; other parameters do not", () => {
+    expect(waf.inspect(get("/p?id=42&q=a-b_c"), ids("block")).blocked).toBe(false);
+    expect(waf.inspect(get("/p?id=%3Cscript%3E"), policy()).blocked).toBe(true);
+    expect(waf.inspect(get("/p?id=42&other=%3Cscript%3E"), ids("block")).blocked).toBe(true);
+  });
+
+  test("a value that does not fit is inspected as usual, or refused with onMismatch block", () => {
+    expect(waf.inspect(get("/p?id=abc"), ids("inspect")).blocked).toBe(false);
+    expect(waf.inspect(get("/p?id=%3Cscript%3E"), ids("inspect")).matches.map((m) => m.rule)).toEqual([
+      "xss-script-tag",
+    ]);
+    const refused = waf.inspect(get("/p?id=abc"), ids("block"));
+    expect(refused.matches).toMatchObject([
+      { rule: "allowlist-mismatch", target: "ARGS:id", severity: "critical" },
+    ]);
+    expect(refused.blocked).toBe(true);
+    expect(waf.inspect(form('{"user":{"id":"7 or 1"}}', "application/json"), ids("block")).blocked).toBe(
+      true,
+    );
+    expect(waf.inspect(form('{"user":{"id":7}}', "application/json"), ids("block")).blocked).toBe(false);
+  });
+
+  test("enum values match exactly, and long values never fit", () => {
+    const sort = policy({
+      parameters: [{ targets: ["ARGS:sort"], kind: "enum", values: ["name", "date"], onMismatch: "block" }],
+    });
+    expect(waf.inspect(get("/p?sort=date"), sort).blocked).toBe(false);
+    expect(waf.inspect(get("/p?sort=Date"), sort).blocked).toBe(true);
+    const short = policy({
+      parameters: [{ targets: ["ARGS:n"], kind: "integer", maxLength: 3, onMismatch: "block" }],
+    });
+    expect(waf.inspect(get("/p?n=123"), short).blocked).toBe(false);
+    expect(waf.inspect(get("/p?n=1234"), short).blocked).toBe(true);
+  });
+});

@@ -3,6 +3,7 @@
 // threshold decide. A rule counts once per request, at its highest severity, wherever it matched.
 // Per target, a detector runs only on values holding one of its trigger characters, and the
 // detections of short values are remembered (see CACHED_VALUE_CHARS).
+import { fits, mismatch, type ParameterRule } from "./allowlist.ts";
 import { charClasses, meets, triggerClasses } from "./char-classes.ts";
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits, variants } from "./decode.ts";
 import {
@@ -38,6 +39,8 @@ export interface WafPolicy {
   /** Anomaly score at which a request is refused (CRS: 5, one critical match). */
   threshold: number;
   exclusions: readonly Exclusion[];
+  /** Parameters with a declared kind of value; the first rule covering a target applies. */
+  parameters?: readonly ParameterRule[];
 }
 
 export interface WafVerdict {
@@ -152,8 +155,13 @@ export function createWaf(o: {
       };
       for (const detector of o.requestDetectors ?? [])
         for (const d of detector.inspectRequest(req)) count(d, "");
-      for (const target of requestTargets(req, targetLimits))
-        for (const d of detect(target)) count(d, target.value.slice(0, SAMPLE_CHARS));
+      for (const target of requestTargets(req, targetLimits)) {
+        const declared = policy.parameters?.find((p) => p.targets.some((t) => targetCovered(t, target.name)));
+        if (declared && fits(declared, target.value)) continue;
+        const sample = target.value.slice(0, SAMPLE_CHARS);
+        if (declared?.onMismatch === "block") count(mismatch(target.name), sample);
+        for (const d of detect(target)) count(d, sample);
+      }
       const matches = [...byRule.values()];
       const score = matches.reduce((sum, m) => sum + SEVERITY_POINTS[m.severity], 0);
       return { score, matches, blocked: policy.mode === "block" && score >= policy.threshold };
