@@ -71,3 +71,31 @@ test("bad input says what and where", async () => {
   const none = await rampart(["waf", "test"], { cwd: work });
   expect(none.stderr).toContain("give --uri for one request, or --file for a JSONL file of requests");
 });
+
+test("-c and --route apply the route's exclusions and parameter allowlist, as the gateway would", async () => {
+  const config = join(work, "rampart.yaml");
+  writeFileSync(
+    config,
+    [
+      "version: 1",
+      "routes:",
+      "  - path: /forum",
+      "    upstream: http://127.0.0.1:9",
+      "    waf:",
+      "      exclusions: [{ tags: [attack-sqli], targets: ['ARGS:post'] }]",
+      "      parameters: [{ targets: ['ARGS:id'], kind: integer, onMismatch: block }]",
+      "",
+    ].join("\n"),
+  );
+  const run = (uri: string) =>
+    rampart(["waf", "test", "-c", config, "--route", "/forum", "--uri", uri], { cwd: work });
+  expect((await run("/r?post=1%27%20OR%20%271%27=%271")).stdout).toMatch(/^passed {2}score 0/);
+  expect((await run("/r?title=1%27%20OR%20%271%27=%271")).stdout).toMatch(/^BLOCKED .*sqli-tautology/);
+  expect((await run("/r?id=12x")).stdout).toMatch(
+    /^BLOCKED .*allowlist-mismatch \(PL1, critical\) at ARGS:id/,
+  );
+  const missing = await rampart(["waf", "test", "-c", config, "--route", "/nope", "--uri", "/"], {
+    cwd: work,
+  });
+  expect(missing.stderr).toMatch(/--route: .* has no route with path '\/nope' \(it has \/forum\)/);
+});

@@ -11,6 +11,7 @@ import {
   type WafPolicy,
   type WafVerdict,
 } from "../network/waf/index.ts";
+import { loadConfig } from "../config/index.ts";
 import { progressBar } from "./progress.ts";
 import { registerWafTuneCommand } from "./waf-tune.ts";
 
@@ -20,8 +21,10 @@ interface TestOptions {
   header: string[];
   body?: string;
   file?: string;
-  paranoia: string;
-  threshold: string;
+  paranoia?: string;
+  threshold?: string;
+  config?: string;
+  route?: string;
   json?: boolean;
 }
 
@@ -58,6 +61,20 @@ const describe = (v: WafVerdict) =>
         )
         .join("; ");
 
+/** The WAF policy of the route `--route` names in the `-c` config. */
+async function routePolicy(o: TestOptions): Promise<WafPolicy | undefined> {
+  if (!o.config && !o.route) return undefined;
+  if (!o.config || !o.route) throw new Error("--config and --route go together");
+  const config = await loadConfig(o.config);
+  const route = config.routes.find((r) => r.path === o.route);
+  if (!route)
+    throw new Error(
+      `--route: ${o.config} has no route with path '${o.route}' (it has ${config.routes.map((r) => r.path).join(", ") || "none"})`,
+    );
+  if (!route.waf) throw new Error(`--route: the route '${o.route}' in ${o.config} has no waf section`);
+  return route.waf;
+}
+
 export function registerWafCommands(program: Command): void {
   const waf = program.command("waf").description("the web application firewall: try requests against it");
   waf
@@ -73,21 +90,26 @@ export function registerWafCommands(program: Command): void {
     )
     .option("-d, --body <text>", "request body")
     .option("--file <jsonl>", "requests, one JSON object a line: method, uri, headers, body (+ id, label)")
-    .option("--paranoia <1-4>", "paranoia level", "1")
-    .option("--threshold <score>", "anomaly score that blocks", "5")
+    .option("--paranoia <1-4>", "paranoia level (default 1, or the route's)")
+    .option("--threshold <score>", "anomaly score that blocks (default 5, or the route's)")
+    .option("-c, --config <file>", "rampart.yaml whose route (--route) gives exclusions and allowlists")
+    .option("--route <path>", "with -c: the route's path, e.g. /shop")
     .option("--json", "machine-readable output")
     .action(async (o: TestOptions) => {
-      const paranoia = Number(o.paranoia);
+      const route = await routePolicy(o);
+      const paranoia = Number(o.paranoia ?? route?.paranoia ?? 1);
       if (![1, 2, 3, 4].includes(paranoia))
         throw new Error(`--paranoia: expected 1, 2, 3 or 4; got ${o.paranoia}`);
-      const threshold = Number(o.threshold);
+      const threshold = Number(o.threshold ?? route?.threshold ?? 5);
       if (!Number.isInteger(threshold) || threshold < 1)
         throw new Error(`--threshold: expected a positive whole number; got ${o.threshold}`);
+      // The route's tuning applies as in the gateway; the mode is block, to show what it would refuse.
       const policy: WafPolicy = {
         mode: "block",
         paranoia: paranoia as WafPolicy["paranoia"],
         threshold,
-        exclusions: [],
+        exclusions: route?.exclusions ?? [],
+        parameters: route?.parameters ?? [],
       };
       const engine = createBuiltInWaf();
       if (!o.file) {
