@@ -193,9 +193,191 @@ describe("codeDetector: attacks", () => {
       target: "ARGS:q",
     });
     for (const r of Object.values(CODE_RULES)) {
-      expect([1, 2]).toContain(r.paranoia);
+      expect([1, 2, 3]).toContain(r.paranoia);
       expect(r.tags.length).toBeGreaterThan(0);
     }
+  });
+});
+
+describe("codeDetector: PHP functions, superglobals, php.ini, uploads", () => {
+  const attacks: [string, string][] = [
+    // open tags in other dress
+    ["<?xml :echo 1;", "code-php"],
+    ["<?xml\t:fputcsv($f, array('a'));", "code-php"],
+    ["<?xml   (); echo 1;", "code-php"],
+    ["test<?", "code-php"],
+    ["[php]echo 'x';[/php]", "code-php"],
+    ["echo 1;[/PHP]", "code-php"],
+    // variable variables and built names
+    ["${'ff'}", "code-php"],
+    ["$ {'a'.'b'}", "code-php"],
+    ["$      {$a}", "code-php"],
+    ["$ { CONSTANT }", "code-php"],
+    ["${@_.__}(31);", "code-php"],
+    ["$__[$_[1]](7)", "code-php"],
+    ["$OOO0000O0 (16)", "code-php"],
+    ["$_aB_4c[@5]/*x*/[@d] ()", "code-php"],
+    ["$a //x\n()", "code-php"],
+    ["(sy.(st).em)('uname');", "code-php"],
+    ['(string) "sys"."t"."em" (\'uname\');', "code-php"],
+    ["(string){[system][0]}('uname');", "code-php"],
+    ["[ system ] [ 0 ] ( ls );", "code-php"],
+    ["(['system'])[0]('uname');", "code-php"],
+    ["define('x', 'sys' . 'tem');(x)/* c */('uname');", "code-php"],
+    ["$y = 'sys'.'tem';($y)('uname');", "code-php"],
+    ["(sy.(st).em)(@id)", "code-php"],
+    // built-in function calls
+    ["base64_decode()", "code-php-function"],
+    ["BASE64_DeCoDe(", "code-php-function"],
+    ["curl_iNit()", "code-php-function"],
+    ["Print_r( )", "code-php-function"],
+    ["file_ExistS (\n\n)", "code-php-function"],
+    ["chr(123)", "code-php-function"],
+    ["FILE\r\n()", "code-php-function"],
+    ["exec \t #\n ()", "code-php-function"],
+    ["exec/*comment*/()", "code-php-function"],
+    ["fopen  (blah)", "code-php-function"],
+    ["unserialize(foo)", "code-php-function"],
+    ["gethostbynamE(", "code-php-function"],
+    ["touch($f);", "code-php-function"],
+    ["%66%6f%70%65%6e%28%27x%27%29", "code-php-function"], // fopen('x')
+    ["$x = base64_decode($input);", "code-php-function"],
+    // superglobals and php.ini
+    ["$_SERVER['test'];", "code-php-superglobal"],
+    ["$_%53ERVER['x']", "code-php-superglobal"],
+    ["$_S ERVER['REQUEST_URI'];", "code-php-superglobal"],
+    ["$GLOBALS['a']", "code-php-superglobal"],
+    ["allow_url_include=1", "code-php-ini"],
+    ["memory_limit = 512M", "code-php-ini"],
+    ["opcache.jit_max_polymorphic_calls=50", "code-php-ini"],
+    ["auto_prepend_file=php://input", "code-php-ini"],
+  ];
+  it.each(attacks)("%s → %s", (value, rule) => {
+    expect(rulesAt(value)).toContain(rule);
+  });
+
+  it("grades function calls by how word-like the name is", () => {
+    expect(rulesAt("pg_enter_pipeline_mode (")).toEqual([]);
+    expect(rulesAt("pg_enter_pipeline_mode (", 2)).toContain("code-php-extension-call");
+    expect(rulesAt("ldap_get_entries()", 2)).toContain("code-php-extension-call");
+    expect(rulesAt("sodium_add_to_recipe(foo)", 2)).toEqual([]); // an unknown name with a prose argument
+    expect(rulesAt("crypt(abc)", 2)).toEqual([]);
+    expect(rulesAt("crypt(abc)", 3)).toContain("code-php-word-call");
+    expect(rulesAt("checkdate() is handy")).toEqual([]);
+    expect(rulesAt("checkdate() is handy", 3)).toContain("code-php-word-call");
+    expect(rulesAt("symlink\t()")).toContain("code-php-function"); // an empty call ending the value
+  });
+
+  it("reads upload file names from multipart parts and X-Filename headers", () => {
+    const up = (value: string, name = "FILES_NAMES:file"): string[] => classifyCode(value, name);
+    for (const v of [
+      "a.php",
+      "a.PHP5...",
+      "shell.phtml",
+      "x.phar ",
+      "photo. php",
+      "a/b/c.pht",
+      "s.jsp",
+      "s.jspx..",
+    ])
+      expect(up(v)).toContain("code-upload-script");
+    expect(up("a.php", "REQUEST_HEADERS:x-filename")).toContain("code-upload-script");
+    expect(up("a.php", "REQUEST_HEADERS:x_file_name")).toContain("code-upload-script");
+    expect(up("sess_d8ew88tqmabdcokhumchy8htqm")).toContain("code-upload-script");
+    expect(up("/tmp/SESS_abc123def456ghi789jkl", "REQUEST_HEADERS:x.filename")).toContain(
+      "code-upload-script",
+    );
+    expect(up("test.php.jpg")).toEqual(["code-upload-double-extension"]);
+    expect(up("test.phar .png")).toEqual(["code-upload-double-extension"]);
+    expect(CODE_RULES["code-upload-double-extension"].paranoia).toBe(2);
+    // ordinary uploads, and script names outside file-name targets
+    for (const v of [
+      "photo.jpg",
+      "report.pdf",
+      "php-guide.pdf",
+      "my.photos.png",
+      "sess_1.txt",
+      "session.php.bak.zip",
+    ])
+      expect(up(v).filter((r) => r.startsWith("code-upload"))).toEqual(
+        v === "session.php.bak.zip" ? ["code-upload-double-extension"] : [],
+      );
+    expect(up("a.php", "ARGS:file")).toEqual([]);
+    expect(up("a.php", "REQUEST_HEADERS:referer")).toEqual([]);
+  });
+
+  it("reads cookie names as values", () => {
+    const rules = (name: string): string[] =>
+      codeDetector.inspect({ name: `REQUEST_COOKIES:${name}`, value: "value" }).map((d) => d.rule);
+    expect(rules("<?php phpinfo(); ?>")).toContain("code-php");
+    expect(rules("@{[system 'id']}")).toContain("code-perl");
+    expect(rules("java.Runtime")).toContain("code-java");
+    expect(rules("session")).toEqual([]);
+  });
+});
+
+describe("codeDetector: Java in base64 and odd package paths, Node and Ruby", () => {
+  const b64 = (s: string, shift = 0): string =>
+    Buffer.from("\0".repeat(shift) + s, "latin1")
+      .toString("base64")
+      .replace(/=+$/, "");
+  it("finds Java's stream header at every byte alignment", () => {
+    for (const shift of [0, 1, 2]) {
+      const enc = b64("\xac\xed\x00\x05sr\x00\x11java.util.HashMap", shift);
+      expect(rulesAt(enc, 2)).toContain(shift === 0 ? "code-deserialization" : "code-java-stream-base64");
+      // inside a longer base64 run, at any char offset
+      for (const lead of ["x", "xY", "xYz"])
+        expect(rulesAt(lead + enc, 2)).toContain("code-java-stream-base64");
+    }
+    expect(rulesAt("test=KztAAU", 2)).toContain("code-java-stream-base64");
+    expect(rulesAt("KztAAU", 1)).toEqual([]);
+  });
+
+  it("finds process and gadget class names in base64 at PL3", () => {
+    for (const word of ["runtime", "ProcessBuilder", "InvokerTransformer", "forclosure", "TemplatesImpl"])
+      for (const shift of [0, 1, 2]) {
+        const enc = b64(word, shift).slice(shift); // the filler's own chars cut away
+        expect(rulesAt(enc, 3)).toContain("code-java-class-base64");
+        expect(rulesAt(enc, 2)).not.toContain("code-java-class-base64");
+      }
+    // base64 of ordinary text, and words that are no base64
+    expect(rulesAt(b64("hello world, this is fine"), 3)).toEqual([]);
+    expect(rulesAt("RuntimeError", 3)).toEqual([]);
+    expect(rulesAt("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0", 3)).toEqual([]);
+  });
+
+  it("flags a process class under any java package at PL2", () => {
+    expect(rulesAt("java.evil.runtime", 2)).toContain("code-java-class-path");
+    expect(rulesAt("javax.foo.ProcessBuilder", 2)).toContain("code-java-class-path");
+    expect(classifyCode("test", "REQUEST_COOKIES:java.evil.processbuilder")).toContain(
+      "code-java-class-path",
+    );
+    expect(rulesAt("java.evil.runtime")).toEqual([]);
+    expect(rulesAt("java.runtime.version", 2)).toEqual([]);
+    expect(rulesAt("javascript.evil.runtime", 2)).toEqual([]);
+  });
+
+  const node: [string, string][] = [
+    ["eval(String.fromCharCode(97))", "code-node"],
+    ["new Function (", "code-node"],
+    ["function() {", "code-node"],
+    ["module.exports=", "code-node"],
+    ["process.env", "code-node"],
+    ['process["env"]', "code-node"],
+    ["process[req.query.a]", "code-node"],
+    ["require[req.query.a]", "code-node"],
+    ["console.info(1)", "code-node"],
+    ["c\\u006fnsole.info(1)", "code-node"],
+    ['console["info"](1)', "code-node"],
+    ["console.log.call(this,1)", "code-node"],
+    ['lol=require;x="child_process";lol(x).spawn("id")', "code-node"],
+    ['{"0":"$7:Module:prototype","then":"$2:then"}', "code-node"],
+    ['Process.spawn("id")', "code-ruby"],
+    ["IO.popen('id').read", "code-ruby"],
+    ["Kernel.exec('id')", "code-ruby"],
+  ];
+  it.each(node)("%s → %s", (value, rule) => {
+    expect(rulesAt(value)).toContain(rule);
   });
 });
 
@@ -210,7 +392,12 @@ describe("codeDetector: benign look-alikes at PL1", () => {
     "Never call eval() on user input in PHP",
     "The operating system (Linux) is fine",
     "an assert(x > 0) in the test",
-    "$x = base64_decode($input);",
+    "decode the base64 payload first",
+    "I never really liked C's assert() feature much",
+    "print (color) and file (pdf) options",
+    "count (3) and date (2024-01-01)",
+    "range(1, 10)",
+    "see system (default)",
     "const app = require('express')();",
     "db.exec('select 1')",
     '{"proto": "tcp", "constructor": "Acme Corp"}',
@@ -242,6 +429,27 @@ describe("codeDetector: benign look-alikes at PL1", () => {
     "java.runtime.version=21",
     "the bank's forclosure notice",
     "process.env.NODE_ENV",
+    "myfunction(){ echo hello }",
+    "filemtime is the file's modification time",
+    "array_diff is a PHP function",
+    "Visit our $ 5 store",
+    "costs $5 (five dollars)",
+    "engine: V8, precision: high",
+    "memory limit 512M",
+    "<?xml version='1.0' encoding='utf-8'?>",
+    '<?xml-stylesheet href="a.xsl"?>',
+    "the child process exited",
+    "console output",
+    "(see the system)(2)",
+    "[systems] [0] (ls)",
+    "sess_id",
+    "runtime",
+    "javascript.runtime.version",
+    "Order Rs 500 (Mumbai)",
+    "Price in $USD (approx)",
+    "=ROUND($B$2*1.2, 2)",
+    "SELECT MAX(id), COUNT(*) FROM t",
+    "from=2024-01-01",
   ];
   it.each(benign)("%s", (value) => {
     expect(rulesAt(value)).toEqual([]);

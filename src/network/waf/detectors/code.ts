@@ -5,11 +5,33 @@
 // that search forward remember what they found, so the work stays linear (the test times 64 KiB).
 // The engine feeds decoded variants, so `%24%7B` and `\x5f` arrive here decoded. Rules are our own.
 import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
+import { base64Java, javaProcessPath } from "./code-java.ts";
+import {
+  builtCall,
+  iniDirective,
+  isFileNameTarget,
+  joinedName,
+  phpCall,
+  superglobal,
+  uploadName,
+  variableVariable,
+} from "./code-php.ts";
 
 type RuleId =
   | "code-jndi"
   | "code-php"
+  | "code-php-function"
+  | "code-php-superglobal"
+  | "code-php-ini"
+  | "code-php-extension-call"
+  | "code-php-word-call"
+  | "code-upload-script"
+  | "code-upload-double-extension"
   | "code-java"
+  | "code-java-class-path"
+  | "code-java-stream-base64"
+  | "code-java-class-base64"
+  | "code-ruby"
   | "code-node"
   | "code-perl"
   | "code-prototype-pollution"
@@ -25,14 +47,36 @@ interface RuleInfo {
 
 /**
  * PL1: shapes that benign text does not produce: a JNDI lookup, PHP open tags and injection-typical
- * calls with code-shaped arguments, Java runtime and Node process access, Perl `@{[`, prototype-pollution paths,
- * serialised-object headers, template expressions that multiply numbers or reach the runtime. PL2:
- * template expressions with other arithmetic (`{{1+1}}`, `${9-2}`), which also appear in prose.
+ * calls with code-shaped arguments, calls of PHP built-ins whose names are no words, superglobals,
+ * php.ini assignments, uploads named as server scripts or PHP session files, Java runtime and Node
+ * process access, Ruby process calls, Perl `@{[`, prototype-pollution paths, serialised-object
+ * headers, template expressions that multiply numbers or reach the runtime. PL2: template
+ * expressions with other arithmetic (`{{1+1}}`, `${9-2}`), which also appear in prose; calls of
+ * functions from PHP's extension families (`pg_…(`), which other languages' snake_case resembles;
+ * a script extension inside an upload's name (`shell.php.jpg`); Java's stream header in shifted
+ * base64; a process class under any `java.` package. PL3: PHP functions named by plain words
+ * called with any argument (`crypt(abc)`, which prose writes too); process and gadget class
+ * names inside base64 (which encoded configuration could also hold).
  */
 export const CODE_RULES: Readonly<Record<RuleId, RuleInfo>> = {
   "code-jndi": { paranoia: 1, severity: "critical", tags: ["attack-injection-java", "log4shell"] },
   "code-php": { paranoia: 1, severity: "critical", tags: ["attack-injection-php"] },
+  "code-php-function": { paranoia: 1, severity: "critical", tags: ["attack-injection-php"] },
+  "code-php-superglobal": { paranoia: 1, severity: "critical", tags: ["attack-injection-php"] },
+  "code-php-ini": { paranoia: 1, severity: "critical", tags: ["attack-injection-php"] },
+  "code-php-extension-call": { paranoia: 2, severity: "critical", tags: ["attack-injection-php"] },
+  "code-php-word-call": { paranoia: 3, severity: "critical", tags: ["attack-injection-php"] },
+  "code-upload-script": { paranoia: 1, severity: "critical", tags: ["attack-injection-php", "file-upload"] },
+  "code-upload-double-extension": {
+    paranoia: 2,
+    severity: "critical",
+    tags: ["attack-injection-php", "file-upload"],
+  },
   "code-java": { paranoia: 1, severity: "critical", tags: ["attack-injection-java"] },
+  "code-java-class-path": { paranoia: 2, severity: "critical", tags: ["attack-injection-java"] },
+  "code-java-stream-base64": { paranoia: 2, severity: "critical", tags: ["attack-deserialization"] },
+  "code-java-class-base64": { paranoia: 3, severity: "critical", tags: ["attack-injection-java"] },
+  "code-ruby": { paranoia: 1, severity: "critical", tags: ["attack-injection-ruby"] },
   "code-node": { paranoia: 1, severity: "critical", tags: ["attack-injection-node"] },
   "code-perl": { paranoia: 1, severity: "critical", tags: ["attack-injection-perl"] },
   "code-prototype-pollution": {
@@ -182,8 +226,12 @@ function bareArgument(v: string, i: number): boolean {
   return k - i >= 2 && v.charCodeAt(k) === 41;
 }
 
-/** `$a(1)`, `$__['o'](5)`, `${'a'}(2)`, `$GLOBALS['x'](3)`: a variable called as a function. */
-function variableCall(v: string): boolean {
+/**
+ * `$a(1)`, `$__['o'](5)`, `${'a'}(2)`, `$GLOBALS['x'](3)`: a variable called as a function. With
+ * `strict` (the compacted text, where `$USD (approx)` became `$usd(approx)`), the argument must
+ * look like code: a number, a string, a variable, `@` or nothing.
+ */
+function variableCall(v: string, strict = false): boolean {
   for (let i = v.indexOf("$"); i >= 0; i = v.indexOf("$", i + 1)) {
     let k = i + 1;
     while (v.charCodeAt(k) === 36) k++;
@@ -202,11 +250,20 @@ function variableCall(v: string): boolean {
     for (let groups = 0; groups < 3 && k < stop; groups++) {
       const open = v.charCodeAt(k);
       if (open !== 91 && open !== 123) break;
-      const close = open === 91 ? 93 : 125;
-      while (k < stop && v.charCodeAt(k) !== close) k++;
+      // `$__[$_[1]]`: brackets nest
+      let depth = 0;
+      for (; k < stop; k++) {
+        const ch = v.charCodeAt(k);
+        if (ch === 91 || ch === 123) depth++;
+        else if ((ch === 93 || ch === 125) && --depth === 0) break;
+      }
       k++;
     }
-    if (k < v.length && v.charCodeAt(k) === 40) return true;
+    if (k < v.length && v.charCodeAt(k) === 40) {
+      if (!strict) return true;
+      const a = v.charCodeAt(k + 1);
+      if (isDigit(a) || a === 39 || a === 34 || a === 36 || a === 64 || a === 41) return true;
+    }
   }
   return false;
 }
@@ -241,6 +298,17 @@ function isPhp(v: string, c: string): boolean {
     }
   }
   if (v.includes("phpinfo(")) return true;
+  // `<?xml :echo 1;`: a short open tag that only looks like an XML declaration (which names attributes).
+  for (let i = v.indexOf("<?xml"); i >= 0; i = v.indexOf("<?xml", i + 5)) {
+    let k = i + 5;
+    while (k < v.length && k < i + 40 && isSpace(v.charCodeAt(k))) k++;
+    const n = v.charCodeAt(k);
+    if (k < v.length && !isLower(n) && n !== 63 && n !== 45 && n !== 95 && n !== 62) return true;
+  }
+  // `test<?`: an open tag ending the value, the rest of the line left to the server's own code.
+  if (v.trimEnd().endsWith("<?")) return true;
+  // `[php]…[/php]`: template engines' and forum software's PHP blocks.
+  if (v.includes("[php]") || v.includes("[/php]") || v.includes("[\\php]")) return true;
   if (v.indexOf("(") < 0) return false;
   // One pass over the calls: the name before each `(` (spaces and comments are gone in `c`).
   for (let p = c.indexOf("("); p >= 0; p = c.indexOf("(", p + 1)) {
@@ -269,7 +337,8 @@ function isPhp(v: string, c: string): boolean {
     if (before === 46 || !PHP_CALLS_SET.has(name)) continue; // `.exec(` is a method: Node's rule
     if (codeArgument(c, p + 1) || (VARIABLE_CALLS_SET.has(name) && bareArgument(c, p + 1))) return true;
   }
-  if (variableCall(v)) return true;
+  if (variableCall(v) || (c !== v && variableCall(c, true))) return true;
+  if (builtCall(c) || joinedName(c)) return true;
   // preg_replace with the `e` modifier evaluates the replacement.
   for (let i = c.indexOf("preg_replace("); i >= 0; i = c.indexOf("preg_replace(", i + 1)) {
     const q = c.charCodeAt(i + 13);
@@ -383,8 +452,37 @@ function constantLoop(c: string): boolean {
 // Every entry of NODE holds one of these.
 const NODE_HINTS = ["process", "sync(", "constructor", "mainmodule", "require.main"];
 
-function isNode(c: string): boolean {
+// Node's globals reached the way an injected expression reaches them (compacted, lowercased).
+// prettier-ignore
+const NODE_GLOBALS = [
+  "process[", "require[", "module.exports", "newfunction(", "eval(string.fromcharcode",
+  "console[", "'child_process'", '"child_process"', "`child_process`", "function(){", "process.kill(",
+  "process.exit(", "process.cwd(", "process.dlopen(", "process.binding",
+];
+// Console methods an injection calls to probe whether its code runs.
+const CONSOLE_METHODS = ["log", "info", "warn", "error", "debug", "trace", "dir", "table"];
+
+function isNode(c: string, v: string): boolean {
   if (NODE_HINTS.some((h) => c.includes(h)) && NODE.some((n) => c.includes(n))) return true;
+  if (NODE_GLOBALS.some((g) => hasWordStart(c, g))) return true;
+  // `process.env` read whole (to leak it); `process.env.NODE_ENV` is how docs and configs name one variable.
+  for (let i = c.indexOf("process.env"); i >= 0; i = c.indexOf("process.env", i + 1))
+    if (
+      (i === 0 || !isIdent(c.charCodeAt(i - 1))) &&
+      !isIdent(c.charCodeAt(i + 11)) &&
+      c.charCodeAt(i + 11) !== 46
+    )
+      return true;
+  for (let i = c.indexOf("console."); i >= 0; i = c.indexOf("console.", i + 1)) {
+    if (i > 0 && isIdent(c.charCodeAt(i - 1))) continue;
+    for (const m of CONSOLE_METHODS)
+      if (
+        c.startsWith(m, i + 8) &&
+        (c.charCodeAt(i + 8 + m.length) === 40 || c.startsWith(".call(", i + 8 + m.length))
+      )
+        return true;
+  }
+  if (flightReference(v)) return true;
   if (constantLoop(c)) return true;
   for (let i = c.indexOf("require("); i >= 0; i = c.indexOf("require(", i + 1)) {
     const q = c.charCodeAt(i + 8);
@@ -395,6 +493,33 @@ function isNode(c: string): boolean {
       return true;
   }
   return false;
+}
+
+/**
+ * React Flight's `"$7:Module:prototype"`: a server-component reference walking a module's
+ * properties into its prototype or constructor (the CVE-2025-55182 shape).
+ */
+function flightReference(v: string): boolean {
+  if (v.indexOf('"$') < 0) return false;
+  for (const key of [":prototype", ":__proto__", ":constructor"])
+    for (let i = v.indexOf(key); i >= 0; i = v.indexOf(key, i + 1)) {
+      let k = i - 1;
+      const stop = Math.max(0, i - 48);
+      while (k > stop && (isIdent(v.charCodeAt(k)) || v.charCodeAt(k) === 58 || v.charCodeAt(k) === 64)) k--;
+      if (v.charCodeAt(k) === 36 && v.charCodeAt(k - 1) === 34) return true;
+    }
+  return false;
+}
+
+// Ruby's ways to start a process from an injected expression.
+// prettier-ignore
+const RUBY = [
+  "process.spawn(", "kernel.exec(", "kernel.system(", "kernel.spawn(", "kernel.open(", "io.popen(",
+  "open3.popen3(", "open3.capture2(", "open3.capture3(", "pty.spawn(", "kernel.`",
+];
+
+function isRuby(c: string): boolean {
+  return c.indexOf(".") >= 0 && RUBY.some((r) => hasWordStart(c, r));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -584,9 +709,27 @@ export function classifyCode(value: string, name = ""): RuleId[] {
   const n = name.toLowerCase();
   const c = compact(v);
   if (isJndi(v, c)) out.push("code-jndi");
-  if (isPhp(v, c)) out.push("code-php");
+  if (isPhp(v, c) || variableVariable(v)) out.push("code-php");
+  if (v.indexOf("(") >= 0) {
+    const call = phpCall(c);
+    if (call === "function" || call === "word-code") out.push("code-php-function");
+    else if (call === "prefix") out.push("code-php-extension-call");
+    else if (call === "word") out.push("code-php-word-call");
+  }
+  if (superglobal(c)) out.push("code-php-superglobal");
+  if (iniDirective(v)) out.push("code-php-ini");
+  if (name !== "" && isFileNameTarget(name)) {
+    const u = uploadName(value);
+    if (u === "final" || u === "session") out.push("code-upload-script");
+    else if (u === "inner") out.push("code-upload-double-extension");
+  }
   if (isJava(v, c, n)) out.push("code-java");
-  if (isNode(c)) out.push("code-node");
+  if (javaProcessPath(c) || javaProcessPath(n)) out.push("code-java-class-path");
+  const b64 = base64Java(value);
+  if (b64.stream) out.push("code-java-stream-base64");
+  if (b64.className) out.push("code-java-class-base64");
+  if (isNode(c, v)) out.push("code-node");
+  if (isRuby(c)) out.push("code-ruby");
   // Perl's `@{[ … ]}` runs code inside an interpolated string; nothing else writes it.
   if (c.includes("@{[")) out.push("code-perl");
   if (isPollution(v, false) || isPollution(n, true)) out.push("code-prototype-pollution");
@@ -596,10 +739,16 @@ export function classifyCode(value: string, name = ""): RuleId[] {
   return out;
 }
 
+/** A cookie's name is attacker text that no decoder sees (`Cookie: <?php …?>=1`); it is read as a value too. */
+const COOKIE = "REQUEST_COOKIES:";
+
 export const codeDetector: Detector = {
   name: "code",
   inspect(target: Target): Detection[] {
-    return classifyCode(target.value, target.name).map((rule) => {
+    const rules = classifyCode(target.value, target.name);
+    if (target.name.startsWith(COOKIE) && target.name.length > COOKIE.length)
+      for (const r of classifyCode(target.name.slice(COOKIE.length))) if (!rules.includes(r)) rules.push(r);
+    return rules.map((rule) => {
       const r = CODE_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };
     });

@@ -125,8 +125,10 @@ describe("ssrfDetector: schemes and RFI", () => {
     expect(rulesAt("10.0.0.5", 2)).toContain("ssrf-internal-host");
     expect(rulesAt("localhost", 2)).toContain("ssrf-internal-host");
     expect(rulesAt("[::1]:8080", 2)).toContain("ssrf-internal-host");
-    expect(rulesAt("http://93.184.216.34/x", 2)).toEqual([]);
-    expect(rulesAt("http://93.184.216.34/x", 3)).toContain("rfi-ip-host");
+    expect(rulesAt("see http://93.184.216.34/x", 2)).toEqual([]);
+    expect(rulesAt("see http://93.184.216.34/x", 3)).toContain("rfi-ip-host");
+    // a value that is a URL to an IP literal is the RFI shape itself
+    expect(rulesAt("http://93.184.216.34/x")).toContain("rfi-ip-url");
   });
 
   it("leaves file:// to the LFI detector", () => {
@@ -169,6 +171,76 @@ describe("ssrfDetector: schemes and RFI", () => {
   });
 });
 
+describe("ssrfDetector: more hosts, spellings and RFI shapes", () => {
+  const cases: [string, string, number][] = [
+    ["https://metadata.packet.net/userdata", "ssrf-metadata", 1],
+    ["http:127.0.0.1", "ssrf-internal-url", 1],
+    ["http:2852039166", "ssrf-metadata", 1],
+    ["http:/2852039166", "ssrf-metadata", 1],
+    ["http:0xA9FEA9FE", "ssrf-metadata", 1],
+    ["http:[::ffff:a9fe:a9fe]", "ssrf-metadata", 1],
+    ["http:0251.0376.0251.0376", "ssrf-metadata", 1],
+    ["http:123456789", "ssrf-obfuscated-host", 2],
+    ["http://7147006462/", "ssrf-metadata", 1], // wraps past 32 bits to 169.254.169.254
+    ["http://0x41414141A9FEA9FE/", "ssrf-metadata", 1],
+    ["http://[0:0:0:0:0:0:169.254.169.254]", "ssrf-metadata", 1],
+    ["http://[a::b]", "ssrf-obfuscated-host", 2],
+    ["http://[dead:beef:dead::beef:dead:beef:dead]", "ssrf-obfuscated-host", 2],
+    ["http://2130706434/", "ssrf-obfuscated-host", 2],
+    ["http://google.com:80 &@google.com:80# @127.88.23.245:22/", "ssrf-obfuscated-host", 2],
+    ["http://\\\\g\\\\o\\\\o\\\\g\\\\l\\\\e.\\\\c\\\\o\\\\m/", "ssrf-obfuscated-host", 2],
+    ["http://example.com%2f@evil.com/", "ssrf-obfuscated-host", 2],
+    ["http://example.com%2f:pw@evil.com/", "ssrf-obfuscated-host", 2],
+    ["localhost/", "ssrf-internal-url", 1],
+    ["LOCALHOST/admin", "ssrf-internal-url", 1],
+    ["localhost4.localdomain4/", "ssrf-internal-url", 1],
+    ["host.docker.internal/", "ssrf-internal-url", 1],
+    ["http://host.containers.internal:8080/", "ssrf-internal-url", 1],
+    ["kubernetes.default.svc.cluster.local/", "ssrf-internal-url", 1],
+    ["http://66.240.183.75/crash.php", "rfi-ip-url", 1],
+    ["https://[2001:41d0:701:1100::29c8]/gecko.php", "rfi-ip-url", 1],
+    ["ftp%3A%2F%2F1.1.1.1", "rfi-ip-url", 1],
+    ["https://foo.bar?", "rfi-trailing-question", 1],
+    ["https?", "rfi-trailing-question", 1],
+    ["file?", "rfi-trailing-question", 1],
+    ["data:text/plain;base64,SSBsb3ZlIFBIUAo=", "rfi-data-uri", 1],
+    ["DATA:TEXT/PLAIN", "rfi-data-uri", 1],
+  ];
+  it.each(cases)("%s → %s at PL%d", (value, rule, pl) => {
+    expect(rulesAt(value, pl)).toContain(rule);
+    if (pl > 1) expect(rulesAt(value, pl - 1)).not.toContain(rule);
+  });
+
+  it("reads a URL given to an include-like parameter as RFI", () => {
+    expect(rulesAt("https://foo.bar", 1, "ARGS:_CONF[path]")).toContain("rfi-include-param");
+    expect(rulesAt("https://foo.bar", 1, "ARGS:mosConfig_absolute_path")).toContain("rfi-include-param");
+    expect(rulesAt("http://evil.example/x", 1, "ARGS_JSON:cfg.include")).toContain("rfi-include-param");
+    // media links, other parameters and other targets
+    expect(rulesAt("https://cdn.example.com/a/b.png", 1, "ARGS:image_path")).toEqual([]);
+    expect(rulesAt("https://foo.bar", 1, "ARGS:next")).toEqual([]);
+    expect(rulesAt("https://foo.bar", 1, "ARGS:pathology")).toEqual([]);
+    expect(rulesAt("https://foo.bar", 1, "REQUEST_HEADERS:x-path")).toEqual([]);
+  });
+
+  it("flags an off-site URL at PL2 unless the parameter is named for a link", () => {
+    expect(rulesAt("https://foo.bar", 2, "ARGS:x")).toEqual(["rfi-offsite-url"]);
+    expect(rulesAt("https://foo.bar", 1, "ARGS:x")).toEqual([]);
+    expect(rulesAt("ftp://foo.bar", 2, "XML:/root/a/@probe")).toEqual(["rfi-offsite-url"]);
+    for (const name of ["ARGS:url", "ARGS:redirect_uri", "ARGS_JSON:user.avatarUrl", "ARGS:loc", "ARGS:next"])
+      expect(rulesAt("https://example.com/a", 4, name)).not.toContain("rfi-offsite-url");
+    expect(rulesAt("/get/https://example.com/", 2, "REQUEST_PATH")).toContain("rfi-url-in-path");
+    expect(rulesAt("/get/https://example.com/", 1, "REQUEST_PATH")).toEqual([]);
+    expect(rulesAt("https://example.com/", 4, "REQUEST_HEADERS:referer")).toEqual([]);
+  });
+
+  it("reads cookie names as values", () => {
+    const rules = ssrfDetector
+      .inspect({ name: "REQUEST_COOKIES:http://2852039166/", value: "" })
+      .map((d) => d.rule);
+    expect(rules).toContain("ssrf-metadata");
+  });
+});
+
 describe("ssrfDetector: benign look-alikes at PL1", () => {
   const benign = [
     "https://example.com/a?b=c",
@@ -200,6 +272,19 @@ describe("ssrfDetector: benign look-alikes at PL1", () => {
     "user@localhost", // an address, not a URL
     "http://8.8.8.8.nip.io/",
     "gopher is a protocol",
+    "http://1.2.3.4.example.com/", // a name that starts with digits
+    "https://example.com/page??",
+    "file? what file?",
+    "http:8080",
+    "http:0xABCDEF", // not a whole address
+    "http:0xA9.0xFE.0xA9",
+    "data://text/plain;base64,SSBsb3ZlIFBIUAo=", // the LFI detector's wrapper rule reads `data://`
+    "data:image/png;base64,iVBORw0KGgo=",
+    "the metadata of the file",
+    "see https://medium.com/@alice/my-post",
+    "10.0.0.0/8",
+    "my.internal.wiki", // a bare name without a path
+    "app.internal",
   ];
   it.each(benign)("%s", (value) => {
     expect(rulesAt(value)).toEqual([]);

@@ -14,7 +14,14 @@ type RuleId =
   | "ssrf-internal-url"
   | "ssrf-dangerous-scheme"
   | "rfi-url-param"
+  | "rfi-ip-url"
+  | "rfi-include-param"
+  | "rfi-trailing-question"
+  | "rfi-data-uri"
   | "ssrf-internal-host"
+  | "ssrf-obfuscated-host"
+  | "rfi-offsite-url"
+  | "rfi-url-in-path"
   | "rfi-ip-host";
 
 interface RuleInfo {
@@ -25,16 +32,30 @@ interface RuleInfo {
 
 /**
  * PL1: a metadata endpoint (as a URL host, a bare host or a well-known metadata path), a URL whose
- * host is internal, a raw-protocol scheme, and the RFI shape. PL2: a whole value that is an internal
- * address (`10.0.0.5`, `localhost`): a settings form legitimately holds one. PL3: any URL whose host
- * is an IP literal, which CDNs, health checks and self-hosted links also produce.
+ * host is internal (also written `http:127.0.0.1` or as a bare `localhost/path`), a raw-protocol
+ * scheme, and the RFI shapes: a script URL cut off by `?` or NUL, a value that is a URL to an IP
+ * literal, a URL given to a parameter named for a path or an include, a URL-scheme value ending in
+ * `?`, PHP's `data:` wrapper with a text type. PL2: a whole value that is an internal address
+ * (`10.0.0.5`, `localhost`): a settings form legitimately holds one; a URL host in an obfuscated
+ * spelling (a decimal, hex or octal integer, an IPv6 literal, backslashes, an `@` smuggling a second
+ * host) that ordinary links do not use; a value that is a URL to another site, or a URL inside the
+ * request path: link-sharing forms and redirects do that too (a parameter named for a link,
+ * `url`, `redirect_uri`, `imageUrl`, is left alone). PL3: any URL whose host is an IP
+ * literal, which CDNs, health checks and self-hosted links also produce.
  */
 export const SSRF_RULES: Readonly<Record<RuleId, RuleInfo>> = {
   "ssrf-metadata": { paranoia: 1, severity: "critical", tags: ["attack-ssrf", "cloud-metadata"] },
   "ssrf-internal-url": { paranoia: 1, severity: "critical", tags: ["attack-ssrf", "internal-address"] },
   "ssrf-dangerous-scheme": { paranoia: 1, severity: "critical", tags: ["attack-ssrf", "url-scheme"] },
   "rfi-url-param": { paranoia: 1, severity: "critical", tags: ["attack-rfi", "remote-include"] },
+  "rfi-ip-url": { paranoia: 1, severity: "critical", tags: ["attack-rfi", "ip-host"] },
+  "rfi-include-param": { paranoia: 1, severity: "critical", tags: ["attack-rfi", "remote-include"] },
+  "rfi-trailing-question": { paranoia: 1, severity: "critical", tags: ["attack-rfi", "remote-include"] },
+  "rfi-data-uri": { paranoia: 1, severity: "critical", tags: ["attack-rfi", "url-scheme"] },
   "ssrf-internal-host": { paranoia: 2, severity: "error", tags: ["attack-ssrf", "internal-address"] },
+  "ssrf-obfuscated-host": { paranoia: 2, severity: "critical", tags: ["attack-ssrf", "ip-obfuscation"] },
+  "rfi-offsite-url": { paranoia: 2, severity: "critical", tags: ["attack-rfi", "offsite-url"] },
+  "rfi-url-in-path": { paranoia: 2, severity: "critical", tags: ["attack-rfi", "offsite-url"] },
   "rfi-ip-host": { paranoia: 3, severity: "warning", tags: ["attack-rfi", "ip-host"] },
 };
 
@@ -61,17 +82,22 @@ const METADATA_IPS = new Set([
 // prettier-ignore
 const METADATA_NAMES = new Set([
   "metadata.google.internal", "metadata.goog", "instance-data.ec2.internal",
-  "metadata.azure.com", "metadata.tencentyun.com", "metadata.platformequinix.com",
+  "metadata.azure.com", "metadata.tencentyun.com", "metadata.platformequinix.com", "metadata.packet.net",
 ]);
+// prettier-ignore
 const LOOPBACK_NAMES = new Set([
-  "localhost",
-  "localhost.localdomain",
-  "ip6-localhost",
-  "ip6-loopback",
-  "localtest.me",
-  "lvh.me",
-  "vcap.me",
+  "localhost", "localhost.localdomain", "localhost4", "localhost6", "localhost4.localdomain4",
+  "localhost6.localdomain6", "ip6-localhost", "ip6-loopback", "ipv6-localhost", "ipv6-loopback", "ip6-localnet",
+  "localtest.me", "lvh.me", "vcap.me", "kubernetes.default", "kubernetes.default.svc",
 ]);
+/** Names container runtimes and clusters give the host and their services (`host.docker.internal`, `*.svc.cluster.local`). */
+const INTERNAL_SUFFIXES = [
+  ".docker.internal",
+  ".containers.internal",
+  ".lima.internal",
+  ".cluster.local",
+  ".internal",
+];
 /** Wildcard DNS services that resolve `<ip>.<suffix>` (or `<a-b-c-d>.<suffix>`) to that ip. */
 const WILDCARD_DNS = ["nip.io", "sslip.io", "xip.io", "nip.direct", "traefik.me", "localh.st"];
 const INTERNAL_V4 = new Set(["loopback", "private", "linkLocal", "unspecified", "carrierGradeNat"]);
@@ -110,7 +136,9 @@ function classifyIp(text: string): HostClass | null {
     if (METADATA_IPS.has(v6.toString())) return "metadata";
     const range = v6.range();
     // IPv4 embedded in IPv6: mapped (`::ffff:a.b.c.d`) and NAT64 (`64:ff9b::/96`) carry it in the low 32 bits.
-    if (range === "ipv4Mapped" || range === "rfc6052" || range === "rfc6145") {
+    // and the deprecated IPv4-compatible form (`::a.b.c.d`, 96 zero bits first)
+    const compatible = v6.parts.slice(0, 6).every((x) => x === 0) && v6.parts[6] !== 0;
+    if (range === "ipv4Mapped" || range === "rfc6052" || range === "rfc6145" || compatible) {
       const p = v6.parts;
       const v4 = `${p[6]! >> 8}.${p[6]! & 255}.${p[7]! >> 8}.${p[7]! & 255}`;
       return classifyIp(v4);
@@ -167,6 +195,7 @@ export function classifyHost(host: string): HostClass {
   if (ip !== null) return ip;
   if (METADATA_NAMES.has(host)) return "metadata";
   if (LOOPBACK_NAMES.has(host) || host.endsWith(".localhost")) return "internal";
+  if (INTERNAL_SUFFIXES.some((x) => host.endsWith(x))) return "internal";
   for (const suffix of WILDCARD_DNS) {
     if (host.endsWith(`.${suffix}`)) {
       const c = embeddedIp(host.slice(0, -suffix.length - 1));
@@ -260,37 +289,264 @@ function isSelfUrlTarget(name: string): boolean {
   return n.endsWith(":referer") || n.endsWith(":origin") || n.endsWith(":host");
 }
 
+/**
+ * Whether an IP literal host is spelled the way only URL-parser tricks spell it: one integer
+ * (`2852039166`, `0xa9fea9fe`), octal or hex parts, fewer than four parts, or IPv6.
+ */
+function unusualSpelling(host: string): boolean {
+  if (host.includes(":")) return true;
+  const parts = host.split(".");
+  return !(
+    parts.length === 4 && parts.every((p) => p.length > 0 && p.length <= 3 && !(p.length > 1 && p[0] === "0"))
+  );
+}
+
+/**
+ * Integers past 32 bits (`7147006462`, `0x41414141a9fea9fe`) wrap on some parsers: their low 32
+ * bits are the address. What that address is, or null when the host is no such integer.
+ */
+function wrappedInteger(host: string): HostClass | null {
+  if (/^[0-9]{10,20}$/.test(host) && Number(host) > 0xffffffff)
+    return classifyIp(String(Number(BigInt(host) & 0xffffffffn)));
+  if (/^0x[0-9a-f]{9,16}$/.test(host)) return classifyIp(`0x${host.slice(-8)}`);
+  return null;
+}
+
+/** Schemes a server fetches; RFI and SSRF name these. */
+const URL_WORDS = ["http", "https", "ftp", "ftps", "gopher", "dict"];
+
+/**
+ * `http:127.0.0.1`, `http:/2852039166`, `http:[::1]`: a scheme with fewer than two slashes, which
+ * lenient URL parsers (PHP, curl, browsers) still read as scheme and host. Only IP literals count.
+ */
+function slashlessHosts(lower: string): string[] {
+  const out: string[] = [];
+  for (let i = lower.indexOf(":"); i >= 0 && out.length < 8; i = lower.indexOf(":", i + 1)) {
+    let s = i;
+    while (s > 0 && i - s < 7 && isAlpha(lower.charCodeAt(s - 1))) s--;
+    if (s > 0 && isSchemeChar(lower.charCodeAt(s - 1))) continue;
+    if (!URL_WORDS.includes(lower.slice(s, i))) continue;
+    let k = i + 1;
+    if (isSlash(lower.charCodeAt(k))) k++;
+    if (isSlash(lower.charCodeAt(k))) continue; // `http://`: findUrls reads it
+    const start = k;
+    const stop = Math.min(lower.length, start + 64);
+    while (k < stop && !endsAuthority(lower.charCodeAt(k))) k++;
+    const host = normaliseHost(lower.slice(start, k));
+    if (host.includes(":")) {
+      out.push(host);
+      continue;
+    }
+    // A whole address: four parts, or one integer past 2^24 (`http:8080` is a port, `0xabcdef` no host).
+    const parts = host.split(".");
+    if (!ipShaped(host) || (parts.length !== 1 && parts.length !== 4)) continue;
+    if (parts.length === 1) {
+      const n = host.startsWith("0x") ? parseInt(host.slice(2), 16) : Number(host);
+      if (!(n >= 2 ** 24)) continue;
+    }
+    out.push(host);
+  }
+  return out;
+}
+
+/** `http://a\\b\\c.com`: backslashes between host characters, which parsers disagree about. */
+function backslashedAuthority(v: string): boolean {
+  for (let i = v.indexOf("://"); i >= 0; i = v.indexOf("://", i + 3)) {
+    let k = i + 3;
+    while (k < v.length && isSlash(v.charCodeAt(k))) k++;
+    let backslashes = 0;
+    let dotAfter = false;
+    const stop = Math.min(v.length, k + MAX_HOST);
+    for (; k < stop; k++) {
+      const c = v.charCodeAt(k);
+      if (c === 92) backslashes++;
+      else if (c === 46 && backslashes > 0) dotAfter = true;
+      else if (c === 47 || c === 63 || c === 35 || c <= 32) break;
+    }
+    if (backslashes >= 2 && dotAfter) return true;
+  }
+  return false;
+}
+
+/**
+ * `http://example.com%2f@evil.com/`: an encoded slash before the `@`, so a checker that decodes
+ * first reads `example.com` as the host and a fetcher that does not reads `evil.com`. Decoded, the
+ * first path segment is userinfo and a dotted host (`/:pw@evil.com/`); a profile path such as
+ * `/@alice/post` has no dot there.
+ */
+function slashBeforeAt(lower: string): boolean {
+  for (let i = lower.indexOf("://"); i >= 0; i = lower.indexOf("://", i + 3)) {
+    let k = i + 3;
+    const stop = Math.min(lower.length, k + MAX_HOST);
+    while (k < stop && !endsAuthority(lower.charCodeAt(k))) k++;
+    if (k >= stop || !isSlash(lower.charCodeAt(k))) continue;
+    k++;
+    const segStart = k;
+    while (k < stop && !isSlash(lower.charCodeAt(k)) && lower.charCodeAt(k) > 32) k++;
+    const seg = lower.slice(segStart, k);
+    const at = seg.lastIndexOf("@");
+    if (at < 0 || (at > 0 && seg.charCodeAt(0) !== 58 && !seg.slice(0, at).includes(":"))) continue;
+    const host = seg.slice(at + 1);
+    if (/^[a-z0-9-]+(?:\.[a-z0-9-]+)+$/.test(host) && /[a-z]/.test(host)) return true;
+  }
+  return false;
+}
+
+/** Hosts written after an `@` anywhere past a URL's start: `http://a.com:80 &@127.0.0.1:22/`. */
+function hostsAfterAt(v: string, from: number): string[] {
+  const out: string[] = [];
+  for (let i = v.indexOf("@", from); i >= 0 && out.length < 8; i = v.indexOf("@", i + 1)) {
+    let k = i + 1;
+    const stop = Math.min(v.length, k + MAX_HOST);
+    while (k < stop && !endsAuthority(v.charCodeAt(k)) && v.charCodeAt(k) !== 64) k++;
+    if (k > i + 1) out.push(normaliseHost(v.slice(i + 1, k)));
+  }
+  return out;
+}
+
+/** Parameter names that hold a path or a file to include (`_conf[path]`, `mosConfig_absolute_path`, `inc_dir`). */
+function includeParam(targetName: string): boolean {
+  const colon = targetName.indexOf(":");
+  const kind = targetName.slice(0, colon);
+  if (kind !== "ARGS" && kind !== "ARGS_JSON" && kind !== "MULTIPART") return false;
+  const name = targetName.slice(colon + 1).toLowerCase();
+  for (const token of name.split(/[^a-z]+/))
+    if (
+      token.endsWith("path") ||
+      token.endsWith("dir") ||
+      token === "root" ||
+      token === "include" ||
+      token === "inc" ||
+      token === "require"
+    )
+      return true;
+  return false;
+}
+
+// Parameter names that say they hold a link: a URL there is the form working as meant.
+// prettier-ignore
+const URL_NAME_PARTS = [
+  "url", "uri", "link", "href", "redirect", "redir", "return", "next", "callback", "continue", "goto", "dest",
+  "target", "loc", "src", "source", "site", "web", "home", "feed", "rss", "refer", "origin", "domain", "host",
+  "endpoint", "hook", "image", "img", "avatar", "icon", "logo", "photo", "video", "media", "share", "embed",
+];
+
+/** Whether a target's parameter (its last path segment for JSON and XML) is named for a URL. */
+function urlParam(targetName: string): boolean {
+  const colon = targetName.indexOf(":");
+  const full = targetName.slice(colon + 1).toLowerCase();
+  const last = full.slice(Math.max(full.lastIndexOf("."), full.lastIndexOf("/"), full.lastIndexOf("@")) + 1);
+  return URL_NAME_PARTS.some((p) => last.includes(p));
+}
+
+/** A URL's path ends in a media or style file: a link to content, not code to include. */
+function staticAsset(v: string, pathStart: number): boolean {
+  let end = pathStart;
+  while (end < v.length && v.charCodeAt(end) !== 63 && v.charCodeAt(end) !== 35 && v.charCodeAt(end) > 32)
+    end++;
+  const path = v.slice(pathStart, end).toLowerCase();
+  const dot = path.lastIndexOf(".");
+  if (dot < 0 || dot < path.lastIndexOf("/")) return false;
+  return /^(?:jpe?g|png|gif|webp|svg|ico|bmp|avif|css|woff2?|ttf|mp[34]|webm|pdf)$/.test(path.slice(dot + 1));
+}
+
+/** Targets whose values are the request's data: parameters, bodies, uploads (cookies often keep a last-visited URL). */
+function isDataTarget(name: string): boolean {
+  return /^(?:ARGS|MULTIPART|XML|REQUEST_BODY)/.test(name);
+}
+
+/** `data:text/plain;base64,…`: a data URI serving code as text, for PHP's include to run. */
+function textDataUri(lower: string): boolean {
+  for (let i = lower.indexOf("data:"); i >= 0; i = lower.indexOf("data:", i + 5)) {
+    if (i > 0 && isSchemeChar(lower.charCodeAt(i - 1))) continue;
+    // `data://…` is read by the traversal detector's wrapper rule.
+    const k = i + 5;
+    if (lower.startsWith("text/", k) || lower.startsWith("application/x-httpd-php", k)) return true;
+  }
+  return false;
+}
+
 /** Rules a value matches, at every paranoia level. */
 export function classifySsrf(value: string, targetName = ""): RuleId[] {
   const out = new Set<RuleId>();
   const v = value.length > 1 << 20 ? value.slice(0, 1 << 20) : value;
   const selfUrl = isSelfUrlTarget(targetName);
+  const data = isDataTarget(targetName);
+  const inPath = targetName === "REQUEST_PATH";
+  const lower = v.toLowerCase();
+  const addClass = (cls: HostClass | null): void => {
+    if (cls === "metadata") out.add("ssrf-metadata");
+    else if (cls === "internal" && !selfUrl) out.add("ssrf-internal-url");
+  };
   if (v.includes("/") || v.includes("\\")) {
     const seen = new Map<string, HostClass>();
+    let firstUrl = -1;
     for (const url of findUrls(v)) {
       if (url.scheme === "file") continue; // the LFI detector's
+      if (firstUrl < 0) firstUrl = url.end - url.host.length;
       let cls = seen.get(url.host);
       if (cls === undefined) {
         cls = classifyHost(url.host);
         seen.set(url.host, cls);
       }
-      if (cls === "metadata") out.add("ssrf-metadata");
-      else if (cls === "internal" && !selfUrl) out.add("ssrf-internal-url");
+      addClass(cls);
       if (RAW_SCHEMES.has(url.scheme)) out.add("ssrf-dangerous-scheme");
       const fetchable = url.scheme === "" || FETCH_SCHEMES.has(url.scheme);
       if (fetchable && url.leading && cls !== "internal" && isRfiShape(v, url.end)) out.add("rfi-url-param");
-      if (fetchable && cls === "public-ip") out.add("rfi-ip-host");
+      if (fetchable && cls === "public-ip") {
+        out.add("rfi-ip-host");
+        if (url.leading && !selfUrl) out.add("rfi-ip-url");
+      }
+      if (cls !== "name" && ipShaped(url.host) && unusualSpelling(url.host)) {
+        if (!selfUrl) out.add("ssrf-obfuscated-host");
+      } else if (cls === "name") {
+        const wrapped = wrappedInteger(url.host);
+        if (wrapped !== null) {
+          addClass(wrapped);
+          if (!selfUrl) out.add("ssrf-obfuscated-host");
+        }
+      }
+      const named = cls === "name" && url.scheme !== "";
+      if (fetchable && named && url.leading && data && !staticAsset(v, url.end)) {
+        if (!urlParam(targetName)) out.add("rfi-offsite-url");
+        if (includeParam(targetName) && !urlParam(targetName)) out.add("rfi-include-param");
+      }
+      if (fetchable && url.scheme !== "" && inPath) out.add("rfi-url-in-path");
     }
-    const lower = v.toLowerCase();
     if (METADATA_PATHS.some((p) => lower.includes(p))) out.add("ssrf-metadata");
     if (/\bjar:(?:https?|ftp):\//.test(lower.length > 4096 ? lower.slice(0, 4096) : lower))
       out.add("ssrf-dangerous-scheme");
+    if (!selfUrl && firstUrl >= 0 && v.indexOf("@", firstUrl) >= 0)
+      for (const host of hostsAfterAt(v, firstUrl)) {
+        const cls = classifyIp(host);
+        if (cls === "metadata" || cls === "internal") out.add("ssrf-obfuscated-host");
+      }
+    if (!selfUrl && (backslashedAuthority(v) || slashBeforeAt(lower))) out.add("ssrf-obfuscated-host");
+  }
+  if (lower.indexOf(":") >= 0) {
+    for (const host of slashlessHosts(lower)) {
+      addClass(classifyHost(host));
+      if (!selfUrl) out.add("ssrf-obfuscated-host");
+    }
+    if (textDataUri(lower)) out.add("rfi-data-uri");
+    // `https://foo.bar?`: a URL to a site's root, then a trailing `?` cutting off what the include
+    // appends (a page URL with an empty query, `https://x.com/page?`, is a copied link).
+    const t = lower.trim();
+    if (data && t.endsWith("?") && /^(?:ftps?|https?):\/\/[^/?#\s]+\?+$/.test(t))
+      out.add("rfi-trailing-question");
+  } else if (data) {
+    const t = lower.trim();
+    if (t.endsWith("?") && /^(?:file|ftps?|https?)\?+$/.test(t)) out.add("rfi-trailing-question");
   }
   const whole = wholeValueHost(v);
   if (whole !== null) {
     const cls = classifyHost(whole.host);
     if (cls === "metadata") out.add("ssrf-metadata");
-    else if (cls === "internal" && whole.hostLike && !selfUrl) out.add("ssrf-internal-host");
+    else if (cls === "internal" && whole.hostLike && !selfUrl) {
+      out.add("ssrf-internal-host");
+      // `localhost/admin`, `host.docker.internal/`: a bare host with a path is a URL without its scheme.
+      if (whole.path && !/^[0-9.]+$/.test(whole.host)) out.add("ssrf-internal-url");
+    }
   }
   return [...out];
 }
@@ -299,8 +555,9 @@ export function classifySsrf(value: string, targetName = ""): RuleId[] {
  * The value read as a bare host (`169.254.169.254`, `[::1]:8080`, `localhost/admin`), or null when it
  * has spaces or is too long. `hostLike` is false for a plain number or a short dotted number (`0`,
  * `10`, `10.0.0`, `127.50`): those are ids, versions and prices far more often than addresses.
+ * `path`: a `/` follows the host.
  */
-function wholeValueHost(v: string): { host: string; hostLike: boolean } | null {
+function wholeValueHost(v: string): { host: string; hostLike: boolean; path: boolean } | null {
   const t = v.trim();
   if (t.length === 0 || t.length > MAX_HOST * 2) return null;
   let end = 0;
@@ -316,13 +573,20 @@ function wholeValueHost(v: string): { host: string; hostLike: boolean } | null {
   const host = normaliseHost(t.slice(0, end));
   const dots = host.split(".").length - 1;
   const numeric = /^[0-9.]+$/.test(host);
-  return { host, hostLike: !numeric || dots === 3 };
+  return { host, hostLike: !numeric || dots === 3, path: isSlash(t.charCodeAt(end)) };
 }
+
+/** A cookie's name is attacker text too (`Cookie: http://2852039166/`): it is read as a value as well. */
+const COOKIE = "REQUEST_COOKIES:";
 
 export const ssrfDetector: Detector = {
   name: "ssrf",
   inspect(target: Target): Detection[] {
-    return classifySsrf(target.value, target.name).map((rule) => {
+    const rules = classifySsrf(target.value, target.name);
+    if (target.name.startsWith(COOKIE) && target.name.length > COOKIE.length)
+      for (const r of classifySsrf(target.name.slice(COOKIE.length), target.name))
+        if (!rules.includes(r)) rules.push(r);
+    return rules.map((rule) => {
       const r = SSRF_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };
     });
