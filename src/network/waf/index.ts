@@ -2,10 +2,14 @@
 // gateway's pipeline and `rampart waf` use it through this file.
 import { cmdiDetector } from "./detectors/cmdi.ts";
 import { codeDetector } from "./detectors/code.ts";
+import { crlfDetector } from "./detectors/crlf.ts";
+import { mailDetector } from "./detectors/mail.ts";
 import { sqliDetector } from "./detectors/sqli.ts";
+import { ssiDetector } from "./detectors/ssi.ts";
 import { ssrfDetector } from "./detectors/ssrf.ts";
 import { traversalDetector } from "./detectors/traversal.ts";
 import { xssDetector } from "./detectors/xss.ts";
+import { xxeDetector } from "./detectors/xxe.ts";
 import { createWaf, type Waf } from "./engine.ts";
 import type { Detector, RequestDetector } from "./types.ts";
 
@@ -29,6 +33,10 @@ export const builtInDetectors: readonly Detector[] = [
   cmdiDetector,
   ssrfDetector,
   codeDetector,
+  xxeDetector,
+  crlfDetector,
+  ssiDetector,
+  mailDetector,
 ];
 
 /** Every detector of whole requests (protocol, tool signatures) Rampart ships. */

@@ -301,3 +301,24 @@ describe("hostile input", () => {
     });
   }
 });
+
+describe("what XML and uploads hide", () => {
+  it("keeps XML comments and processing instructions as targets (SSI, ESI, encodings live there)", () => {
+    const t = named(
+      post("application/xml", '<?xml version="1.0" encoding="UTF-7"?><r><!--#exec cmd="id"--><a>1</a></r>'),
+    );
+    expect(t["XML:?"]).toBe('<?xml version="1.0" encoding="UTF-7"?>');
+    expect(t["XML:!--"]).toBe('<!--#exec cmd="id"-->');
+    expect(t["XML:r/a"]).toBe("1");
+  });
+  it("reads the content of XML uploads, and of no other file", () => {
+    const part = (name: string, file: string, type: string, content: string) =>
+      `--b\r\nContent-Disposition: form-data; name="${name}"; filename="${file}"\r\nContent-Type: ${type}\r\n\r\n${content}\r\n`;
+    const body = `${part("logo", "logo.svg", "image/svg+xml", "<svg/>")}${part("doc", "a.bin", "application/xml", "<x/>")}${part("pic", "a.png", "image/png", "PNG")}--b--`;
+    const t = named(post("multipart/form-data; boundary=b", body));
+    expect(t["FILES:logo"]).toBe("<svg/>");
+    expect(t["FILES:doc"]).toBe("<x/>");
+    expect(t["FILES:pic"]).toBeUndefined();
+    expect(t["FILES_NAMES:pic"]).toBe("a.png");
+  });
+});

@@ -173,7 +173,10 @@ function headerParams(header: string): Map<string, string> {
   return params;
 }
 
-/** Parses multipart/form-data into MULTIPART:<field> and FILES_NAMES:<field> (the file name); file contents are not inspected. */
+/**
+ * Parses multipart/form-data into MULTIPART:<field>, FILES_NAMES:<field> (the file name) and, for
+ * XML uploads only, FILES:<field> (the content); other file contents are not inspected.
+ */
 function addMultipart(out: TargetList, body: Buffer, boundary: string | undefined): void {
   if (!boundary || boundary.length > 200) throw new Error("multipart without a usable boundary");
   const delimiter = Buffer.from(`\r\n--${boundary}`, "latin1");
@@ -198,8 +201,18 @@ function addMultipart(out: TargetList, body: Buffer, boundary: string | undefine
     const filename = extended
       ? urlDecode(extended.slice(extended.lastIndexOf("'") + 1))
       : params.get("filename");
-    if (filename !== undefined) out.add(`FILES_NAMES:${name}`, filename);
-    else out.add(`MULTIPART:${name}`, body.toString("utf8", headersEnd + 4, next));
+    if (filename === undefined) out.add(`MULTIPART:${name}`, body.toString("utf8", headersEnd + 4, next));
+    else {
+      out.add(`FILES_NAMES:${name}`, filename);
+      // XML uploads (SVG, XSD, XSLT …) are read by servers that may resolve their entities.
+      const type =
+        headers
+          .find((h) => h.toLowerCase().startsWith("content-type:"))
+          ?.slice(13)
+          .trim() ?? "";
+      if (/\.(svg|xml|xsd|xsl|xslt|rss|atom|plist)$/i.test(filename) || /[/+]xml\b/i.test(type))
+        out.add(`FILES:${name}`, body.toString("utf8", headersEnd + 4, next));
+    }
     if (out.full) return;
     pos = next;
   }
@@ -227,15 +240,18 @@ function addXml(out: TargetList, xml: string, maxDepth: number): void {
     if (text) out.add(`XML:${paths.at(-1) ?? ""}`, text);
     if (lt < 0) break;
     i = lt;
-    if (xml.startsWith("<!--", i)) skipTo("-->");
-    else if (xml.startsWith("<![CDATA[", i)) {
+    if (xml.startsWith("<!--", i) || xml.startsWith("<?", i)) {
+      // Comments and processing instructions carry SSI/ESI directives and encodings too.
+      const start = i;
+      skipTo(xml[i + 1] === "?" ? "?>" : "-->");
+      out.add(xml[start + 1] === "?" ? "XML:?" : "XML:!--", xml.slice(start, i));
+    } else if (xml.startsWith("<![CDATA[", i)) {
       const end = xml.indexOf("]]>", i);
       const data = xml.slice(i + 9, end < 0 ? xml.length : end);
       if (data.trim()) out.add(`XML:${paths.at(-1) ?? ""}`, data);
       i += 9;
       skipTo("]]>");
-    } else if (xml.startsWith("<?", i)) skipTo("?>");
-    else if (xml.startsWith("<!", i)) {
+    } else if (xml.startsWith("<!", i)) {
       // A DOCTYPE may hold an internal subset `[ … ]` with `>` inside it.
       const start = i;
       while (i < xml.length && xml[i] !== ">" && xml[i] !== "[") i++;
