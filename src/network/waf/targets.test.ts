@@ -57,6 +57,7 @@ describe("path, query, headers and cookies", () => {
     expect(t["REQUEST_COOKIES:session"]).toBe("abc");
     expect(t["REQUEST_COOKIES:theme"]).toBe("%27dark");
     expect(t["REQUEST_COOKIES:flag"]).toBe("");
+    expect(t["REQUEST_COOKIES_NAMES:flag"]).toBe("flag"); // a name is a value to inspect too
   });
 });
 
@@ -94,12 +95,15 @@ describe("bodies", () => {
       'Content-Disposition: form-data; name="upload"; filename="shell.php"\r\nContent-Type: image/png\r\n\r\n' +
       "<?php system($_GET['c']); ?>\r\n--b0undary\r\n" +
       "Content-Disposition: form-data; name=\"doc\"; filename*=UTF-8''%2e%2e%2fx.jsp\r\n\r\n" +
+      "x\r\n--b0undary\r\n" +
+      'Content-Disposition: form-data; name="win"; filename="..\\1.7z \\"q\\""\r\n\r\n' +
       "x\r\n--b0undary--\r\n";
     const targets = post('multipart/form-data; boundary="b0undary"', body);
     const t = named(targets);
     expect(t["MULTIPART:comment"]).toBe("<script>alert(1)</script>");
     expect(t["FILES_NAMES:upload"]).toBe("shell.php");
     expect(t["FILES_NAMES:doc"]).toBe("../x.jsp");
+    expect(t["FILES_NAMES:win"]).toBe('..\\1.7z "q"'); // backslashes as browsers send them
     expect(targets.some((x) => x.value.includes("system("))).toBe(false);
     expect(t["REQBODY_ERROR"]).toBeUndefined();
     const bare = "--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--x--";

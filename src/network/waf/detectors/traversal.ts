@@ -1,7 +1,10 @@
 // Path traversal and local file inclusion: dot-dot segments that climb out of a directory, names of
 // files an attacker reads first (credentials, system and server configuration), and PHP stream
 // wrappers that turn an include into a file read or a command. The engine feeds decoded variants,
-// so `%2e%2e%2f`, `%c0%ae` and `.%00.` arrive here as plain dots and slashes. Rules are our own.
+// so `%2e%2e%2f`, `%c0%ae` and `.%00.` arrive here as plain dots and slashes; this file also reads
+// dots and slashes spelt as hex literals (`0x2e0x2e0x2f`). Also: backups and dumps a scanner asks
+// for (`db.sql.gz`, `wp-config.php.bak`), values that are only slashes and dots (`/./././`), and
+// uploads named after configuration they would replace (`.htaccess`, `settings.php`). Rules are our own.
 import { urlDecode } from "../decode.ts";
 import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
 
@@ -11,7 +14,10 @@ type RuleId =
   | "lfi-sensitive-file"
   | "lfi-wrapper"
   | "lfi-system-path"
-  | "lfi-hidden-file";
+  | "lfi-hidden-file"
+  | "lfi-path-shape"
+  | "lfi-backup-file"
+  | "lfi-upload-name";
 
 interface RuleInfo {
   paranoia: ParanoiaLevel;
@@ -21,9 +27,11 @@ interface RuleInfo {
 
 /**
  * PL1: two or more dot-dot segments, or one that starts the value (the value *is* a path climbing
- * up), a sensitive file, a wrapper. PL2: a single `../` inside text (a Markdown link, "see
- * ../README"), an absolute path into a system directory and a hidden file or directory (`/.cursor/`),
- * all common in benign technical text or in the paths of real sites.
+ * up), a sensitive file (system, home-directory, Windows, application and AI-assistant
+ * configuration), a wrapper, a backup or dump file name, a slashes-and-dots value, a configuration
+ * file's name given to an upload (FILES_NAMES, X-Filename). PL2: a single `../` inside text (a
+ * Markdown link, "see ../README"), an absolute path into a system directory and a hidden file or
+ * directory (`/.foo/`), all common in benign technical text or in the paths of real sites.
  */
 export const TRAVERSAL_RULES: Readonly<Record<RuleId, RuleInfo>> = {
   "lfi-dot-dot": { paranoia: 1, severity: "critical", tag: "path-traversal" },
@@ -32,6 +40,9 @@ export const TRAVERSAL_RULES: Readonly<Record<RuleId, RuleInfo>> = {
   "lfi-dot-dot-single": { paranoia: 2, severity: "critical", tag: "path-traversal" },
   "lfi-system-path": { paranoia: 2, severity: "critical", tag: "sensitive-file" },
   "lfi-hidden-file": { paranoia: 2, severity: "critical", tag: "sensitive-file" },
+  "lfi-path-shape": { paranoia: 1, severity: "critical", tag: "path-traversal" },
+  "lfi-backup-file": { paranoia: 1, severity: "critical", tag: "sensitive-file" },
+  "lfi-upload-name": { paranoia: 1, severity: "critical", tag: "sensitive-file" },
 };
 
 const isAlnum = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || (c >= 65 && c <= 90);
@@ -53,7 +64,12 @@ export function dotDotSegments(v: string): { count: number; leading: boolean } {
         const stop = Math.min(v.length, k + 32);
         while (k < stop && !isSlash(v.charCodeAt(k))) k++;
       }
-      if (isSlash(v.charCodeAt(k)) || (k === v.length && isSlash(prev))) {
+      // `/..` at the end or before what no file name holds: `/..{file}`, `/....%00`, `/..?x`
+      const next = v.charCodeAt(k);
+      if (
+        isSlash(next) ||
+        (isSlash(prev) && (k === v.length || (next < 128 && "{%?#;\"'<*\0".includes(v[k]!))))
+      ) {
         count++;
         if (count === 1)
           leading =
@@ -103,8 +119,37 @@ const SENSITIVE = [
   "authorized_keys", ".bash_history", ".zsh_history", ".history", ".bashrc", ".env", ".htaccess", ".htpasswd",
   ".git/", ".svn/", ".hg/", ".aws/credentials", ".kube/config", ".docker/", ".npmrc", ".netrc", ".pgpass",
   ".my.cnf", "web-inf/", "meta-inf/", "wp-config.php", "php.ini", "httpd.conf", "nginx.conf",
-  "boot.ini", "win.ini", "system.ini", "windows/repair", "winnt/", 
+  "boot.ini", "win.ini", "system.ini", "windows/repair", "winnt/",
   "inetpub/", "global.asa", "system32/config/", "autoexec.bat",
+  // more of the system: its identity, mounts, boot and login configuration, logs, mail and cron spools
+  "etc/fstab", "etc/resolv.conf", "etc/hostname", "etc/motd", "etc/profile", "etc/environment", "etc/inittab",
+  "etc/os-release", "etc/lsb-release", "etc/redhat-release", "etc/debian_version", "etc/shells",
+  "etc/ld.so.preload", "etc/pam.d/", "etc/sysconfig/", "etc/cron.d/", "etc/exports", "etc/aliases",
+  "var/log/apache", "var/log/httpd", "var/log/nginx", "var/log/auth.log", "var/log/secure", "var/log/syslog",
+  "var/log/messages", "var/mail/", "var/spool/cron", "var/lib/mysql", "usr/local/apache", "usr/local/etc/",
+  "apache2/conf", "opt/lampp/", "run/secrets", "docker.sock", ".dockerenv",
+  // shell and tool histories, keyrings, cloud credentials in a home directory
+  ".bash_profile", ".bash_logout", ".profile", ".viminfo", ".mysql_history", ".psql_history",
+  ".python_history", ".node_repl_history", ".lesshst", ".wget-hsts", ".xauthority", ".gnupg/",
+  ".terraform.d/", ".config/gcloud", ".aws/config",
+  // Windows secrets and IIS / .NET configuration
+  "repair/sam", "config/sam", "ntds.dit", "unattend.xml", "sysprep.inf", "sysprep.xml", "drivers/etc/hosts",
+  "applicationhost.config", "machine.config", "web.config", "my.ini", "my.cnf", "appsettings.json",
+  // application secrets: Rails, Magento, Jenkins
+  "config/database.yml", "config/secrets.yml", "config/master.key", "app/etc/env.php", "app/etc/local.xml",
+  "credentials.xml",
+  // configuration of AI coding assistants and developer tools: keys, prompts, MCP servers
+  ".claude/", ".cursor/", ".continue/", ".aider/", ".roo/", ".zed/", ".cline/", ".kiro/", ".windsurf/",
+  ".rovodev/", ".codex/", ".opencode/", ".a0proj/", ".plandex/", ".fabric/", ".n8n/", ".junie/", ".gemini/",
+  ".amazonq/", ".copilot/", ".tabnine/", ".codeium/", ".sourcegraph/", ".goose/", ".crush/", ".qwen/",
+  ".kilocode/", ".augment/", ".openhands/", ".trae/", ".azure/", ".gcloud/",
+  ".terraform/", ".vagrant/", ".pypirc", ".git-credentials", ".gitconfig", ".dockercfg",
+  ".aiignore", ".cursorignore", ".codeiumignore", ".aiderignore", ".cursorrules", ".windsurfrules",
+  ".clinerules", ".mcp.json", ".boto", ".s3cfg", ".user.ini",
+  // application logs that leak paths, queries and secrets
+  "wp-content/debug.log", "wp-content/error.log", "wp-content/errors.log", "storage/logs/", "laravel.log",
+  // a dev server's file-system door (Vite's `/@fs/`, its NUL-prefixed virtual modules)
+  "@fs/", "__x00__",
 ];
 const SYSTEM_DIRS = [
   "/etc/",
@@ -128,6 +173,25 @@ const WRAPPERS = [
   "rar:/", "ogg:/", "ssh2.", "jar:file:", "netdoc:/",
 ];
 
+// The needles split by what a path must hold for them to match, so most values test few of them.
+const DOT_NEEDLES = SENSITIVE.filter((n) => n.startsWith("."));
+const SLASH_NEEDLES = SENSITIVE.filter((n) => !n.startsWith(".") && n.includes("/"));
+const OTHER_NEEDLES = SENSITIVE.filter((n) => !n.startsWith(".") && !n.includes("/"));
+const BACKUP_TAIL = /(bak|old|orig|save|sw[po]|tmp|dist|copy|~)$/;
+
+/** A dot that starts a name (`/.env`, `.git/`), not one inside a word (`example.com`). */
+function hasLeadingDot(path: string): boolean {
+  for (let i = path.indexOf("."); i >= 0; i = path.indexOf(".", i + 1))
+    if (i === 0 || !isAlnum(path.charCodeAt(i - 1))) return true;
+  return false;
+}
+
+function hasSensitive(path: string): boolean {
+  if (OTHER_NEEDLES.some((n) => hasWord(path, n))) return true;
+  if (path.indexOf("/") >= 0 && SLASH_NEEDLES.some((n) => hasWord(path, n))) return true;
+  return hasLeadingDot(path) && DOT_NEEDLES.some((n) => hasWord(path, n));
+}
+
 /** Whether `needle` occurs in `v` with no letter or digit on either side (nor a template's `$`/`{` after a `/`). */
 function hasWord(v: string, needle: string): boolean {
   const last = needle.charCodeAt(needle.length - 1);
@@ -142,20 +206,74 @@ function hasWord(v: string, needle: string): boolean {
   return false;
 }
 
-/** Rules a value matches, at every paranoia level. */
-export function classifyTraversal(value: string): RuleId[] {
+/** `0x2e0x2e0x2f`: dots and slashes spelt as C hex literals, which some fuzzers and decoders use. */
+function hexLiterals(value: string): string {
+  // a fuzzer's broken spelling drops the zero (`0x2e0x2ex2e`): read `x2e` too
+  return value.replace(/0?x(2e|2f|5c)/gi, (m) => {
+    const c = m[m.length - 1]!.toLowerCase();
+    return c === "e" ? "." : c === "f" ? "/" : "\\";
+  });
+}
+
+/**
+ * A value that is nothing but slashes and dots (`/./././`, `//..`), perhaps with a fuzzer's
+ * `{file}` placeholder after them: path-normalisation probes, never data.
+ */
+function isPathShape(v: string): boolean {
+  const t = v.trim();
+  let i = 0;
+  let slashes = 0;
+  let dots = 0;
+  for (; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (isSlash(c)) slashes++;
+    else if (c === 46) dots++;
+    else break;
+  }
+  const rest = t.slice(i);
+  if (rest !== "" && !/^\{[a-z_]{1,16}\}$/i.test(rest)) return false;
+  if (i < 3 && rest === "") return false;
+  return slashes >= 2 || (slashes >= 1 && dots >= 2);
+}
+
+// Backups and dumps a scanner asks for: `db.sql.gz`, `backup.sql.zip`, `config.php.bak`, `wp-config.php~`.
+const BACKUP =
+  /(^|[/\\])([^/\\\s]{1,64}\.sql\.(gz|zip|bz2|xz|7z|tar|tgz|rar|zst)|[^/\\\s]{0,32}(backup|dump|db|database|mysql|export)[^/\\\s]{0,32}\.sql|[^/\\\s]{1,64}\.(php|asp|aspx|jsp|config|conf|cfg|ini|env|ya?ml|inc|py|rb)[._-]?(bak|old|orig|save|swp|swo|tmp|dist|copy|~))$/;
+
+// Names a file upload must not take: server and application configuration that the upload would
+// replace (`.htaccess`, `web.config`, `wp-config.php`, `settings.php`, `config.yml`) and credentials.
+const UPLOAD_NAME =
+  /^(\.htaccess|\.htpasswd|\.user\.ini|php\.ini|web\.config|\.env|\.boto|\.npmrc|\.pypirc|\.netrc|\.git-credentials|\.bashrc|\.profile|authorized_keys|id_(rsa|dsa|ecdsa|ed25519)|(wp-config|settings|local_?settings|config|configuration|database|parameters|secrets|credentials)[._-]?(php|ya?ml|json|ini|xml|inc|conf|py|rb|env)([._-]?(bak|old|orig|save|swp|txt|dist|copy|~))?)$/;
+const isUploadName = (target: string): boolean =>
+  target.startsWith("FILES_NAMES:") ||
+  target === "REQUEST_HEADERS:x-filename" ||
+  target === "REQUEST_HEADERS:x_filename" ||
+  target === "REQUEST_HEADERS:x-file-name";
+
+/** Rules a value matches, at every paranoia level; `target` names where it came from. */
+export function classifyTraversal(raw: string, target = ""): RuleId[] {
   const out: RuleId[] = [];
+  const value = raw.indexOf("0x") >= 0 || raw.indexOf("0X") >= 0 ? hexLiterals(raw) : raw;
   const dots = value.indexOf("..") >= 0 ? dotDotSegments(value) : { count: 0, leading: false };
+  // an uploaded file named `..x`: the multipart parser has already eaten a `\` after the dots
+  if (dots.count === 0 && value.startsWith("..") && target.startsWith("FILES_NAMES:")) dots.leading = true;
   if (dots.count >= 2 || dots.leading) out.push("lfi-dot-dot");
   else if (dots.count === 1) out.push("lfi-dot-dot-single");
   // Multipart and JSON values reach us URL-encoded; the decoded variant has also been through the
   // JS decoder, which eats backslashes (`\users` becomes `users`), so decode `%5c` here alone.
   const path = pathView(/%5c/i.test(value) ? urlDecode(value) : value);
-  if (SENSITIVE.some((n) => hasWord(path, n)) || UNBOUNDED.some((n) => path.includes(n)))
-    out.push("lfi-sensitive-file");
+  if (hasSensitive(path) || UNBOUNDED.some((n) => path.includes(n))) out.push("lfi-sensitive-file");
   if (WRAPPERS.some((n) => hasWord(path, n))) out.push("lfi-wrapper");
   if (SYSTEM_DIRS.some((n) => hasWord(path, n))) out.push("lfi-system-path");
   if (hasHiddenSegment(path)) out.push("lfi-hidden-file");
+  if ((value.indexOf("/") >= 0 || value.indexOf("\\") >= 0) && isPathShape(value)) out.push("lfi-path-shape");
+  if (
+    (path.indexOf(".sql") >= 0 || BACKUP_TAIL.test(path.slice(-8))) &&
+    BACKUP.test(path.length > 256 ? path.slice(-256) : path)
+  )
+    out.push("lfi-backup-file");
+  if (isUploadName(target) && UPLOAD_NAME.test(path.replace(/\s/g, "").replace(/^.*\//, "")))
+    out.push("lfi-upload-name");
   return out;
 }
 
@@ -171,7 +289,7 @@ function hasHiddenSegment(path: string): boolean {
 export const traversalDetector: Detector = {
   name: "lfi",
   inspect(target: Target): Detection[] {
-    return classifyTraversal(target.value).map((rule) => {
+    return classifyTraversal(target.value, target.name).map((rule) => {
       const r = TRAVERSAL_RULES[rule];
       return {
         rule,
