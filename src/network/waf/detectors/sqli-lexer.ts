@@ -19,12 +19,17 @@ export interface SqlToken {
   open: boolean;
   /** Set on `(` when whitespace precedes it: `f (x)` is more often prose than a call. */
   spaced?: boolean;
+  /** Set on a `name` or [name] identifier: quoted names are never keywords or calls. */
+  quoted?: boolean;
   /** Set on a comment whose body is short and free of quotes and angle brackets (`'--`, not `"#top">`). */
   quiet?: boolean;
 }
 
-/** Quote context: tokenise as is, or as if the input began inside a '…' or "…" literal. */
-export type QuoteContext = "" | "'" | '"';
+/**
+ * Quote context: tokenise as is, or as if the input began inside a '…' or "…" literal or a `…`
+ * identifier (MySQL), the three ways an application embeds a value in a query.
+ */
+export type QuoteContext = "" | "'" | '"' | "`";
 
 const KEYWORDS = words(
   "SELECT FROM WHERE INSERT INTO VALUES UPDATE SET DELETE DROP CREATE ALTER TABLE DATABASE EXEC EXECUTE " +
@@ -34,7 +39,7 @@ const KEYWORDS = words(
 );
 const SET_OPERATORS = words("UNION INTERSECT EXCEPT");
 const LOGIC = words("AND OR XOR NOT");
-const COMPARISONS = words("LIKE RLIKE REGEXP IS IN BETWEEN SOUNDS GLOB ILIKE DIV MOD");
+const COMPARISONS = words("LIKE RLIKE REGEXP IS IN BETWEEN SOUNDS GLOB ILIKE DIV MOD NOTNULL");
 const LITERAL_WORDS = words("TRUE FALSE NULL");
 // Longest first: the lexer takes the first that matches. `@>`, `<@`, `?|`, `?&`, `@?` are PostgreSQL
 // JSON and array operators.
@@ -114,15 +119,16 @@ export function lexSql(input: string, quote: QuoteContext = "", maxTokens = 2048
     } else if (c === 39 || c === 34) {
       pushString(i + 1, c);
     } else if (c === 96 || c === 91) {
-      // `identifier` (MySQL) and [identifier] (MSSQL): names, never code.
+      // `identifier` (MySQL) and [identifier] (MSSQL): names, never code. An unclosed one is no
+      // identifier at all (`;truncate[xx`, `` ` AS `x` from``): the character is skipped.
       const close = input.indexOf(c === 96 ? "`" : "]", i + 1);
-      const end = close < 0 ? n : close;
-      out.push({
-        kind: "w",
-        text: input.slice(i + 1, Math.min(end, i + 1 + MAX_WORD)).toUpperCase(),
-        open: close < 0,
-      });
-      i = end + 1;
+      if (close < 0) {
+        i++;
+        continue;
+      }
+      const text = input.slice(i + 1, Math.min(close, i + 1 + MAX_WORD)).toUpperCase();
+      out.push({ kind: "w", text, open: false, quoted: true });
+      i = close + 1;
     } else if ((c === 45 && next === 45) || c === 35) {
       // `--` and `#` run to the end of the line.
       const nl = input.indexOf("\n", i);

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { lexSql } from "./sqli-lexer.ts";
+import { lexSql, type QuoteContext } from "./sqli-lexer.ts";
 import { SQLI_RULES, classifySql, sqliDetector } from "./sqli.ts";
 
 // A guard against super-linear work, not a speed target (those live in bench/): linear code takes a
@@ -12,7 +12,7 @@ const rulesAt = (value: string, pl = 1): string[] =>
   classifySql(value).filter((r) => SQLI_RULES[r].paranoia <= pl);
 
 describe("lexSql", () => {
-  const kinds = (s: string, q: "" | "'" | '"' = ""): string =>
+  const kinds = (s: string, q: QuoteContext = ""): string =>
     lexSql(s, q)
       .map((t) => t.kind)
       .join("");
@@ -31,6 +31,11 @@ describe("lexSql", () => {
     expect(lexSql("/*!50000SELECT*/ 1").map((t) => t.text)).toEqual(["SELECT", "1"]);
     expect(lexSql("UN/**/ION SEL/*x*/ECT").map((t) => t.text)).toEqual(["UNION", "SELECT"]);
     expect(lexSql("DROP/**/TABLE").map((t) => t.text)).toEqual(["DROP", "/*", "TABLE"]);
+  });
+  it("skips an unclosed identifier quote and can start inside a backtick identifier", () => {
+    expect(lexSql(";truncate[xx").map((t) => t.text)).toEqual([";", "TRUNCATE", "XX"]);
+    expect(kinds("` AS `x` from", "`")).toBe("skwk");
+    expect(kinds("`name` x")).toBe("ww");
   });
   it("stops after the token limit", () => {
     expect(lexSql("a ".repeat(10_000), "", 100)).toHaveLength(100);
@@ -222,5 +227,184 @@ describe("sqliDetector: bounded work", () => {
       // Generous bound for a shared 2-core CI box; quadratic work would take seconds.
       expect(performance.now() - t0).toBeLessThan(SUPERLINEAR_GUARD_MS);
     }
+  });
+});
+
+describe("sqliDetector: probes and dialect syntax", () => {
+  const pl1: [string, string][] = [
+    // System catalogues and sample databases, bare or qualified, any case.
+    ["information_schema", "sqli-catalog"],
+    ["InFoRmaTioN_ScHemA.tables", "sqli-catalog"],
+    ["from `information_schema`", "sqli-catalog"],
+    ["pg_catalog", "sqli-catalog"],
+    ["mysql.db", "sqli-catalog"],
+    ["MSysAccessObjects", "sqli-catalog"],
+    ["tempdb", "sqli-catalog"],
+    // Database-only functions followed by `(`, spaced or not.
+    ["db_name(", "sqli-db-function"],
+    ["BENChmARk(", "sqli-db-function"],
+    ["concat_ws (", "sqli-db-function"],
+    ["pay=extractvalue(", "sqli-db-function"],
+    ["div(23,-2)", "sqli-db-function"],
+    // Everyday SQL functions only when the call is left open for the query to finish.
+    ["substr(", "sqli-call-fragment"],
+    ["Rand (", "sqli-call-fragment"],
+    ["selectect user(", "sqli-call-fragment"],
+    ["SELECT CHAR(", "sqli-call-fragment"],
+    ["select pg_sleep", "sqli-call-fragment"],
+    // PostgreSQL casts that force conversion errors.
+    ["starts_with(password,'a')::int", "sqli-pg-cast"],
+    ["'[1, 2]'::jsonb || '3'::jsonb", "sqli-pg-cast"],
+    ["function(foo)::double precision", "sqli-pg-cast"],
+    ["1+current_user::int", "sqli-pg-cast"],
+    // NoSQL operators as keys, bracket names or inline, Mongo shell calls and `$where` sleeps.
+    ["u_id[$ne]", "sqli-nosql"],
+    ["$where", "sqli-nosql"],
+    ["true, $where: '99 == 88'", "sqli-nosql"],
+    ["', $or: [ {}, { 'a':'a", "sqli-nosql"],
+    ["db.injection.insert({success:1});", "sqli-nosql"],
+    [";var d = new Date(); do{c = new Date();}while(c-d<10000)", "sqli-nosql"],
+    // Evasions: MySQL executable comments and `1.e` numbers.
+    ["9999 or {if length((/*!5000select username/*!50000from*/user))>0}", "sqli-evasion"],
+    ["1.e(ascii)", "sqli-evasion"],
+    ["1.e.tables", "sqli-evasion"],
+    // Dynamic SQL, T-SQL variables and DDL.
+    ['EXECUTE IMMEDIATE "', "sqli-stacked"],
+    ["exec (@", "sqli-stacked"],
+    ["DECLARE @x INT", "sqli-stacked"],
+    ["SET @a = 1", "sqli-stacked"],
+    ["pay=;update users", "sqli-stacked"],
+    [";truncate[xx", "sqli-stacked"],
+    [";RePLAcE INTO t (id, name) VALUES (1, 'test');", "sqli-stacked"],
+    ["ALTER TABLE `t` ADD `video` TEXT CHARACTER SET latin1", "sqli-ddl"],
+    ["CREATE FUNCTION hello (s CHAR(20)) RETURNS CHAR(50)", "sqli-ddl"],
+    // Select-list tails and conditionals.
+    ["` AS `edit_user_id` from", "sqli-select-list"],
+    ['1234 AS "foobar" FROM tablevar2', "sqli-select-list"],
+    ["SELECT x GROUP BY y HAVING COUNT(Id) >= 9", "sqli-select-list"],
+    [" case when condition1 then result1", "sqli-boolean-injection"],
+    ["if(1234=", "sqli-boolean-injection"],
+    [") like (", "sqli-boolean-injection"],
+    ["admin@juice-sh.op`;", "sqli-comment-truncation"],
+    ["OR '{\"name\":\"asd\"}' ?| array['a','name']", "sqli-tautology"],
+    ["'{\"a\":2}' < '$.c[2].f' = 7", "sqli-boolean-injection"],
+    ["2020-03-01 UNION ALL SELECT CONCAT", "sqli-union"],
+    // The double that hung PHP's and Java's number parsers.
+    ["2.2250738585072011e-308", "sqli-float-dos"],
+  ];
+  it.each(pl1)("%s → %s at PL1", (value, rule) => {
+    expect(rulesAt(value)).toContain(rule);
+  });
+
+  const pl2: [string, string][] = [
+    ["COS(", "sqli-function-name"],
+    ["round (", "sqli-function-name"],
+    ["pay=UPPER(", "sqli-function-name"],
+    ["xp_cmdshell", "sqli-fragment"],
+    ["OPENROWSET", "sqli-fragment"],
+    ["AND 7639=(", "sqli-fragment"],
+    ["pay=|| langCode == '", "sqli-fragment"],
+    ["&&(e===", "sqli-fragment"],
+    ["FROM `we_tblErrorLog` WHERE `we_tblErrorLog`.`ID` = 25251 LIMIT", "sqli-fragment"],
+    ["ORder by", "sqli-fragment"],
+    ["HAVING 1=", "sqli-fragment"],
+    ["SELECT (CASE", "sqli-fragment"],
+    ["select 0x616263", "sqli-fragment"],
+    ["x'|email--", "sqli-fragment"],
+    ["id'is not-id--", "sqli-fragment"],
+    ["z'or email notnull--", "sqli-fragment"],
+    ["user'collate nocase--", "sqli-fragment"],
+    ["admin@juice-sh.op\\' or json (id);", "sqli-fragment"],
+    ["' UNION A", "sqli-fragment"],
+    ["\\'and", "sqli-fragment"],
+    ["DR/**/OP/*bypass*/sampletable", "sqli-fragment"],
+    [") when 234 then", "sqli-fragment"],
+    ["42 like 42", "sqli-fragment"],
+    ["declare @b", "sqli-fragment"],
+    ["DECLARE/**/@x", "sqli-fragment"],
+    ["SET @OLD_SQL_NOTES", "sqli-fragment"],
+    ["'alter a", "sqli-fragment"],
+    ["select * from user where id not between 1 and 2", "sqli-fragment"],
+    ["DELETE FROM users;--", "sqli-fragment"],
+    ["something LIKE '", "sqli-fragment"],
+    ["in (2147483647,-1)", "sqli-fragment"],
+    ["4294967296", "sqli-int-overflow"],
+    ["user__profile__icontains", "sqli-orm-lookup"],
+    ["created_by__departments__user__username__startswith", "sqli-orm-lookup"],
+  ];
+  it.each(pl2)("%s → %s at PL2, not PL1", (value, rule) => {
+    expect(rulesAt(value, 2)).toContain(rule);
+    expect(rulesAt(value, 1)).not.toContain(rule);
+  });
+
+  it("reports a single ORM field lookup only at PL3", () => {
+    expect(rulesAt("password__startswith", 2)).toEqual([]);
+    expect(rulesAt("password__startswith", 3)).toContain("sqli-orm-filter");
+  });
+
+  const benign = [
+    // Methods, namespaces and casts of other languages.
+    "x.trim()",
+    "Math.sin(x) + str.substring(1)",
+    "$obj->concat(a)",
+    "std::string s; Foo::Text.new",
+    "fe80::1",
+    "let v = serde_json::json!({})",
+    // Prose with function names, catalog-like words and keywords.
+    "Left (WA, RR), following wood edge south",
+    "sin (x) is periodic",
+    "One quarter (24%) of people",
+    "the system catalog (see docs)",
+    "in case when it rains then stay home",
+    "declare @john the winner",
+    '"Drop files here"',
+    'Swagger UI can show a "Select a definition" dropdown',
+    "or Yarn:",
+    "or more. This is a Regular Expression Denial of Service (ReDoS).",
+    "Note that these aren't exactly like TypeScript's built-in Parameters<...> and ReturnType<...>:",
+    "import glob from 'glob'",
+    'playwright-cli find "Sign in"',
+    '"-c, --count Int',
+    '// redis command "SET key data EX 60"',
+    "- [values](#values) and [type format](#type-format)",
+    "set to `true`. See below",
+    "use `foo`; then `bar`",
+    "(a) like (b)",
+    "Rated 5 as great from critics",
+    "exec noun",
+    'Die "Union von Europa"',
+    "user'collate foo--",
+    "Like",
+    "regexp",
+    "price is $in stock",
+    '{"$type": "Foo.Bar, App", "$id": "1"}',
+    "/*! jQuery v3.7.1 | (c) OpenJS Foundation */",
+    "__proto__",
+    "a__b",
+    "4294967",
+  ];
+  // At PL2 nothing may block (a critical match); an older PL2 rule may still score a quoted statement.
+  it.each(benign)("%s is not blocked at PL2", (value) => {
+    const blocking = classifySql(value).filter(
+      (r) => SQLI_RULES[r].paranoia <= 2 && SQLI_RULES[r].severity === "critical",
+    );
+    expect(blocking).toEqual([]);
+    expect(rulesAt(value, 1)).toEqual([]);
+  });
+
+  it("takes `if (` opening a value for code, not an open call", () => {
+    expect(rulesAt("if (", 1)).toEqual([]);
+  });
+
+  it("does not take a spaced `(` after prose for a call", () => {
+    expect(rulesAt("the system database (see docs)", 1)).toEqual([]);
+    expect(rulesAt("database (", 1)).toContain("sqli-db-function");
+  });
+
+  it("leaves function-name probes out of URL paths (wiki titles, broken CSS links)", () => {
+    const path = sqliDetector.inspect({ name: "REQUEST_PATH", value: "/wiki/Round(album)" });
+    expect(path.map((d) => d.rule)).not.toContain("sqli-function-name");
+    const arg = sqliDetector.inspect({ name: "ARGS:q", value: "Round(album)" });
+    expect(arg.map((d) => d.rule)).toContain("sqli-function-name");
   });
 });

@@ -1,7 +1,12 @@
-// SQL injection by structure, not by pattern: the value is tokenised as SQL three times (as is, and as
-// if it began inside a '…' or "…" literal, the two ways an application usually embeds it), each token
-// stream is folded into a short sequence of token classes, and rules look for shapes that only make
-// sense when the value leaves its literal and goes on as SQL. Rules and token classes are our own.
+// SQL injection by structure, not by pattern: the value is tokenised as SQL four times (as is, and as
+// if it began inside a '…' or "…" literal or a `…` identifier, the ways an application embeds it), each
+// token stream is folded into a short sequence of token classes, and rules look for shapes that only
+// make sense when the value leaves its literal and goes on as SQL. Beside them, probes: the short
+// values scanners send to see whether a parameter reaches a database (a system catalogue's name, a
+// database-only function with its `(`, a PostgreSQL `::type` cast, MySQL's `/*!` comments, a query's
+// tail such as `) AS x FROM`), the NoSQL operators (`$ne`, `$where`) and ORM field lookups
+// (`user__password__startswith`) that do the same job for document stores and ORMs. Rules, token
+// classes and keyword tables are our own.
 import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
 import { lexSql, type QuoteContext, type SqlToken } from "./sqli-lexer.ts";
 import { words } from "./lexicon.ts";
@@ -21,7 +26,21 @@ type RuleId =
   | "sqli-boolean-expression"
   | "sqli-time-function"
   | "sqli-fingerprint"
-  | "sqli-comment-ending";
+  | "sqli-comment-ending"
+  | "sqli-catalog"
+  | "sqli-db-function"
+  | "sqli-pg-cast"
+  | "sqli-nosql"
+  | "sqli-evasion"
+  | "sqli-call-fragment"
+  | "sqli-select-list"
+  | "sqli-ddl"
+  | "sqli-float-dos"
+  | "sqli-int-overflow"
+  | "sqli-function-name"
+  | "sqli-fragment"
+  | "sqli-orm-lookup"
+  | "sqli-orm-filter";
 
 interface RuleInfo {
   paranoia: ParanoiaLevel;
@@ -29,7 +48,13 @@ interface RuleInfo {
   tag: string;
 }
 
-/** Every rule this detector reports: PL1 for structures benign text does not produce, PL2 for weaker signals. */
+/**
+ * Every rule this detector reports. PL1: structures and names benign text does not produce, critical
+ * so one match blocks. PL2: weaker signals (everyday SQL function names with `(`, query fragments,
+ * bare procedure names); those that held at zero on real traffic and the benign sets are critical,
+ * so a PL2 route blocks on them, the noisier ones (quoted statements, fingerprints) only add to the
+ * score. PL3: ORM lookups on a single field, which filter APIs use legitimately.
+ */
 export const SQLI_RULES: Readonly<Record<RuleId, RuleInfo>> = {
   "sqli-tautology": { paranoia: 1, severity: "critical", tag: "sqli-auth-bypass" },
   "sqli-boolean-injection": { paranoia: 1, severity: "critical", tag: "sqli-blind" },
@@ -41,11 +66,25 @@ export const SQLI_RULES: Readonly<Record<RuleId, RuleInfo>> = {
   "sqli-function-probe": { paranoia: 1, severity: "critical", tag: "sqli-error-based" },
   "sqli-file-access": { paranoia: 1, severity: "critical", tag: "sqli-file-access" },
   "sqli-statement": { paranoia: 2, severity: "error", tag: "sqli-statement" },
-  "sqli-subquery": { paranoia: 2, severity: "error", tag: "sqli-statement" },
-  "sqli-boolean-expression": { paranoia: 2, severity: "error", tag: "sqli-blind" },
-  "sqli-time-function": { paranoia: 2, severity: "error", tag: "sqli-blind" },
+  "sqli-subquery": { paranoia: 2, severity: "critical", tag: "sqli-statement" },
+  "sqli-boolean-expression": { paranoia: 2, severity: "critical", tag: "sqli-blind" },
+  "sqli-time-function": { paranoia: 2, severity: "critical", tag: "sqli-blind" },
   "sqli-fingerprint": { paranoia: 2, severity: "warning", tag: "sqli-probe" },
   "sqli-comment-ending": { paranoia: 2, severity: "warning", tag: "sqli-auth-bypass" },
+  "sqli-catalog": { paranoia: 1, severity: "critical", tag: "sqli-probe" },
+  "sqli-db-function": { paranoia: 1, severity: "critical", tag: "sqli-probe" },
+  "sqli-pg-cast": { paranoia: 1, severity: "critical", tag: "sqli-error-based" },
+  "sqli-nosql": { paranoia: 1, severity: "critical", tag: "nosqli" },
+  "sqli-evasion": { paranoia: 1, severity: "critical", tag: "sqli-evasion" },
+  "sqli-call-fragment": { paranoia: 1, severity: "critical", tag: "sqli-probe" },
+  "sqli-select-list": { paranoia: 1, severity: "critical", tag: "sqli-statement" },
+  "sqli-ddl": { paranoia: 1, severity: "critical", tag: "sqli-statement" },
+  "sqli-float-dos": { paranoia: 1, severity: "critical", tag: "sqli-dos" },
+  "sqli-int-overflow": { paranoia: 2, severity: "critical", tag: "sqli-probe" },
+  "sqli-function-name": { paranoia: 2, severity: "critical", tag: "sqli-probe" },
+  "sqli-fragment": { paranoia: 2, severity: "critical", tag: "sqli-probe" },
+  "sqli-orm-lookup": { paranoia: 2, severity: "critical", tag: "orm-injection" },
+  "sqli-orm-filter": { paranoia: 3, severity: "critical", tag: "orm-injection" },
 };
 
 /** A folded token: comments are gone, but the kind of one that followed is remembered ("" if none). */
@@ -162,6 +201,7 @@ function fold(tokens: SqlToken[]): Folded[] {
       }
       if (t.kind === "w" && last.kind === "w") {
         last.text = `${last.text} ${t.text}`.slice(0, 64);
+        last.quoted = t.quoted;
         continue;
       }
       if (
@@ -285,7 +325,8 @@ function condition(t: Folded[], j: number, strong: boolean, quoted: boolean): "t
     let m = k + 1;
     while (t[m]?.kind === "(") m++;
     const c = t[m];
-    if (isLiteral(c)) return "tautology";
+    // PostgreSQL arrays are constants too: `'{"a":1}' ?| array['a']`.
+    if (isLiteral(c) || (c?.text.split(" ")[0] === "ARRAY" && b.kind === "o")) return "tautology";
     if (c && (c.kind === "f" || (c.kind === "k" && c.text === "SELECT")))
       return strong || quoted ? "blind" : null;
     return null;
@@ -324,7 +365,8 @@ function statement(t: Folded[], j: number, destructive: boolean): boolean {
       return isName(b) || b?.kind === "(";
     case "DECLARE":
     case "SET":
-      return b?.kind === "v";
+      // Anywhere, only with a type or an assignment: `DECLARE @x INT`, `SET @a = 1`, not `declare @john winner`.
+      return b?.kind === "v" && (!destructive || declaration(t, j + 2));
     case "WAITFOR DELAY":
       return isLiteral(b);
     case "INSERT":
@@ -366,6 +408,32 @@ function anchored(t: Folded[], ctx: QuoteContext, report: Report): void {
     if (quoted && t[at - 1]?.commentAfter && t[at - 1]?.quietComment) report("sqli-comment-truncation");
     return;
   }
+  // `x'|email--`, `id'is not-id--`: after the breakout an expression on a column, the rest cut off.
+  // `z'or email notnull--`, `user'collate nocase--`, `\' or json (id);`: any short SQL tail ended by a
+  // comment or a `;` after the breakout.
+  const end = t[t.length - 1]!;
+  const cut = (end.commentAfter !== "" && end.quietComment) || (end.kind === ";" && t.length - at > 1);
+  if (quoted && "=o?lk".includes(head.kind) && cut && t.length - at <= 10 && t.length - at >= 2) {
+    // A collation is SQL only when it names one: `'collate nocase--`, not `'collate foo--`.
+    const collation = head.text !== "COLLATE" || COLLATIONS.test(t[at + 1]?.text ?? "");
+    // After an arithmetic or bitwise operator only a single operand: `x'|email--`, not `"-c, --count`.
+    const tail = t.slice(at + 1);
+    const shape =
+      head.kind === "o"
+        ? tail.length === 1 && "wn".includes(tail[0]!.kind)
+        : tail.every((x) => "wnso=?lk(),;".includes(x.kind));
+    if (collation && shape) report("sqli-fragment");
+  }
+  // `' UNION A`, `" union/`: a set operator straight after the breakout (not a quoted 'union' word).
+  const after = t[at + 1];
+  if (
+    quoted &&
+    head.kind === "U" &&
+    (!after || (after.kind === "w" && !after.text.includes(" ") && !t[at + 2]))
+  )
+    report("sqli-fragment");
+  // `\'and`, `\' and 1`: a backslash that escapes the escaping, then logic.
+  if (quoted && head.kind === "l" && t[at - 1]?.text.endsWith("\\") && at === 1) report("sqli-fragment");
   // `admin@example.com';` closes the literal and ends the statement.
   if (quoted && head.kind === ";" && at === t.length - 1) report("sqli-comment-truncation");
   const firm = strong || quoted;
@@ -377,6 +445,9 @@ function anchored(t: Folded[], ctx: QuoteContext, report: Report): void {
       // Only (in)equality: `">"` and `'<'` are everyday markup, not comparisons.
       const loud = t[at - 1]!.kind === "s" || quoted || cut || after?.kind === "l";
       if (EQUALITY.has(head.text)) report(loud ? "sqli-tautology" : "sqli-boolean-expression");
+    } else if (after?.text === "=" && t[at + 3]?.kind === "n" && !t[at + 4] && t[at - 1]!.kind === "s") {
+      // A chain of constants ending in an equality: `'{"a":2}' < '$.a' = 7`.
+      report("sqli-boolean-injection");
     }
   } else if (head.kind === "l" || head.kind === "=" || (firm && "o,(".includes(head.kind))) {
     const verdict = condition(t, head.kind === "(" ? at : at + 1, strong, quoted);
@@ -399,6 +470,13 @@ function anchored(t: Folded[], ctx: QuoteContext, report: Report): void {
       report("sqli-clause-injection");
   } else if (quoted && head.kind === "k" && STATEMENT_KEYWORDS.has(head.text)) {
     report("sqli-statement");
+    // `'alter a`, `'select H`: a statement keyword straight after the breakout; everyday verbs (set,
+    // update, begin, call) are left to prose.
+    // Nothing follows but one name or operator: UI text quotes whole phrases ("Drop files here").
+    const object = t[at + 1];
+    const bare =
+      object !== undefined && t.length === at + 2 && !object.text.includes(" ") && "wo".includes(object.kind);
+    if (bare && BREAKOUT_VERBS.has(head.text)) report("sqli-fragment");
   }
   if (!firm) return;
   // After a breakout, SQL structure anywhere in the rest counts too (`1' IN BOOLEAN MODE) OR 2=(SELECT …`).
@@ -435,7 +513,8 @@ function unanchored(t: Folded[], report: Report): void {
       while (t[j]?.kind === "(") j++;
       // Any UNION SELECT but the prose shape "union select committee" (one plain word ending the value).
       const select =
-        t[j]?.text === "SELECT" && !(t[j + 1]?.kind === "w" && !t[j + 2] && !t[j + 1]!.commentAfter);
+        t[j]?.text === "SELECT" &&
+        !(t[j + 1]?.kind === "w" && !t[j + 2] && !t[j + 1]!.commentAfter && !isSqlFunction(t[j + 1]!.text));
       if (select || t[j]?.text === "VALUES") report("sqli-union");
     } else if (a.kind === ";") {
       if (statement(t, i + 1, true)) report("sqli-stacked");
@@ -445,6 +524,9 @@ function unanchored(t: Folded[], report: Report): void {
       const arg = t[i + 2];
       // `IIF(1=1,…)`, `ELT(5=5,…)`: a constant condition as an argument is an oracle, not data.
       if (isLiteral(arg) && t[i + 3]?.kind === "=" && isLiteral(t[i + 4])) report("sqli-boolean-injection");
+      // `if(2=`, `IIF(1234=`: a conditional on a constant comparison, left for the query to finish.
+      if ((a.text === "IF" || a.text === "IIF") && arg?.kind === "n" && t[i + 3]?.kind === "=" && !t[i + 4])
+        report("sqli-boolean-injection");
       const hasComma = t[i + 3]?.kind === "," || t[i + 4]?.kind === ",";
       if (FILE_FUNCTIONS.has(a.text) && (arg?.kind === "s" || arg?.kind === "n")) report("sqli-file-access");
       if (TIME_FUNCTIONS.has(a.text) && arg && arg.kind !== ")" && (a.text !== "BENCHMARK" || hasComma)) {
@@ -476,7 +558,9 @@ function unanchored(t: Folded[], report: Report): void {
         report("sqli-statement");
       else if (a.text === "SELECT") {
         sawSelect = true;
-        if (t[i - 1]?.kind === "(" && b && b.kind !== ")") report("sqli-subquery");
+        // `(SELECT …`, and `=(select` left open for the query to finish.
+        if (t[i - 1]?.kind === "(" && ((b && b.kind !== ")") || (!b && t[i - 2]?.kind === "=")))
+          report("sqli-subquery");
       } else if (a.text === "FROM" && sawSelect) report("sqli-statement");
       else if (statement(t, i, true)) report("sqli-statement");
     } else if (a.kind === "v" && a.text.startsWith("@@")) {
@@ -511,6 +595,400 @@ function unanchored(t: Folded[], report: Report): void {
   }
 }
 
+// System schemas, catalogues and well-known system or sample databases of MySQL, PostgreSQL, MSSQL,
+// Oracle, SQLite and Access: an application never takes these names from a user, reconnaissance does.
+const CATALOGUES = words(
+  "INFORMATION_SCHEMA PERFORMANCE_SCHEMA PG_CATALOG PG_SHADOW PG_AUTHID PG_ROLES PG_NAMESPACE PG_CLASS " +
+    "PG_ATTRIBUTE PG_DATABASE PG_PROC PG_STAT_ACTIVITY PG_LARGEOBJECT SYSOBJECTS SYSCOLUMNS SYSUSERS " +
+    "SYSDATABASES SYSLOGINS SYSPROCESSES SYSSERVERS SYSXLOGINS TEMPDB MSDB NORTHWIND SQLITE_MASTER " +
+    "SQLITE_SCHEMA SQLITE_TEMP_MASTER MSYSACCESSOBJECTS MSYSOBJECTS MSYSQUERIES MSYSRELATIONSHIPS MSYSACES " +
+    "ALL_TAB_COLUMNS DBA_USERS DBA_TABLES USER_TAB_COLUMNS SCHEMA_NAME MYSQL.USER MYSQL.DB V$VERSION",
+);
+// Extended procedures, packages and providers that reach outside the database (MSSQL, Oracle).
+const PROCEDURES = words(
+  "XP_CMDSHELL XP_DIRTREE XP_REGREAD XP_REGWRITE XP_FILEEXIST XP_SUBDIRS XP_AVAILABLEMEDIA SP_PASSWORD " +
+    "SP_EXECUTESQL SP_OACREATE SP_OAMETHOD SP_MAKEWEBTASK SP_ADDLOGIN SP_ADDSRVROLEMEMBER SP_CONFIGURE " +
+    "UTL_HTTP UTL_FILE UTL_INADDR UTL_TCP UTL_SMTP DBMS_JAVA DBMS_PIPE DBMS_LDAP OPENROWSET OPENDATASOURCE " +
+    "OPENQUERY MSDASQL SQLOLEDB",
+);
+// Functions only a database has (MySQL, PostgreSQL, MSSQL, Oracle, SQLite): followed by `(` they are a
+// call in SQL, and no prose or mainstream programming language uses the name.
+const DB_FUNCTIONS = words(
+  "BENCHMARK PG_SLEEP PG_SLEEP_FOR PG_READ_FILE PG_READ_BINARY_FILE PG_LS_DIR PG_STAT_FILE LO_GET LO_IMPORT " +
+    "LO_EXPORT CONCAT_WS GROUP_CONCAT EXTRACTVALUE UPDATEXML LOAD_FILE MAKE_SET EXPORT_SET NAME_CONST UNHEX " +
+    "IFNULL NULLIF COALESCE XMLTYPE SYSDATE UNCOMPRESS FIND_IN_SET SUBSTRING_INDEX CHAR_LENGTH " +
+    "CHARACTER_LENGTH OCTET_LENGTH DB_NAME DB_ID DATABASE CURRENT_USER SESSION_USER SYSTEM_USER SUSER_NAME " +
+    "SUSER_SNAME IS_SRVROLEMEMBER HAS_DBACCESS CURRENT_DATABASE CURRENT_SCHEMA CONNECTION_ID LAST_INSERT_ID " +
+    "FOUND_ROWS GTID_SUBSET GTID_SUBTRACT JSON_KEYS JSON_EXTRACT JSON_SEARCH JSON_ARRAYAGG JSON_OBJECTAGG " +
+    "JSON_BUILD_OBJECT JSONB_BUILD_OBJECT JSONB_PRETTY JSON_VALID ROW_TO_JSON STRING_AGG LISTAGG " +
+    "SQLITE_VERSION RANDOMBLOB ZEROBLOB UNISTR NVL NVL2 QUOTENAME OPENROWSET OPENQUERY OPENDATASOURCE " +
+    "XP_CMDSHELL XP_DIRTREE XP_REGREAD SP_EXECUTESQL SP_OACREATE UTL_INADDR.GET_HOST_NAME " +
+    "UTL_INADDR.GET_HOST_ADDRESS UTL_HTTP.REQUEST DBMS_PIPE.RECEIVE_MESSAGE DBMS_LOCK.SLEEP DBMS_XMLGEN.GETXML " +
+    "CTXSYS.DRITHSX.SN SYS_CONTEXT ST_LATFROMGEOHASH ST_LONGFROMGEOHASH ST_POINTFROMGEOHASH",
+);
+// Everyday SQL functions that other languages and prose share: a call is a weaker sign (PL2).
+const SQL_FUNCTIONS = words(
+  "ABS ACOS ASCII ASIN ATAN AVG CAST CEIL CEILING CHAR CHR COMPRESS CONCAT CONVERT COS COUNT CRC32 DATE DAY " +
+    "DECODE DEFAULT ELT ENCODE EXECUTE EXP FLOOR FORMAT GREATEST HEX IF IIF INSERT INSTR ISNULL LCASE " +
+    "LEAST LEFT LENGTH LN LOCATE LOG LOWER LPAD LTRIM MAX MD5 MID MIN MINUTE MONTH NOW ORD OVERLAY PI POW " +
+    "POWER QUARTER RAND REPLACE REVERSE RIGHT ROUND RPAD RTRIM SHA1 SHA2 SIN SLEEP SOUNDEX SQRT STARTS_WITH " +
+    "STRCMP SUBSTR SUBSTRING SUM TAN TIME TRIM UCASE UPPER USER VALUES VERSION YEAR SCHEMA",
+);
+// PostgreSQL types a `::` cast names: `'x'::int` forces a conversion error that leaks the value.
+const CAST_TYPES = words(
+  "INT INT2 INT4 INT8 INTEGER BIGINT SMALLINT TEXT VARCHAR BPCHAR BOOL BOOLEAN JSON JSONB NUMERIC DECIMAL " +
+    "FLOAT4 FLOAT8 REAL DOUBLE TIMESTAMP TIMESTAMPTZ INTERVAL REGCLASS REGPROC OID BYTEA INET CIDR UUID XML MONEY",
+);
+// MongoDB query and update operators, as keys (`{"$ne": 1}`), bracket names (`id[$ne]=1`) or inline.
+const MONGO_OPERATORS = words(
+  "where ne eq gt gte lt lte in nin regex exists not nor and or elemmatch expr size all mod jsonschema text " +
+    "function accumulator lookup",
+);
+const MONGO_METHODS = words(
+  "INSERT INSERTONE INSERTMANY FIND FINDONE FINDANDMODIFY REMOVE UPDATE UPDATEONE UPDATEMANY DELETEONE " +
+    "DELETEMANY DROP AGGREGATE MAPREDUCE COUNT DISTINCT RENAMECOLLECTION",
+);
+// Words that can follow MySQL's `/*!` executable-comment marker in an injection.
+const SQL_WORDS = words(
+  "SELECT UNION FROM WHERE AND OR XOR NOT INSERT UPDATE DELETE DROP CREATE ALTER ORDER GROUP HAVING LIMIT " +
+    "INTO LIKE SLEEP BENCHMARK CONCAT ALL DISTINCT TABLE EXEC",
+);
+
+// A spaced `name (` is a call probe only when nothing or a literal follows: `round (`, not `Left (WA, RR)`.
+const bareCall = (arg: Folded | undefined): boolean => arg === undefined || "nsv)".includes(arg.kind);
+const isSqlFunction = (name: string): boolean => DB_FUNCTIONS.has(name) || SQL_FUNCTIONS.has(name);
+const lastPart = (text: string): string => text.slice(text.lastIndexOf(" ") + 1);
+
+/** Shapes of probes and dialect-specific syntax: catalogues, database functions, casts, NoSQL operators. */
+function probes(t: Folded[], ctx: QuoteContext, report: Report): void {
+  const plain = ctx === "";
+  // `admin@example.com\`;`: the identifier closes and the statement ends.
+  if (ctx === "`" && t.length === 2 && t[0]!.kind === "s" && t[0]!.text !== "" && t[1]!.kind === ";")
+    report("sqli-comment-truncation");
+  for (let i = 0; i < t.length; i++) {
+    const a = t[i]!;
+    const b = t[i + 1];
+    const prev = t[i - 1];
+    if (a.kind === "w" || a.kind === "f" || a.kind === "k") {
+      const merged = a.text.includes(" ");
+      const parts = merged || a.text.includes(".") ? a.text.split(" ") : [a.text];
+      for (const part of parts) {
+        // `information_schema.tables`, `mysql.db.x`: the catalogue is the first one or two name parts.
+        const names = part.includes(".") ? part.split(".") : [part];
+        const owner = names[0]!;
+        if (CATALOGUES.has(part) || CATALOGUES.has(owner) || CATALOGUES.has(names.slice(0, 2).join(".")))
+          report("sqli-catalog");
+        if (PROCEDURES.has(owner)) report("sqli-fragment");
+      }
+      if (a.kind === "k") keywordProbes(t, i, report);
+      if (b?.kind === "(" && !a.quoted) {
+        // A method (`x.trim(`, `$obj->trim(`) is another language; a spaced `(` after prose is prose.
+        const method = prev !== undefined && prev.kind === "o" && (prev.text === "->" || prev.text === "::");
+        const name = lastPart(a.text);
+        // A spaced `(` is a call only where a call could stand: `database (`, not "the system database (see".
+        const callable = !b.spaced || (!merged && (!prev || "(,=lo;".includes(prev.kind)));
+        if (!method && callable) {
+          if (DB_FUNCTIONS.has(name)) report("sqli-db-function");
+          else if (SQL_FUNCTIONS.has(name) && (!b.spaced || (i === 0 && bareCall(t[i + 2])))) {
+            report("sqli-function-name");
+            // A call left open at the end of the value is a fragment for the query to complete
+            // (`if (` opening a line is code in any language).
+            if (i + 2 === t.length && !(name === "IF" && b.spaced)) report("sqli-call-fragment");
+          } else if (
+            a.kind === "f" &&
+            name.startsWith("DB.") &&
+            MONGO_METHODS.has(name.slice(name.lastIndexOf(".") + 1))
+          )
+            report("sqli-nosql");
+        }
+      }
+    } else if (a.kind === "l" && a.text !== "NOT" && (!prev || prev.text === "=" || prev.kind === ";")) {
+      // `AND 7639=(`, `pay=|| langCode == '`, `OR name = "`: a condition fragment opening the value or a
+      // `name=value` pair, a column compared with what the query supplies.
+      let j = i + 1;
+      while (t[j]?.kind === "(") j++;
+      const x = t[j];
+      const y = t[j + 1];
+      const operand = x !== undefined && (isLiteral(x) || (x.kind === "w" && !x.text.includes(" ")));
+      if (
+        operand &&
+        y !== undefined &&
+        // Symbols only: `or more. This is …` is prose whose words the lexer joins across the full stop.
+        ((y.kind === "=" && !/^[A-Z]/.test(y.text)) || (y.kind === "o" && y.text !== "+" && y.text !== ":"))
+      )
+        report("sqli-fragment");
+    } else if (a.kind === "=" && WORD_COMPARISONS.has(a.text)) {
+      // `42 like 42`, `LIKE NULL`, `IS NULL`, `'1' not regexp '2'`, `something LIKE '`, `in (0,1)`.
+      const constants = (!prev || (isLiteral(prev) && !prev.open)) && isLiteral(b) && !b!.open && !t[i + 2];
+      // A pattern match left open on a column (`something LIKE '`); `Sign in "` is prose.
+      const openQuote =
+        plain &&
+        a.text !== "IN" &&
+        a.text !== "IS" &&
+        prev?.kind === "w" &&
+        b?.kind === "s" &&
+        b.open &&
+        b.text === "" &&
+        !t[i + 2];
+      if (constants || openQuote) report("sqli-fragment");
+      if (a.text === "IN" && !prev && b?.kind === "(" && numberList(t, i + 2)) report("sqli-fragment");
+      // `) like (`: a pattern match between two parenthesised expressions, the value opening with the
+      // parenthesis that closes the application's.
+      if (i === 1 && prev!.kind === ")" && b?.kind === "(" && a.text !== "IN" && a.text !== "IS")
+        report("sqli-boolean-injection");
+    } else if (
+      a.kind === ";" &&
+      (i === 0 || (i === 2 && prev?.text === "=")) &&
+      b &&
+      "kwf".includes(b.kind)
+    ) {
+      // A value (or `name=` pair) that opens with `;` and a statement: `;drop`, `;truncate[x`,
+      // `;REPLACE(…) VALUES (…)`, `pay=;update users`.
+      if (STACK_VERBS.has(b.text.split(" ")[0]!)) report("sqli-stacked");
+    } else if (a.kind === "=" && a.text === "DIV" && b?.kind === "(" && t[i + 2]?.kind === "n" && !prev) {
+      // PostgreSQL's `div(23, -2)` opening a value.
+      report("sqli-db-function");
+    } else if (a.kind === "n" && /^[0-9]+\.e$/i.test(a.text) && b && (b.kind === "(" || b.kind === ".")) {
+      // MySQL reads `1.e` as a number and goes on: `1.e(ascii …`, `1.e.tables` hide keywords from filters.
+      report("sqli-evasion");
+    } else if (a.kind === "o" && a.text === "::" && b?.kind === "w" && prev && ")snwf".includes(prev.kind)) {
+      // `'{}'::jsonb`, `password::int`, `f(x)::double precision`; not `Foo::Text(` or `Json::Int.x`.
+      const after = t[i + 2];
+      const type = b.text.split(" ")[0]!;
+      if (
+        CAST_TYPES.has(type) &&
+        (!after || !"(.".includes(after.kind)) &&
+        after?.text !== "!" &&
+        after?.text !== "::"
+      )
+        report("sqli-pg-cast");
+    }
+  }
+}
+
+const COLLATIONS = /^(NOCASE|BINARY|RTRIM|UTF8|UTF16|UTF32|LATIN1|LATIN2|UCS2|ASCII|CP125|SQL_|C$|POSIX|U&)/;
+const WORD_COMPARISONS = words("LIKE RLIKE REGEXP GLOB IS IN SOUNDS");
+/** Whether from `j` the tokens are only a list of numbers, to the end (`0,1)`, `2147483647,-1`). */
+function numberList(t: Folded[], j: number): boolean {
+  for (let k = j; k < t.length; k++) if (!"n,)".includes(t[k]!.kind)) return false;
+  return true;
+}
+const BREAKOUT_VERBS = words("SELECT INSERT DELETE DROP ALTER CREATE TRUNCATE EXEC EXECUTE DECLARE SHUTDOWN");
+const STACK_VERBS = words(
+  "SELECT INSERT UPDATE DELETE REPLACE DROP CREATE ALTER TRUNCATE EXEC EXECUTE DECLARE SHUTDOWN",
+);
+const DDL_VERBS = words("ADD CHANGE MODIFY DROP RENAME ALTER");
+const ROUTINES = words("FUNCTION PROCEDURE TRIGGER");
+const SQL_TYPES = words(
+  "INT INTEGER BIGINT VARCHAR NVARCHAR CHAR NCHAR TEXT TABLE CURSOR SYSNAME BINARY VARBINARY",
+);
+
+/** Whether what follows `DECLARE @x` / `SET @x` (at `j`) completes a declaration or assignment. */
+function declaration(t: Folded[], j: number): boolean {
+  const c = t[j];
+  return (
+    !c ||
+    c.kind === "k" ||
+    c.kind === ";" ||
+    c.kind === "=" ||
+    c.text === ":=" ||
+    SQL_TYPES.has(c.text.split(" ")[0]!)
+  );
+}
+
+/** Probes anchored at a keyword: `SELECT` with a call, dynamic SQL, T-SQL variables, DDL, select-list tails. */
+function keywordProbes(t: Folded[], i: number, report: Report): void {
+  const a = t[i]!;
+  const b = t[i + 1];
+  const c = t[i + 2];
+  switch (a.text) {
+    case "SELECT": {
+      // `select pg_sleep`, `SELECT CHAR(`, `select(user(`: a select list that starts with a call.
+      const j = b?.kind === "(" ? i + 2 : i + 1;
+      const f = t[j];
+      const name = f && (f.kind === "w" || f.kind === "f" || f.kind === "k") ? f.text : "";
+      if (DB_FUNCTIONS.has(name) || (SQL_FUNCTIONS.has(name) && t[j + 1]?.kind === "("))
+        report("sqli-call-fragment");
+      if (b?.kind === "(" && (c?.text === "CASE" || c?.text === "SELECT")) report("sqli-fragment");
+      // `select * from`: prose does not select a star.
+      if (b?.text === "*" && c?.text === "FROM") report("sqli-fragment");
+      // `select 0x616263`: selecting a hex-encoded string.
+      if (b?.kind === "n" && /^0x[0-9a-f]{4,}$/i.test(b.text)) report("sqli-fragment");
+      for (let k = i + 2; k < t.length && k < i + 12; k++) {
+        if (t[k]!.kind === "k" && (t[k]!.text === "GROUP BY" || t[k]!.text === "HAVING")) {
+          report("sqli-select-list");
+          break;
+        }
+      }
+      break;
+    }
+    case "FROM": {
+      // A query tail opening the value: `FROM t LIMIT`, `from `a`.`b` limit`, `FROM t WHERE x=…`.
+      if (i !== 0 || b?.kind !== "w" || b.text.includes(" ")) break;
+      const clause = c?.kind === "k" ? c.text : "";
+      if (clause === "LIMIT" || clause === "GROUP BY" || clause === "ORDER BY") report("sqli-fragment");
+      else if (clause === "WHERE" && t[i + 3]?.kind === "w" && t[i + 4]?.kind === "=")
+        report("sqli-fragment");
+      break;
+    }
+    case "ORDER BY":
+    case "GROUP BY":
+    case "HAVING":
+      // The whole value is a clause probe: `ORDER BY`, `order by 3`, `HAVING 1=`.
+      if (i === 0 && (!b || (isLiteral(b) && (!c || c.kind === "=") && !t[i + 3]))) report("sqli-fragment");
+      break;
+    case "EXEC":
+    case "EXECUTE":
+      // `EXECUTE IMMEDIATE '…'`, `exec (@sql)`, `exec master..xp_cmdshell`.
+      if (
+        b?.text === "IMMEDIATE" ||
+        (b?.kind === "(" && c?.kind === "v") ||
+        (b?.kind === "w" && /^(MASTER|XP_|SP_)/.test(b.text))
+      )
+        report("sqli-stacked");
+      break;
+    case "DECLARE":
+    case "SET":
+      // `DECLARE @x INT`, `SET @a = 1`: a T-SQL variable declared or assigned; a bare `declare @b` or
+      // `SET @OLD_SQL_NOTES` is weaker (chat says "declare @someone"), and `declare @john the winner` prose.
+      if (b?.kind !== "v") break;
+      if (
+        t[i + 2] &&
+        declaration(t, i + 2) &&
+        (a.text === "DECLARE" || t[i + 2]!.kind === "=" || t[i + 2]!.text === ":=")
+      )
+        report("sqli-stacked");
+      else if (!t[i + 2] || t[i + 2]!.kind === ";") report("sqli-fragment");
+      break;
+    case "DELETE":
+      // `DELETE FROM users;--`: a whole statement, terminated or cut off.
+      if (b?.text === "FROM" && c?.kind === "w" && (c.commentAfter || t[i + 3]?.kind === ";"))
+        report("sqli-fragment");
+      break;
+    case "ALTER":
+    case "CREATE": {
+      if (b?.text !== "TABLE" && !ROUTINES.has(b?.text ?? "")) break;
+      const parts = c?.kind === "w" || c?.kind === "f" ? c.text.split(" ") : [];
+      const d = t[i + 3];
+      const verb = DDL_VERBS.has(parts[1] ?? "") || (d?.kind === "k" && DDL_VERBS.has(d.text));
+      // `ALTER TABLE t ADD …`, `CREATE TABLE t (`, `CREATE FUNCTION f (`.
+      if ((a.text === "ALTER" && verb) || (a.text === "CREATE" && parts.length === 1 && d?.kind === "("))
+        report("sqli-ddl");
+      break;
+    }
+    case "DROP":
+    case "TRUNCATE":
+      // `DROP sampletable;--`, `DR/**/OP/*x*/sampletable`: a drop of a bare name, cut off or disguised.
+      if (i === 0 && b?.kind === "w" && !b.text.includes(" ") && (a.commentAfter || c?.kind === ";"))
+        report("sqli-fragment");
+      break;
+    case "WHEN":
+      // `) when 234 then`: the branch of a CASE expression.
+      if (t[i - 1]?.kind === ")" && isLiteral(b) && c?.text === "THEN") report("sqli-fragment");
+      break;
+    case "CASE": {
+      // `CASE WHEN … THEN`: a conditional expression when it opens the value or an expression; after a
+      // word it is prose ("in case when … then").
+      if (b?.text !== "WHEN") break;
+      const p = t[i - 1];
+      const opens = !p || "(,lo;".includes(p.kind) || (p.kind === "k" && p.text !== "AS");
+      for (let k = i + 2; k < t.length && k < i + 10; k++) {
+        if (t[k]!.text === "THEN" && t[k + 1]) {
+          if (opens) report("sqli-boolean-injection");
+          break;
+        }
+      }
+      break;
+    }
+    case "AS": {
+      // `…) AS alias FROM`, `` `x` AS `y` FROM ``, `1234 AS "foobar" FROM`: the tail of a select list.
+      const p = t[i - 1];
+      const alias =
+        b !== undefined && (b.kind === "w" || b.kind === "s" || (b.kind === "k" && b.text !== "FROM"));
+      // After a bare number only a quoted alias: "rated 5 as great from critics" is prose.
+      if (p && ")sn".includes(p.kind) && alias && c?.text === "FROM" && (p.kind !== "n" || b.kind === "s"))
+        report("sqli-select-list");
+      break;
+    }
+    default:
+  }
+}
+
+/** Raw-text probes the tokeniser does not see: NoSQL operators and MySQL executable comments. */
+function rawProbes(value: string, report: Report): void {
+  const lower = value.toLowerCase();
+  for (let i = lower.indexOf("$"); i >= 0; i = lower.indexOf("$", i + 1)) {
+    let j = i + 1;
+    while (j < lower.length && lower.charCodeAt(j) >= 97 && lower.charCodeAt(j) <= 122) j++;
+    if (j === i + 1 || !MONGO_OPERATORS.has(lower.slice(i + 1, j))) continue;
+    const before = i === 0 ? "" : lower[i - 1]!;
+    const after = j === lower.length ? "" : lower[j]!;
+    const whole = before === "" && after === "";
+    if (whole || ("[{,\"' \t".includes(before) && after !== "" && ":]\"'".includes(after))) {
+      report("sqli-nosql");
+      break;
+    }
+  }
+  // Numbers that hang or overflow parsers: the double that looped PHP's and Java's strtod, 2^31, 2^32…
+  if (value.length <= 40) {
+    const trimmed = lower.trim();
+    if (/^[+-]?2\.225073858507201\d*e-0*308$/.test(trimmed)) report("sqli-float-dos");
+    if (OVERFLOW_NUMBERS.has(trimmed)) report("sqli-int-overflow");
+  }
+  // `$where` sleeps: a JavaScript busy loop on the clock.
+  if (lower.includes("new date") && (lower.includes("while(") || lower.includes("while (")))
+    report("sqli-nosql");
+  for (let i = lower.indexOf("/*!"); i >= 0; i = lower.indexOf("/*!", i + 3)) {
+    let j = i + 3;
+    while (j < lower.length && isDigitCode(lower.charCodeAt(j))) j++;
+    const digits = j - i - 3;
+    let k = j;
+    while (k < lower.length && lower.charCodeAt(k) >= 97 && lower.charCodeAt(k) <= 122) k++;
+    if (digits === 5 || SQL_WORDS.has(lower.slice(j, k).toUpperCase())) {
+      report("sqli-evasion");
+      break;
+    }
+  }
+}
+
+const OVERFLOW_NUMBERS = words(
+  "2147483648 -2147483649 4294967295 4294967296 9223372036854775808 -9223372036854775809 18446744073709551615 18446744073709551616",
+);
+// Django-style ORM field lookups (`field__lookup`): a client that names them in parameters can filter on
+// fields it should not see (`password__startswith=a`), and across relations (`user__profile__…`).
+const ORM_LOOKUPS = new Set(
+  (
+    "exact iexact contains icontains in gt gte lt lte startswith istartswith endswith iendswith range date " +
+    "year month day week week_day quarter time hour minute second isnull regex iregex has_key has_keys " +
+    "has_any_keys contained_by overlap search trigram_similar unaccent"
+  ).split(" "),
+);
+const isIdentCode = (c: number): boolean =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+
+/** ORM lookups in the value: the longest traversal decides between a relation walk and a plain filter. */
+function ormLookups(value: string, report: Report): void {
+  if (!value.includes("__")) return;
+  let i = 0;
+  while (i < value.length) {
+    if (!isIdentCode(value.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < value.length && isIdentCode(value.charCodeAt(j))) j++;
+    const parts = value.slice(i, j).split("__");
+    // `__proto__`, `_x__` leave empty parts: dunder names, not lookups.
+    if (parts.length >= 2 && parts.every((p) => p !== "" && !p.startsWith("_") && !p.endsWith("_"))) {
+      if (ORM_LOOKUPS.has(parts[parts.length - 1]!.toLowerCase()))
+        report(parts.length >= 3 ? "sqli-orm-lookup" : "sqli-orm-filter");
+    }
+    i = j;
+  }
+}
+
+const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
+
 /** Whether an error-based function's arguments (from `j`, a few tokens) reach for data: a subquery, @@var, version(), 0x…. */
 function probesInside(t: Folded[], j: number): boolean {
   for (let k = j; k < j + 16 && k < t.length; k++) {
@@ -527,7 +1005,7 @@ function probesInside(t: Folded[], j: number): boolean {
   return false;
 }
 
-const CONTEXTS: readonly QuoteContext[] = ["", "'", '"'];
+const CONTEXTS: readonly QuoteContext[] = ["", "'", '"', "`"];
 
 /** Finds the SQL injection rules a value matches, across the three quote contexts. */
 export function classifySql(value: string): RuleId[] {
@@ -536,6 +1014,8 @@ export function classifySql(value: string): RuleId[] {
   // The lexer stops after MAX_TOKENS; padding must not push a payload out of sight, so a long value's
   // tail is inspected too. Starting the tail "inside a literal" keeps the quote contexts meaningful.
   if (scan(value, report) && value.length > TAIL_CHARS) scan(value.slice(-TAIL_CHARS), report);
+  rawProbes(value, report);
+  ormLookups(value, report);
   return [...found];
 }
 
@@ -552,8 +1032,13 @@ function scan(value: string, report: Report): boolean {
     const tokens = lexSql(value, ctx, MAX_TOKENS);
     if (tokens.length >= MAX_TOKENS) truncated = true;
     const folded = fold(tokens);
-    anchored(folded, ctx, report);
-    unanchored(folded, report);
+    // Inside a `…` identifier only the probes apply: prose and Markdown pair backticks around code,
+    // and a breakout from an identifier is rare next to one from a literal.
+    if (ctx !== "`") {
+      anchored(folded, ctx, report);
+      unanchored(folded, report);
+    }
+    probes(folded, ctx, report);
   }
   return truncated;
 }
@@ -562,7 +1047,10 @@ function scan(value: string, report: Report): boolean {
 export const sqliDetector: Detector = {
   name: "sqli",
   inspect(target: Target): Detection[] {
-    return classifySql(target.value).map((rule) => {
+    // URL paths name things in prose (`/wiki/Round_(album)`) and broken CSS links (`font.ttf) format(`).
+    const path = target.name === "REQUEST_PATH" || target.name === "REQUEST_FILENAME";
+    const rules = classifySql(target.value).filter((rule) => !(path && rule === "sqli-function-name"));
+    return rules.map((rule) => {
       const info = SQLI_RULES[rule];
       return {
         rule,
