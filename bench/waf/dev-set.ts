@@ -12,7 +12,7 @@ export interface Sample {
   uri: string;
   headers: Record<string, string>;
   body: string | null;
-  meta?: { paranoia_level?: number } | null;
+  meta?: { paranoia_level?: number; http_version?: string } | null;
 }
 
 const dir = process.env.WAF_EVAL_DIR ?? join(import.meta.dirname, "../../../shared/eval/waf");
@@ -31,6 +31,7 @@ export const asRequest = (r: Sample): InspectedRequest => ({
   method: r.method,
   path: r.uri,
   headers: r.headers,
+  ...(r.meta?.http_version ? { httpVersion: r.meta.http_version.replace(/^HTTP\//, "") } : {}),
   ...(r.body === null ? {} : { body: Buffer.from(r.body, "utf8") }),
 });
 

@@ -1,10 +1,8 @@
 // The WAF engine: a request's targets, each in its decoded variants, through every detector; the
 // matches left after the route's exclusions add up to an anomaly score, and the route's mode and
 // threshold decide. A rule counts once per request, at its highest severity, wherever it matched.
-// Per target, a detector runs only on values holding one of its trigger characters, and the
-// detections of short values are remembered (see CACHED_VALUE_CHARS).
+// The detections of short values are remembered (see CACHED_VALUE_CHARS).
 import { fits, mismatch, type ParameterRule } from "./allowlist.ts";
-import { charClasses, meets, triggerClasses } from "./char-classes.ts";
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits, variants } from "./decode.ts";
 import {
   DEFAULT_TARGET_LIMITS,
@@ -104,28 +102,31 @@ export function createWaf(o: {
 }): Waf {
   const targetLimits = o.targetLimits ?? DEFAULT_TARGET_LIMITS;
   const decodeLimits = o.decodeLimits ?? DEFAULT_DECODE_LIMITS;
-  const detectors = o.detectors.map((d) => ({
-    detector: d,
-    triggers: d.triggers === undefined ? undefined : triggerClasses(d.triggers),
-  }));
-  const cache = new Map<string, readonly Detection[]>();
+  // Two generations approximate LRU in O(1): hits in the old one move to the new one, and when the
+  // new one is full the old one is dropped whole (Map deletes leave holes that slow iteration).
+  let recent = new Map<string, readonly Detection[]>();
+  let older = new Map<string, readonly Detection[]>();
+  const remember = (key: string, found: readonly Detection[]) => {
+    if (recent.size >= CACHE_ENTRIES / 2) {
+      older = recent;
+      recent = new Map();
+    }
+    recent.set(key, found);
+  };
 
   /** Every rule matched on one target, in any decoded variant, once each at its highest severity. */
   function detect(target: Target): readonly Detection[] {
     const key = target.value.length <= CACHED_VALUE_CHARS ? `${target.name}\0${target.value}` : undefined;
     if (key !== undefined) {
-      const hit = cache.get(key);
+      const hit = recent.get(key) ?? older.get(key);
       if (hit) {
-        cache.delete(key); // most recently used goes last
-        cache.set(key, hit);
+        if (!recent.has(key)) remember(key, hit);
         return hit;
       }
     }
     const byRule = new Map<string, Detection>();
     for (const value of variants(target.value, decodeLimits)) {
-      const classes = charClasses(value);
-      for (const { detector, triggers } of detectors) {
-        if (triggers && !meets(classes, triggers)) continue;
+      for (const detector of o.detectors) {
         for (const d of detector.inspect({ name: target.name, value })) {
           const prior = byRule.get(d.rule);
           if (!prior || SEVERITY_POINTS[d.severity] > SEVERITY_POINTS[prior.severity]) byRule.set(d.rule, d);
@@ -133,10 +134,7 @@ export function createWaf(o: {
       }
     }
     const found = [...byRule.values()];
-    if (key !== undefined) {
-      if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
-      cache.set(key, found);
-    }
+    if (key !== undefined) remember(key, found);
     return found;
   }
 

@@ -3,11 +3,18 @@
 import { cmdiDetector } from "./detectors/cmdi.ts";
 import { codeDetector } from "./detectors/code.ts";
 import { crlfDetector } from "./detectors/crlf.ts";
+import { graphqlDetector } from "./detectors/graphql.ts";
+import { ldapDetector } from "./detectors/ldap.ts";
 import { mailDetector } from "./detectors/mail.ts";
+import { nosqlDetector } from "./detectors/nosql.ts";
+import { protocolDetector, protocolValueDetector } from "./detectors/protocol.ts";
+import { scannerDetector } from "./detectors/scanner.ts";
+import { sessionDetector } from "./detectors/session.ts";
 import { sqliDetector } from "./detectors/sqli.ts";
 import { ssiDetector } from "./detectors/ssi.ts";
 import { ssrfDetector } from "./detectors/ssrf.ts";
 import { traversalDetector } from "./detectors/traversal.ts";
+import { xpathDetector } from "./detectors/xpath.ts";
 import { xssDetector } from "./detectors/xss.ts";
 import { xxeDetector } from "./detectors/xxe.ts";
 import { createWaf, type Waf } from "./engine.ts";
@@ -37,10 +44,17 @@ export const builtInDetectors: readonly Detector[] = [
   crlfDetector,
   ssiDetector,
   mailDetector,
+  ldapDetector,
+  xpathDetector,
+  nosqlDetector,
+  graphqlDetector,
+  protocolValueDetector,
+  scannerDetector,
+  sessionDetector,
 ];
 
 /** Every detector of whole requests (protocol, tool signatures) Rampart ships. */
-export const builtInRequestDetectors: readonly RequestDetector[] = [];
+export const builtInRequestDetectors: readonly RequestDetector[] = [protocolDetector, sessionDetector];
 
 /** The engine with every built-in detector: what the gateway and `rampart waf` run. */
 export const createBuiltInWaf = (): Waf =>

@@ -30,13 +30,6 @@ export interface Detection {
 export interface Detector {
   /** Family name, e.g. `sqli`. */
   name: string;
-  /**
-   * Characters of which a value must hold at least one for any rule here to match; the engine
-   * skips the detector on other values. ASCII punctuation stands for itself, " " for space or
-   * tab, "\n" for CR or LF, "\0" for other control characters, "\u0080" for any non-ASCII, "0"
-   * for any digit. Leave it out when a rule can match letters alone.
-   */
-  triggers?: string;
   inspect(target: Target): Detection[];
 }
 
