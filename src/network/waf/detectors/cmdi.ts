@@ -49,10 +49,11 @@ interface RuleInfo {
  * this adds 3.6 points of RCE detection and no real-traffic false positive; a field meant for code
  * gets a scoped exclusion), a command opening the value and ended by a separator (`id;`), bash-only
  * expansions, brace-built commands, assigned-variable commands, aliases, fork bombs, redirections
- * (`2>&1`, `>/dev/null`, a value opening with `>/tmp/x`), `MAIL FROM:<…>` after a line break.
+ * (`2>&1`, `>/dev/null`, a value opening with `>/tmp/x`), `MAIL FROM:<…>` after a line break,
+ * SQLite shell dot commands after a separator (`;` then `.shell`).
  * PL2: a known command word after `&&`/`||`/`|` with prose arguments (`a && echo vulnerable`),
  * `` `id` `` inside text, an unknown program given options, a tool named first with arguments that
- * read as no sentence (`cscli alerts list`), SQLite dot commands, mail verbs (`RETR 1`, `a1 LIST`),
+ * read as no sentence (`cscli alerts list`), mail verbs (`RETR 1`, `a1 LIST`),
  * `~0`, `!!`.
  */
 export const CMDI_RULES: Readonly<Record<RuleId, RuleInfo>> = {
@@ -73,7 +74,7 @@ export const CMDI_RULES: Readonly<Record<RuleId, RuleInfo>> = {
   "cmdi-alias": { paranoia: 1, severity: "critical", tag: "platform-unix" },
   "cmdi-fork-bomb": { paranoia: 1, severity: "critical", tag: "platform-unix" },
   "cmdi-shell-syntax": { paranoia: 2, severity: "critical", tag: "platform-unix" },
-  "cmdi-sqlite-dot": { paranoia: 2, severity: "critical", tag: "platform-sqlite" },
+  "cmdi-sqlite-dot": { paranoia: 1, severity: "critical", tag: "platform-sqlite" },
   "cmdi-mail-command": { paranoia: 1, severity: "critical", tag: "mail-injection" },
   "cmdi-mail-verb": { paranoia: 2, severity: "critical", tag: "mail-injection" },
   "cmdi-redirection": { paranoia: 1, severity: "critical", tag: "platform-unix" },

@@ -330,7 +330,8 @@ describe("codeDetector: Java in base64 and odd package paths, Node and Ruby", ()
         expect(rulesAt(lead + enc, 2)).toContain("code-java-stream-base64");
     }
     expect(rulesAt("test=KztAAU", 2)).toContain("code-java-stream-base64");
-    expect(rulesAt("KztAAU", 1)).toEqual([]);
+    expect(rulesAt("KztAAU", 1)).toContain("code-java-stream-base64");
+    expect(rulesAt("aGVsbG8gd29ybGQsIHRoaXMgaXMgbm90IGphdmE=", 1)).toEqual([]);
   });
 
   it("finds process and gadget class names in base64 at PL3", () => {
@@ -346,13 +347,13 @@ describe("codeDetector: Java in base64 and odd package paths, Node and Ruby", ()
     expect(rulesAt("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0", 3)).toEqual([]);
   });
 
-  it("flags a process class under any java package at PL2", () => {
+  it("flags a process class under any java package at PL1", () => {
     expect(rulesAt("java.evil.runtime", 2)).toContain("code-java-class-path");
     expect(rulesAt("javax.foo.ProcessBuilder", 2)).toContain("code-java-class-path");
     expect(classifyCode("test", "REQUEST_COOKIES:java.evil.processbuilder")).toContain(
       "code-java-class-path",
     );
-    expect(rulesAt("java.evil.runtime")).toEqual([]);
+    expect(rulesAt("java.evil.runtime")).toContain("code-java-class-path");
     expect(rulesAt("java.runtime.version", 2)).toEqual([]);
     expect(rulesAt("javascript.evil.runtime", 2)).toEqual([]);
   });

@@ -50,11 +50,12 @@ interface RuleInfo {
  * calls with code-shaped arguments, calls of PHP built-ins whose names are no words, superglobals,
  * php.ini assignments, uploads named as server scripts or PHP session files, Java runtime and Node
  * process access, Ruby process calls, Perl `@{[`, prototype-pollution paths, serialised-object
- * headers, template expressions that multiply numbers or reach the runtime. PL2: template
- * expressions with other arithmetic (`{{1+1}}`, `${9-2}`), which also appear in prose; calls of
- * functions from PHP's extension families (`pg_…(`), which other languages' snake_case resembles;
- * a script extension inside an upload's name (`shell.php.jpg`); Java's stream header in shifted
- * base64; a process class under any `java.` package. PL3: PHP functions named by plain words
+ * headers (also Java's stream header in shifted base64: 32 fixed bits that random data does not
+ * hit), a process class under any `java.` package, template expressions that multiply numbers or
+ * reach the runtime. PL2: template expressions with other arithmetic (`{{1+1}}`, `${9-2}`), which
+ * also appear in prose; calls of functions from PHP's extension families (`pg_…(`), which other
+ * languages' snake_case resembles; a script extension inside an upload's name (`shell.php.jpg`).
+ * PL3: PHP functions named by plain words
  * called with any argument (`crypt(abc)`, which prose writes too); process and gadget class
  * names inside base64 (which encoded configuration could also hold).
  */
@@ -73,8 +74,8 @@ export const CODE_RULES: Readonly<Record<RuleId, RuleInfo>> = {
     tags: ["attack-injection-php", "file-upload"],
   },
   "code-java": { paranoia: 1, severity: "critical", tags: ["attack-injection-java"] },
-  "code-java-class-path": { paranoia: 2, severity: "critical", tags: ["attack-injection-java"] },
-  "code-java-stream-base64": { paranoia: 2, severity: "critical", tags: ["attack-deserialization"] },
+  "code-java-class-path": { paranoia: 1, severity: "critical", tags: ["attack-injection-java"] },
+  "code-java-stream-base64": { paranoia: 1, severity: "critical", tags: ["attack-deserialization"] },
   "code-java-class-base64": { paranoia: 3, severity: "critical", tags: ["attack-injection-java"] },
   "code-ruby": { paranoia: 1, severity: "critical", tags: ["attack-injection-ruby"] },
   "code-node": { paranoia: 1, severity: "critical", tags: ["attack-injection-node"] },

@@ -912,6 +912,10 @@ function checkArgs(
 
 type Place = "path" | "query" | "body" | "name";
 
+/** The punctuation PL4's character whitelist lets through in arguments. */
+const PLAIN_PUNCT = new Uint8Array(128);
+for (const ch of " -_.~,:/@=+*!$();?") PLAIN_PUNCT[ch.charCodeAt(0)] = 1;
+
 function checkForm(form: string, place: "query" | "body", scan: ArgScan, emit: Emit): void {
   let start = 0;
   while (start <= form.length) {
@@ -962,7 +966,9 @@ function checkForm(form: string, place: "query" | "body", scan: ArgScan, emit: E
  * text for forbidden characters; returns the decoded text.
  */
 function checkEncoded(raw: string, target: string, place: Place, emit: Emit): string {
-  let out = "";
+  // Most pieces hold no escape: nothing to decode but `+`.
+  const escaped = raw.includes("%");
+  let out = escaped ? "" : place !== "path" && raw.includes("+") ? raw.replaceAll("+", " ") : raw;
   let badBytes = false;
   const bytes: number[] = [];
   const flush = (): void => {
@@ -971,7 +977,7 @@ function checkEncoded(raw: string, target: string, place: Place, emit: Emit): st
     for (const b of bytes) out += String.fromCharCode(b);
     bytes.length = 0;
   };
-  for (let i = 0; i < raw.length; i++) {
+  for (let i = 0; escaped && i < raw.length; i++) {
     const c = raw.charCodeAt(i);
     if (c === 37) {
       const h1 = raw.charCodeAt(i + 1);
@@ -1015,10 +1021,7 @@ function checkEncoded(raw: string, target: string, place: Place, emit: Emit): st
     } else if (c < 32 && c !== 9) emit("protocol-control-char", target);
     else if (c === 127) emit("protocol-control-char", target);
     // PL4's whitelist: letters and digits (UTF-8 ones too), space and plain punctuation.
-    if (
-      !strict &&
-      !(isAlpha(c) || isDigit(c) || c > 127 || (place !== "path" && " -_.~,:/@=+*!$();?".includes(out[i]!)))
-    )
+    if (!strict && !(isAlpha(c) || isDigit(c) || c > 127 || (place !== "path" && PLAIN_PUNCT[c] === 1)))
       strict = true;
     if (c === 37 && isHex(out.charCodeAt(i + 1)) && isHex(out.charCodeAt(i + 2)) && place !== "path")
       emit("protocol-urlencoding-double", target);

@@ -24,6 +24,7 @@ type RuleId =
   | "sqli-statement"
   | "sqli-subquery"
   | "sqli-boolean-expression"
+  | "sqli-logic-breakout"
   | "sqli-time-function"
   | "sqli-fingerprint"
   | "sqli-comment-ending"
@@ -68,6 +69,7 @@ export const SQLI_RULES: Readonly<Record<RuleId, RuleInfo>> = {
   "sqli-statement": { paranoia: 2, severity: "error", tag: "sqli-statement" },
   "sqli-subquery": { paranoia: 2, severity: "critical", tag: "sqli-statement" },
   "sqli-boolean-expression": { paranoia: 2, severity: "critical", tag: "sqli-blind" },
+  "sqli-logic-breakout": { paranoia: 1, severity: "critical", tag: "sqli-blind" },
   "sqli-time-function": { paranoia: 2, severity: "critical", tag: "sqli-blind" },
   "sqli-fingerprint": { paranoia: 2, severity: "warning", tag: "sqli-probe" },
   "sqli-comment-ending": { paranoia: 2, severity: "warning", tag: "sqli-auth-bypass" },
@@ -444,7 +446,7 @@ function anchored(t: Folded[], ctx: QuoteContext, report: Report): void {
     if (!after || after.kind === "l" || cut) {
       // Only (in)equality: `">"` and `'<'` are everyday markup, not comparisons.
       const loud = t[at - 1]!.kind === "s" || quoted || cut || after?.kind === "l";
-      if (EQUALITY.has(head.text)) report(loud ? "sqli-tautology" : "sqli-boolean-expression");
+      if (EQUALITY.has(head.text)) report(loud ? "sqli-tautology" : "sqli-logic-breakout");
     } else if (after?.text === "=" && t[at + 3]?.kind === "n" && !t[at + 4] && t[at - 1]!.kind === "s") {
       // A chain of constants ending in an equality: `'{"a":2}' < '$.a' = 7`.
       report("sqli-boolean-injection");
@@ -462,7 +464,7 @@ function anchored(t: Folded[], ctx: QuoteContext, report: Report): void {
       (next === "=" || next === "o")
     ) {
       // `' OR 'x' <`, `XOR 99>`: a condition cut short; weaker, but still a breakout into logic.
-      report("sqli-boolean-expression");
+      report("sqli-logic-breakout");
     }
   } else if (head.kind === "k" && CLAUSES.has(head.text)) {
     const arg = t[at + 1];
@@ -573,7 +575,7 @@ function unanchored(t: Folded[], report: Report): void {
       i > 0 &&
       condition(t, i + 1, false, false) === "tautology"
     ) {
-      report("sqli-boolean-expression");
+      report("sqli-logic-breakout");
     } else if (
       a.kind === "=" &&
       EQUALITY.has(a.text) &&

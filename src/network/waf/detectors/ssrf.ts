@@ -35,10 +35,10 @@ interface RuleInfo {
  * host is internal (also written `http:127.0.0.1` or as a bare `localhost/path`), a raw-protocol
  * scheme, and the RFI shapes: a script URL cut off by `?` or NUL, a value that is a URL to an IP
  * literal, a URL given to a parameter named for a path or an include, a URL-scheme value ending in
- * `?`, PHP's `data:` wrapper with a text type. PL2: a whole value that is an internal address
- * (`10.0.0.5`, `localhost`): a settings form legitimately holds one; a URL host in an obfuscated
- * spelling (a decimal, hex or octal integer, an IPv6 literal, backslashes, an `@` smuggling a second
- * host) that ordinary links do not use; a value that is a URL to another site, or a URL inside the
+ * `?`, PHP's `data:` wrapper with a text type, a URL host in an obfuscated spelling (a decimal,
+ * hex or octal integer, an IPv6 literal, backslashes, an `@` smuggling a second host) that ordinary
+ * links do not use. PL2: a whole value that is an internal address (`10.0.0.5`, `localhost`): a
+ * settings form legitimately holds one; a value that is a URL to another site, or a URL inside the
  * request path: link-sharing forms and redirects do that too (a parameter named for a link,
  * `url`, `redirect_uri`, `imageUrl`, is left alone). PL3: any URL whose host is an IP
  * literal, which CDNs, health checks and self-hosted links also produce.
@@ -53,7 +53,7 @@ export const SSRF_RULES: Readonly<Record<RuleId, RuleInfo>> = {
   "rfi-trailing-question": { paranoia: 1, severity: "critical", tags: ["attack-rfi", "remote-include"] },
   "rfi-data-uri": { paranoia: 1, severity: "critical", tags: ["attack-rfi", "url-scheme"] },
   "ssrf-internal-host": { paranoia: 2, severity: "error", tags: ["attack-ssrf", "internal-address"] },
-  "ssrf-obfuscated-host": { paranoia: 2, severity: "critical", tags: ["attack-ssrf", "ip-obfuscation"] },
+  "ssrf-obfuscated-host": { paranoia: 1, severity: "critical", tags: ["attack-ssrf", "ip-obfuscation"] },
   "rfi-offsite-url": { paranoia: 2, severity: "critical", tags: ["attack-rfi", "offsite-url"] },
   "rfi-url-in-path": { paranoia: 2, severity: "critical", tags: ["attack-rfi", "offsite-url"] },
   "rfi-ip-host": { paranoia: 3, severity: "warning", tags: ["attack-rfi", "ip-host"] },
@@ -104,32 +104,45 @@ const INTERNAL_V4 = new Set(["loopback", "private", "linkLocal", "unspecified", 
 const INTERNAL_V6 = new Set(["loopback", "private", "linkLocal", "unspecified", "uniqueLocal"]);
 
 /**
- * Whether a string could be an IP literal at all: only hex digits, `x`, dots and colons, with a
- * digit or two colons (`::`). ipaddr.js throws (slowly) on anything else, so most hosts never reach it.
+ * Whether a string could be an IP literal at all: IPv6 (hex digits, dots and two colons or more),
+ * or up to four dot-separated parts, each decimal, octal or `0x` hex. ipaddr.js throws (slowly) on
+ * anything else, and ids, hashes and card numbers are common values, so most never reach it.
  */
 function ipShaped(text: string): boolean {
   if (text.length === 0 || text.length > 64) return false;
-  let digit = false;
-  let dots = 0;
-  let colons = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (isDigit(c)) digit = true;
-    else if (c === 46) dots++;
-    else if (c === 58) colons++;
-    else if (!((c >= 97 && c <= 102) || c === 120)) return false;
+  if (text.includes(":")) {
+    let colons = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 58) colons++;
+      else if (!(isDigit(c) || c === 46 || (c >= 97 && c <= 102))) return false;
+    }
+    return colons >= 2 && colons <= 7;
   }
-  return (digit || colons >= 2) && dots <= 3 && colons <= 7;
+  const parts = text.split(".");
+  return parts.length <= 4 && parts.every((p) => IPV4_PART.test(p));
 }
+
+const IPV4_PART = /^(?:0x[0-9a-f]{0,8}|[0-9]{1,12})$/;
+const ALL_DIGITS = /^[0-9]+$/;
 
 /** Classifies an IP literal in any spelling ipaddr.js accepts, or null when it is not one. */
 function classifyIp(text: string): HostClass | null {
-  if (!ipShaped(text) || !ipaddr.isValid(text)) return null;
+  if (!ipShaped(text)) return null;
   let addr: ipaddr.IPv4 | ipaddr.IPv6;
-  try {
-    addr = ipaddr.parse(text);
-  } catch {
-    return null;
+  if (ALL_DIGITS.test(text) && (text[0] !== "0" || text.length === 1)) {
+    // One decimal number (`2130706433`): ids, phone and card numbers take this path, so it is
+    // read here rather than by ipaddr.js's parser, which is slow on them. A leading 0 is octal.
+    const n = Number(text);
+    if (text.length > 10 || n > 0xffffffff) return null;
+    addr = new ipaddr.IPv4([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+  } else {
+    if (!ipaddr.isValid(text)) return null;
+    try {
+      addr = ipaddr.parse(text);
+    } catch {
+      return null;
+    }
   }
   if (addr.kind() === "ipv6") {
     const v6 = addr as ipaddr.IPv6;
