@@ -299,6 +299,8 @@ const INI_PREFIXES = [
 export function iniDirective(v: string): boolean {
   const eq = v.indexOf("=");
   if (eq <= 0 || eq > 64 || v.length > 300) return false;
+  // The value holds no second `=` nor `&` (checked here before any copy is made).
+  if (v.indexOf("=", eq + 1) >= 0 || v.indexOf("&", eq + 1) >= 0) return false;
   const name = v.slice(0, eq).trim();
   const value = v.slice(eq + 1).trim();
   if (value.length === 0 || value.includes("=") || value.includes("&")) return false;
@@ -327,11 +329,27 @@ function scriptExtension(ext: string): "php" | "jsp" | null {
 export function isFileNameTarget(name: string): boolean {
   if (name.startsWith("FILES_NAMES:")) return true;
   if (!name.startsWith("REQUEST_HEADERS:")) return false;
-  const h = name
+  // The header name's letters, lowercased, end in `filename`: read them backwards, no copies.
+  let want = FILENAME.length - 1;
+  for (let i = name.length - 1; i >= 16; i--) {
+    let ch = name.charCodeAt(i);
+    if (ch >= 128) return headerLetters(name).endsWith(FILENAME); // `İ`, `K` lowercase to letters
+    if (ch >= 65 && ch <= 90) ch += 32;
+    if (!isLower(ch)) continue;
+    if (ch !== FILENAME.charCodeAt(want)) return false;
+    if (--want < 0) return true;
+  }
+  return false;
+}
+
+const FILENAME = "filename";
+
+/** A header target's name, lowercased, letters only. */
+function headerLetters(name: string): string {
+  return name
     .slice(16)
     .toLowerCase()
     .replace(/[^a-z]/g, "");
-  return h.endsWith("filename");
 }
 
 /**

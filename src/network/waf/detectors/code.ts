@@ -5,7 +5,7 @@
 // that search forward remember what they found, so the work stays linear (the test times 64 KiB).
 // The engine feeds decoded variants, so `%24%7B` and `\x5f` arrive here decoded. Rules are our own.
 import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
-import { base64Java, javaProcessPath } from "./code-java.ts";
+import { base64Java, javaProcessPath, MIN_CLASS_RUN, MIN_RUN } from "./code-java.ts";
 import {
   builtCall,
   iniDirective,
@@ -702,53 +702,374 @@ function classifyTemplate(v: string): RuleId | null {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Prefilter: one pass over a value finds the anchors, characters or keywords, without which a
+// group of rules cannot match; only the groups found then run. Nearly every benign value finds
+// none, and skips lowercasing, compaction and every rule but the base64 one.
 
-/** Rules a value (and, for prototype pollution, the target's name) matches, at every paranoia level. */
-export function classifyCode(value: string, name = ""): RuleId[] {
-  const out: RuleId[] = [];
-  const v = value.toLowerCase();
-  const n = name.toLowerCase();
-  const c = compact(v);
-  if (isJndi(v, c)) out.push("code-jndi");
-  if (isPhp(v, c) || variableVariable(v)) out.push("code-php");
-  if (v.indexOf("(") >= 0) {
-    const call = phpCall(c);
-    if (call === "function" || call === "word-code") out.push("code-php-function");
-    else if (call === "prefix") out.push("code-php-extension-call");
-    else if (call === "word") out.push("code-php-word-call");
+const G_JNDI = 1;
+const G_PHP = 2; // isPhp and variableVariable
+const G_PHP_CALL = 4;
+const G_SUPERGLOBAL = 8;
+const G_INI = 16;
+const G_JAVA = 32;
+const G_JAVA_PATH = 64;
+const G_NODE_JS = 128;
+const G_RUBY = 256;
+const G_PERL = 512;
+const G_POLLUTION = 1024;
+const G_DESERIALIZATION = 2048;
+const G_TEMPLATE = 4096;
+/** Not a group: `c` may drop a comment from the value, and join text across it. */
+const G_COMMENT = 8192;
+/** The groups whose rules read the compacted value. */
+const G_C_GROUPS =
+  G_JNDI | G_PHP | G_PHP_CALL | G_SUPERGLOBAL | G_JAVA | G_JAVA_PATH | G_NODE_JS | G_RUBY | G_PERL;
+/** The groups that read the target's name. */
+const G_NAME_GROUPS = G_JAVA | G_JAVA_PATH | G_POLLUTION;
+
+// Each group's anchors, lowercase. Rules reading the compacted text (`c`) find their anchors in
+// it, so the scan skips whitespace as compact() does; one reading the value (`v`) finds them in
+// it, and then also in that whitespace-free text. Every rule's every match contains one of its
+// group's anchors; the comments say which rule needs which.
+// prettier-ignore
+const ANCHORS: readonly (readonly [number, readonly string[]])[] = [
+  // isJndi: `${` in the value once `&lbrace;` became `{`.
+  [G_JNDI, ["${", "$&lbrace"]],
+  // isPhp: open tags, phpinfo, `[php]` blocks (in v); in c, the calls it knows followed by `(`,
+  // a name built from pieces (a quote or bracket before `(`, quoted pieces joined), preg_replace;
+  // a variable called (`$`). variableVariable needs `$` too.
+  [G_PHP, [
+    "<?", "phpinfo(", "[php]", "[/php]", "[\\php]", "$", ")(", "](", "}(", "\"(", "'(", "'.'", "'+'", "\".\"",
+    "\"+\"", "preg_replace(", ...[...PHP_CALLS_SET, ...PHP_ONLY_CALLS].map((n) => n + "("),
+  ]],
+  // superglobal: `$`. (G_PHP_CALL has no anchor: the scan looks for a name before `(`.)
+  [G_SUPERGLOBAL, ["$"]],
+  // iniDirective: `=`.
+  [G_INI, ["="]],
+  // isJava, in c and the name: its JAVA markers, the gadget hints, `closure`, and the package
+  // hints that every package path starts with.
+  [G_JAVA, [
+    "java", "getruntime", "newprocessbuilder(", "forname", "ognl", "memberaccess", "closure", ...GADGET_HINTS,
+    ...PACKAGE_HINTS.filter((h) => h !== "java"),
+  ]],
+  // javaProcessPath, in c and the name: `java.` or `javax.`.
+  [G_JAVA_PATH, ["java"]],
+  // isNode, in c: the hints every NODE entry holds; the globals' and loops' words; `"$` in v.
+  [G_NODE_JS, [
+    ...NODE_HINTS, "require", "module.exports", "newfunction(", "eval(", "console", "function(){", "while(", '"$',
+  ]],
+  // isRuby, in c.
+  [G_RUBY, ["process.spawn(", "kernel.", "io.popen(", "open3.", "pty.spawn("]],
+  // Perl's `@{[`, in c.
+  [G_PERL, ["@{["]],
+  // isPollution, in v and the name.
+  [G_POLLUTION, ["__proto__", "constructor"]],
+  // isDeserialization, in the raw value and v (markers with a newline: the scan flags newlines).
+  [G_DESERIALIZATION, [
+    "ro0ab", "aced0005", "\xac\xed", "o:", "c:", "!!", "!ruby/", "c__builtin__", "\\nsystem", "objectdataprovider",
+    "windowsidentity", "typeconfusedelegate", "system.", "microsoft.", "activitysurrogateselector", "_$$nd_func$$_",
+    "__js_function",
+  ]],
+  // classifyTemplate, in v: `__` starts the Python escapes; the engines' hatches; the openers.
+  [G_TEMPLATE, [
+    "__", "freemarker", "?new()", "registerundefinedfiltercallback", "{php}", "{/php}", "$class.", ".getclass()",
+    "#set(", "<#assign", ...OPENERS.map(([open]) => open),
+  ]],
+];
+
+// Per ASCII char: its identifier kind (isIdent: a letter or `_`, or a digit), whether base64Java
+// counts it in a run (as upper case or digit, as lower case, as `A`), and whether the scan looks
+// at it apart (RARE: `(`, comment openers, newlines).
+const IDENT_LETTER = 1;
+const IDENT_DIGIT = 2;
+const B64 = 4;
+const B64_UPPER = 8;
+const B64_LOWER = 16;
+const B64_ZERO = 32; // `A`, six zero bits
+const RARE = 64;
+const CHAR_INFO = new Uint8Array(128);
+for (let ch = 0; ch < 128; ch++) {
+  let info = isDigit(ch) ? IDENT_DIGIT : isIdent(ch) ? IDENT_LETTER : 0;
+  if (isIdent(ch) || ch === 43 || ch === 47 || ch === 45) info |= B64;
+  if (isDigit(ch) || (ch >= 65 && ch <= 90)) info |= B64_UPPER;
+  if (isLower(ch)) info |= B64_LOWER;
+  if (ch === 65) info |= B64_ZERO;
+  if (ch === 40 || ch === 35 || ch === 47 || ch === 42 || ch === 10) info |= RARE;
+  CHAR_INFO[ch] = info;
+}
+const B64_MIXED = B64_UPPER | B64_LOWER;
+
+// The scan is an Aho-Corasick automaton over char classes: each char an anchor holds has a class
+// (upper case folded onto lower case); every other char is class 0, which no anchor holds.
+const ASCII_CLASS = new Uint8Array(128);
+let classCount = 1;
+for (const [, words] of ANCHORS)
+  for (const w of words)
+    for (let i = 0; i < w.length; i++) {
+      const ch = w.charCodeAt(i);
+      if (ch < 128 && ASCII_CLASS[ch] === 0) {
+        ASCII_CLASS[ch] = classCount++;
+        if (isLower(ch)) ASCII_CLASS[ch - 32] = ASCII_CLASS[ch]!;
+      }
+    }
+const CLASS_AC = classCount++;
+const CLASS_ED = classCount++;
+/** Whitespace: compact() drops it, so it leaves the automaton where it is. */
+const CLASS_SPACE = classCount++;
+for (let ch = 0; ch < 128; ch++) if (isSpace(ch)) ASCII_CLASS[ch] = CLASS_SPACE;
+const CLASSES = classCount;
+/** Per ASCII char, CHAR_INFO and the class in one load: `info << 8 | class`. */
+const CHAR_ENTRY = new Uint16Array(128); // info fits in 8 bits, classes too
+for (let ch = 0; ch < 128; ch++) CHAR_ENTRY[ch] = (CHAR_INFO[ch]! << 8) | ASCII_CLASS[ch]!;
+/** A state's row in TABLE: the next state's row per class, then the groups found on arriving. */
+const ROW = CLASSES + 1;
+
+/**
+ * The class of char `ch` as lowercased text shows it: `İ` lowercases to `i` and a combining dot,
+ * `K` (Kelvin) to `k`; no other char outside ASCII lowercases to ASCII. `\xac\xed` is read raw.
+ */
+function classOf(ch: number): number {
+  if (ch < 128) return ASCII_CLASS[ch]!;
+  if (ch === 0xac) return CLASS_AC;
+  if (ch === 0xed) return CLASS_ED;
+  if (ch === 0x130) return ASCII_CLASS[105]!;
+  if (ch === 0x212a) return ASCII_CLASS[107]!;
+  return 0;
+}
+
+/** The automaton, one ROW per state (rows, not state numbers, so the scan needs no multiplication). */
+const TABLE = (() => {
+  const children: number[][] = [[]];
+  const out: number[] = [0];
+  for (const [groups, words] of ANCHORS)
+    for (const w of words) {
+      let s = 0;
+      for (let i = 0; i < w.length; i++) {
+        const k = classOf(w.charCodeAt(i));
+        if (children[s]![k] === undefined) {
+          children[s]![k] = children.length;
+          children.push([]);
+          out.push(0);
+        }
+        s = children[s]![k]!;
+      }
+      out[s]! |= groups;
+    }
+  const next = new Int32Array(children.length * CLASSES); // next state per class
+  const fail = new Int32Array(children.length);
+  const queue: number[] = [];
+  for (let k = 0; k < CLASSES; k++) {
+    const t = children[0]![k];
+    if (t !== undefined) {
+      next[k] = t;
+      queue.push(t);
+    }
   }
-  if (superglobal(c)) out.push("code-php-superglobal");
-  if (iniDirective(v)) out.push("code-php-ini");
-  if (name !== "" && isFileNameTarget(name)) {
-    const u = uploadName(value);
-    if (u === "final" || u === "session") out.push("code-upload-script");
-    else if (u === "inner") out.push("code-upload-double-extension");
+  // Breadth first: a state's fallback (the longest proper suffix in the trie) is shallower, so done.
+  for (let q = 0; q < queue.length; q++) {
+    const s = queue[q]!;
+    out[s]! |= out[fail[s]!]!;
+    for (let k = 0; k < CLASSES; k++) {
+      const t = children[s]![k];
+      const viaFail = next[fail[s]! * CLASSES + k]!;
+      if (t === undefined) next[s * CLASSES + k] = viaFail;
+      else {
+        fail[t] = viaFail;
+        next[s * CLASSES + k] = t;
+        queue.push(t);
+      }
+    }
   }
-  if (isJava(v, c, n)) out.push("code-java");
-  if (javaProcessPath(c) || javaProcessPath(n)) out.push("code-java-class-path");
-  const b64 = base64Java(value);
-  if (b64.stream) out.push("code-java-stream-base64");
-  if (b64.className) out.push("code-java-class-base64");
-  if (isNode(c, v)) out.push("code-node");
-  if (isRuby(c)) out.push("code-ruby");
-  // Perl's `@{[ … ]}` runs code inside an interpolated string; nothing else writes it.
-  if (c.includes("@{[")) out.push("code-perl");
-  if (isPollution(v, false) || isPollution(n, true)) out.push("code-prototype-pollution");
-  if (isDeserialization(value, v)) out.push("code-deserialization");
-  const t = classifyTemplate(v);
-  if (t !== null) out.push(t);
-  return out;
+  // Rows and group bits fit in 16 bits (a check at load, should anchors grow): half the cache lines.
+  if (children.length * ROW > 0xffff) throw new Error("code anchors: automaton too large for 16 bits");
+  const table = new Uint16Array(children.length * ROW);
+  for (let s = 0; s < children.length; s++) {
+    for (let k = 0; k < CLASSES; k++)
+      table[s * ROW + k] = k === CLASS_SPACE ? s * ROW : next[s * CLASSES + k]! * ROW;
+    table[s * ROW + CLASSES] = out[s]!;
+  }
+  return table;
+})();
+
+/** Not a group: base64Java has a run to decode. */
+const G_BASE64 = 16384;
+
+/**
+ * The rule groups whose anchors `s` holds, read with whitespace skipped (as compact() drops it:
+ * anchors in `c`, and those in `v`, are then all found, with some extra). `G_PHP_CALL` when an
+ * identifier that does not start with a digit comes right before `(`, the only calls phpCall
+ * reads. `G_COMMENT` when compact() may drop a comment with text after it: `/*` closed by `*` and
+ * `/`, or `#` or `//` and a newline (a `/*` never closed drops the rest, which joins nothing).
+ * `G_BASE64` when a run of base64 chars could hold what base64Java looks for.
+ */
+function anchorsIn(s: string): number {
+  let row = 0;
+  let groups = 0;
+  let b64 = 0; // length of the base64 run just read
+  let b64Kinds = 0;
+  let commentStart = false; // `#` or `//`
+  let blockAt = -1; // the first `/*`
+  let newline = false;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    const entry = ch < 128 ? CHAR_ENTRY[ch]! : classOf(ch);
+    row = TABLE[row + (entry & 0xff)]!;
+    groups |= TABLE[row + CLASSES]!;
+    if ((entry & (B64 << 8)) !== 0) {
+      b64++;
+      b64Kinds |= entry >> 8;
+      // base64Java decodes runs of MIN_RUN chars mixing cases, with an `A` or of MIN_CLASS_RUN chars.
+      if (
+        b64 >= MIN_RUN &&
+        (b64Kinds & B64_MIXED) === B64_MIXED &&
+        (b64 >= MIN_CLASS_RUN || (b64Kinds & B64_ZERO) !== 0)
+      )
+        groups |= G_BASE64;
+    } else {
+      b64 = 0;
+      b64Kinds = 0;
+    }
+    if ((entry & (RARE << 8)) === 0) continue;
+    const before = i > 0 ? s.charCodeAt(i - 1) : -1;
+    if (ch === 40) {
+      if (callNameStart(s, i) === IDENT_LETTER) groups |= G_PHP_CALL;
+    } else if (ch === 10) newline = true;
+    else if (ch === 35 || (ch === 47 && before === 47)) commentStart = true;
+    else if (ch === 42 && before === 47) {
+      if (blockAt < 0) blockAt = i - 1;
+    } else if (ch === 47 && before === 42 && blockAt >= 0 && i - 1 >= blockAt + 2) groups |= G_COMMENT;
+  }
+  // Pickle's and PHP's markers hold newlines (`cos\nsystem`); a comment to the end of a line needs one.
+  if (newline) groups |= G_DESERIALIZATION | (commentStart ? G_COMMENT : 0);
+  return groups;
+}
+
+/**
+ * The identifier kind of the first char of the name before the `(` at `p`, whitespace skipped
+ * (compact() joins `system (`), 0 if none. `K` lowercases to a letter; `İ` to `i` and a combining
+ * dot, which ends the name. Each walk stops at the char before the name, at latest the previous
+ * `(`, so the walks together stay linear.
+ */
+function callNameStart(s: string, p: number): number {
+  let first = 0;
+  for (let k = p - 1; k >= 0; k--) {
+    const ch = s.charCodeAt(k);
+    if (isSpace(ch)) continue;
+    const kind = ch < 128 ? CHAR_INFO[ch]! & (IDENT_LETTER | IDENT_DIGIT) : ch === 0x212a ? IDENT_LETTER : 0;
+    if (kind === 0) break;
+    first = kind;
+  }
+  return first;
+}
+
+/** What classifyCode needs of a target's name, kept per name. */
+interface NameFacts {
+  /** The rule groups whose anchors the name holds (G_NAME_GROUPS only). */
+  groups: number;
+  /** isFileNameTarget. */
+  fileName: boolean;
+  /** A cookie's name read as a value (see codeDetector), or null. */
+  cookieRules: readonly RuleId[] | null;
 }
 
 /** A cookie's name is attacker text that no decoder sees (`Cookie: <?php …?>=1`); it is read as a value too. */
 const COOKIE = "REQUEST_COOKIES:";
 
+// Facts of recent target names (a request's names recur in the next, its variants come one after
+// another under one name): short names only, and at most NAME_CACHE, so attackers cannot grow it.
+const NAME_CACHE = 1024;
+const nameCache = new Map<string, NameFacts>();
+let lastName = "";
+let lastFacts: NameFacts = { groups: 0, fileName: false, cookieRules: null };
+
+function nameFacts(name: string): NameFacts {
+  if (name === lastName) return lastFacts;
+  let facts = nameCache.get(name);
+  if (facts === undefined) {
+    facts = {
+      groups: anchorsIn(name) & G_NAME_GROUPS,
+      fileName: isFileNameTarget(name),
+      cookieRules:
+        name.startsWith(COOKIE) && name.length > COOKIE.length
+          ? classifyCode(name.slice(COOKIE.length))
+          : null,
+    };
+    if (name.length <= 64) {
+      if (nameCache.size >= NAME_CACHE) nameCache.clear();
+      nameCache.set(name, facts);
+    }
+  }
+  lastName = name;
+  lastFacts = facts;
+  return facts;
+}
+
+const NO_BASE64 = { stream: false, className: false } as const;
+
+/** Rules a value (and, for prototype pollution, the target's name) matches, at every paranoia level. */
+export function classifyCode(value: string, name = ""): RuleId[] {
+  const out: RuleId[] = [];
+  let groups = anchorsIn(value);
+  const facts = name === "" ? null : nameFacts(name);
+  const named = facts === null ? 0 : facts.groups;
+  let v = "";
+  let c = "";
+  if (((groups | named) & ~G_BASE64) !== 0) {
+    v = value.toLowerCase();
+    // A dropped comment can join text into an anchor that the value does not hold: read `c` too.
+    if ((groups & G_COMMENT) !== 0) {
+      c = compact(v);
+      groups |= anchorsIn(c) & ~G_COMMENT;
+    } else if (((groups | named) & G_C_GROUPS) !== 0) c = compact(v);
+  }
+  const n = (groups & G_JAVA) !== 0 || named !== 0 ? name.toLowerCase() : "";
+  if ((groups & G_JNDI) !== 0 && isJndi(v, c)) out.push("code-jndi");
+  if ((groups & G_PHP) !== 0 && (isPhp(v, c) || variableVariable(v))) out.push("code-php");
+  if ((groups & G_PHP_CALL) !== 0) {
+    const call = phpCall(c);
+    if (call === "function" || call === "word-code") out.push("code-php-function");
+    else if (call === "prefix") out.push("code-php-extension-call");
+    else if (call === "word") out.push("code-php-word-call");
+  }
+  if ((groups & G_SUPERGLOBAL) !== 0 && superglobal(c)) out.push("code-php-superglobal");
+  if ((groups & G_INI) !== 0 && iniDirective(v)) out.push("code-php-ini");
+  if (facts !== null && facts.fileName) {
+    const u = uploadName(value);
+    if (u === "final" || u === "session") out.push("code-upload-script");
+    else if (u === "inner") out.push("code-upload-double-extension");
+  }
+  if (((groups | named) & G_JAVA) !== 0 && isJava(v, c, n)) out.push("code-java");
+  if (
+    ((groups & G_JAVA_PATH) !== 0 && javaProcessPath(c)) ||
+    ((named & G_JAVA_PATH) !== 0 && javaProcessPath(n))
+  )
+    out.push("code-java-class-path");
+  const b64 = (groups & G_BASE64) !== 0 ? base64Java(value) : NO_BASE64;
+  if (b64.stream) out.push("code-java-stream-base64");
+  if (b64.className) out.push("code-java-class-base64");
+  if ((groups & G_NODE_JS) !== 0 && isNode(c, v)) out.push("code-node");
+  if ((groups & G_RUBY) !== 0 && isRuby(c)) out.push("code-ruby");
+  // Perl's `@{[ … ]}` runs code inside an interpolated string; nothing else writes it.
+  if ((groups & G_PERL) !== 0 && c.includes("@{[")) out.push("code-perl");
+  if (
+    ((groups & G_POLLUTION) !== 0 && isPollution(v, false)) ||
+    ((named & G_POLLUTION) !== 0 && isPollution(n, true))
+  )
+    out.push("code-prototype-pollution");
+  if ((groups & G_DESERIALIZATION) !== 0 && isDeserialization(value, v)) out.push("code-deserialization");
+  if ((groups & G_TEMPLATE) !== 0) {
+    const t = classifyTemplate(v);
+    if (t !== null) out.push(t);
+  }
+  return out;
+}
+
 export const codeDetector: Detector = {
   name: "code",
   inspect(target: Target): Detection[] {
     const rules = classifyCode(target.value, target.name);
-    if (target.name.startsWith(COOKIE) && target.name.length > COOKIE.length)
-      for (const r of classifyCode(target.name.slice(COOKIE.length))) if (!rules.includes(r)) rules.push(r);
+    const cookieRules = target.name === "" ? null : nameFacts(target.name).cookieRules;
+    if (cookieRules !== null) for (const r of cookieRules) if (!rules.includes(r)) rules.push(r);
     return rules.map((rule) => {
       const r = CODE_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };

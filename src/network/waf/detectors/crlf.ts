@@ -287,12 +287,44 @@ function isHeaderLine(v: string, line: { start: number; end: number }): boolean 
   return h !== null && h.value !== "";
 }
 
+// Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
+const NO_RULES: readonly RuleId[] = Object.freeze([]);
+const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
+
+/** What every rule but `crlf-request-line` on a whole value needs: a break, a wide char, `<` or `\`. */
+const NEEDED = /[\n\r<\\\u0100-\uffff]/;
+
+/**
+ * A request line as a whole parameter value (or name) is the same smuggling as one after a break,
+ * sent where a raw socket gets it. Its `HTTP/` version needs a `/`.
+ */
+function wholeRequestLine(v: string, targetName: string): readonly RuleId[] {
+  let s = 0;
+  while (s < v.length && v.charCodeAt(s) <= 32) s++;
+  // A method (3 to 9 letters) then a blank must open it: most values fail here, before any slicing.
+  let m = s;
+  while (m < v.length && m - s < 10 && isAlpha(v.charCodeAt(m))) m++;
+  if (m - s < 3 || m - s > 9 || !isBlank(v.charCodeAt(m))) return NO_RULES;
+  const kind = kindOf(targetName);
+  if (kind !== "param" && kind !== "name") return NO_RULES;
+  // The target ends at whitespace, so the line's own end need not be found first.
+  return isAlpha(v.charCodeAt(s)) && requestLineAt(v, s, v.length) ? ["crlf-request-line"] : NO_RULES;
+}
+
 /** Rules a value matches, at every paranoia level. */
-export function classifyCrlf(value: string, targetName = ""): RuleId[] {
+export function classifyCrlf(value: string, targetName = ""): readonly RuleId[] {
+  const v = value.length > 65536 ? value.slice(0, 65536) : value;
+  // Every rule but the whole-value request line needs a line break (raw, or a wide char that may
+  // narrow to one), `<` (`<meta http-equiv`) or `\` (escaped breaks); most values hold none.
+  if (!NEEDED.test(v)) return v.indexOf("/") < 0 ? NO_RULES : wholeRequestLine(v, targetName);
+  return classifyLines(v, targetName);
+}
+
+/** `classifyCrlf` for a value that holds a break, a wide char, `<` or `\`. */
+function classifyLines(v: string, targetName: string): readonly RuleId[] {
   const out = new Set<RuleId>();
   const kind = kindOf(targetName);
-  if (kind === "body") return [];
-  const v = value.length > 65536 ? value.slice(0, 65536) : value;
+  if (kind === "body") return NO_RULES;
   if (v.includes("<") && v.includes("http-equiv") && metaHttpEquiv(v.toLowerCase()))
     out.add("crlf-meta-http-equiv");
   const lines = linesAfterBreaks(v);
@@ -338,13 +370,7 @@ export function classifyCrlf(value: string, targetName = ""): RuleId[] {
     if (line.real && kind === "header" && !URL_HEADERS.has(targetName) && line.start < line.end)
       out.add("crlf-header-break");
   }
-  // A request line as a whole parameter value is the same smuggling, sent where a raw socket gets it.
-  if (kind === "param" || kind === "name") {
-    let s = 0;
-    while (s < v.length && v.charCodeAt(s) <= 32) s++;
-    // The target ends at whitespace, so the line's own end need not be found first.
-    if (isAlpha(v.charCodeAt(s)) && requestLineAt(v, s, v.length)) out.add("crlf-request-line");
-  }
+  for (const rule of wholeRequestLine(v, targetName)) out.add(rule);
   if (lines.length === 0 && (v.includes("\\n") || v.includes("\\r"))) {
     const u = unescapeBreaks(v);
     for (const line of linesAfterBreaks(u))
@@ -356,7 +382,9 @@ export function classifyCrlf(value: string, targetName = ""): RuleId[] {
 export const crlfDetector: Detector = {
   name: "crlf",
   inspect(target: Target): Detection[] {
-    return classifyCrlf(target.value, target.name).map((rule) => {
+    const rules = classifyCrlf(target.value, target.name);
+    if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
+    return rules.map((rule) => {
       const r = CRLF_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };
     });

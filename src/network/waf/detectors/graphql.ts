@@ -266,9 +266,17 @@ function batchIndex(name: string): number {
   return /^\d{1,6}$/.test(digits) ? Number(digits) : -1;
 }
 
+// Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
+const NO_RULES: readonly RuleId[] = Object.freeze([]);
+const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
+
+const NEEDED = /[_{]/;
+
 /** Rules a value (in a target named `name`) matches, at every paranoia level. */
-export function classifyGraphql(value: string, name = ""): RuleId[] {
+export function classifyGraphql(value: string, name = ""): readonly RuleId[] {
   const v = value.length > 1 << 16 ? value.slice(0, 1 << 16) : value;
+  // Introspection needs `__`, every other rule a GraphQL document's `{`.
+  if (!NEEDED.test(v)) return NO_RULES;
   const out: RuleId[] = [];
   if (v.indexOf("__") >= 0) introspection(v, out);
   const kind = v.indexOf("{") < 0 ? 0 : documentKind(v);
@@ -293,7 +301,9 @@ export function classifyGraphql(value: string, name = ""): RuleId[] {
 export const graphqlDetector: Detector = {
   name: "graphql",
   inspect(target: Target): Detection[] {
-    return classifyGraphql(target.value, target.name).map((rule) => {
+    const rules = classifyGraphql(target.value, target.name);
+    if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
+    return rules.map((rule) => {
       const r = GRAPHQL_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };
     });

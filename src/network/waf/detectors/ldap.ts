@@ -271,12 +271,24 @@ function scanParens(v: string, out: Set<RuleId>): void {
   }
 }
 
+// Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
+const NO_RULES: readonly RuleId[] = Object.freeze([]);
+const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
+
+const NEEDED = /[():]/;
+const FILTER_CHARS = /[=&|!*%\\]/;
+const mayBeFilter = (v: string): boolean => FILTER_CHARS.test(v) || v.indexOf("\0") >= 0;
+
 /** Rules a value matches, at every paranoia level. */
-export function classifyLdap(value: string): RuleId[] {
+export function classifyLdap(value: string): readonly RuleId[] {
   const v = value.length > 1 << 16 ? value.slice(0, 1 << 16) : value;
+  // Every rule needs a paren or an extensible match's `:=` (so a `:`); most values hold neither.
+  // Parens alone (a User-Agent's `(Windows NT 10.0; Win64)`) are not enough either: an assertion
+  // needs `=`, a composite filter `&`, `|` or `!`, a NUL cut `\0`, `%` or `\\`, a wildcard close `*`.
+  if (!NEEDED.test(v) || !mayBeFilter(v)) return NO_RULES;
   const hasParen = v.indexOf("(") >= 0 || v.indexOf(")") >= 0;
   const hasExtensible = v.indexOf(":=") >= 0;
-  if (!hasParen && !hasExtensible) return [];
+  if (!hasParen && !hasExtensible) return NO_RULES;
   const out = new Set<RuleId>();
   if (hasParen) scanParens(v, out);
   if (hasExtensible) scanExtensible(v, out);
@@ -286,7 +298,9 @@ export function classifyLdap(value: string): RuleId[] {
 export const ldapDetector: Detector = {
   name: "ldap",
   inspect(target: Target): Detection[] {
-    return classifyLdap(target.value).map((rule) => {
+    const rules = classifyLdap(target.value);
+    if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
+    return rules.map((rule) => {
       const r = LDAP_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };
     });

@@ -125,7 +125,14 @@ function imapRule(line: string): RuleId | null {
 
 /** A short base64 value that decodes to a line break and printable text, or null. */
 function shortBase64(v: string): string | null {
+  if (v.length < 8) return null; // trimming only shortens it
+  // The first decoded byte is a CR (13) or LF (10) only when the first char's six bits are 3 or 2:
+  // the trimmed value opens with `C` or `D` (a printable ASCII first char is never trimmed).
+  const v0 = v.charCodeAt(0);
+  if (v0 > 32 && v0 < 127 && v0 !== 67 && v0 !== 68) return null;
   const t = v.trim();
+  const c0 = t.charCodeAt(0);
+  if (c0 !== 67 /* C */ && c0 !== 68 /* D */) return null;
   if (t.length < 8 || t.length > 15 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(t)) return null;
   const text = Buffer.from(t, "base64").toString("latin1");
   if (text.length === 0 || !isBreak(text.charCodeAt(0))) return null;
@@ -161,11 +168,25 @@ function scan(v: string, out: Set<RuleId>): void {
   }
 }
 
+const BREAK = /[\n\r]/;
+
+// Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
+const NO_RULES: readonly RuleId[] = Object.freeze([]);
+const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
+
 /** Rules a value matches, at every paranoia level. */
-export function classifyMail(value: string, targetName = ""): RuleId[] {
-  if (targetName === "REQUEST_BODY" || targetName.startsWith("LIMIT:")) return [];
-  const out = new Set<RuleId>();
+export function classifyMail(value: string, targetName = ""): readonly RuleId[] {
+  if (targetName === "REQUEST_BODY" || targetName.startsWith("LIMIT:")) return NO_RULES;
   const v = value.length > 65536 ? value.slice(0, 65536) : value;
+  // Every rule reads a line after a real CR or LF: without one, only a short base64 value can hold it.
+  if (!BREAK.test(v)) {
+    const decoded = shortBase64(v);
+    if (decoded === null) return NO_RULES;
+    const out = new Set<RuleId>();
+    scan(decoded, out);
+    return [...out];
+  }
+  const out = new Set<RuleId>();
   scan(v, out);
   if (out.size === 0) {
     const decoded = shortBase64(v);
@@ -177,7 +198,9 @@ export function classifyMail(value: string, targetName = ""): RuleId[] {
 export const mailDetector: Detector = {
   name: "mail",
   inspect(target: Target): Detection[] {
-    return classifyMail(target.value, target.name).map((rule) => {
+    const rules = classifyMail(target.value, target.name);
+    if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
+    return rules.map((rule) => {
       const r = MAIL_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };
     });

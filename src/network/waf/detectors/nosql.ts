@@ -231,21 +231,28 @@ function jsFirst(v: string, from: number): boolean {
   return j < v.length && jsAt(v, j);
 }
 
+/** The value's start: optional quote, digits and spaces, then `;`; the `;`'s index, or -1. */
+function separatorAtStart(v: string): number {
+  let s = skipSpace(v, 0);
+  if (isQuote(v.charCodeAt(s))) s++;
+  while (s < v.length && (isDigit(v.charCodeAt(s)) || isSpace(v.charCodeAt(s)))) s++;
+  return v.charCodeAt(s) === 59 ? s : -1;
+}
+
+const opensWithSeparator = (v: string): boolean => separatorAtStart(v) >= 0;
+
 /**
  * A string break-out into JavaScript (`' || 'a'=='a`, `'; sleep(5000); '`, `"; return true; //`)
  * or a value that opens with a statement separator (`;var d=new Date()…`, `0;sleep(100)`), with
  * JavaScript evidence as the next token. The separator alone is prose.
  */
 function hasJsBreakout(v: string): boolean {
-  // The value's start: optional quote, digits and spaces, then `;`.
-  let s = skipSpace(v, 0);
-  if (isQuote(v.charCodeAt(s))) s++;
-  while (s < v.length && (isDigit(v.charCodeAt(s)) || isSpace(v.charCodeAt(s)))) s++;
-  if (v.charCodeAt(s) === 59 && jsFirst(v, s + 1)) return true;
+  const s = separatorAtStart(v);
+  if (s >= 0 && jsFirst(v, s + 1)) return true;
   // Only the first quote of each kind can close a string the application opened; later ones close
   // strings the value itself opened (`var a = "x"; var b = 1` in a code snippet). Backticks are
   // Markdown's code spans far more often than template literals.
-  for (const quote of ["'", '"']) {
+  for (const quote of QUOTES) {
     const q = v.indexOf(quote);
     if (q < 0) continue;
     let j = skipSpace(v, q + 1);
@@ -259,6 +266,8 @@ function hasJsBreakout(v: string): boolean {
   }
   return false;
 }
+
+const QUOTES = ["'", '"'] as const;
 
 /** `db.<helper>(` or `db.<collection>.<method>(` at `i` (`db` already matched there). */
 function shellAt(v: string, i: number): boolean {
@@ -302,9 +311,21 @@ function scanShell(v: string, out: Set<RuleId>): void {
   }
 }
 
+// Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
+const NO_RULES: readonly RuleId[] = Object.freeze([]);
+const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
+
+const NEEDED = /[$;|&(]/;
+const KEYED = /[$'"]|db\./;
+
 /** Rules a value (in a target named `name`) matches, at every paranoia level. */
-export function classifyNosql(value: string, name = ""): RuleId[] {
+export function classifyNosql(value: string, name = ""): readonly RuleId[] {
   const v = value.length > 1 << 16 ? value.slice(0, 1 << 16) : value;
+  // Operators need `$`, break-outs `;`, `||` or `&&`, shell calls `db.` and a `(`: most values hold none.
+  if (!NEEDED.test(v)) return NO_RULES;
+  // Past that (a User-Agent's `;` and `(`), every rule needs `$`, a quote or `db.`, except the
+  // break-out that opens the value with `;`.
+  if (!KEYED.test(v) && !opensWithSeparator(v)) return NO_RULES;
   const out = new Set<RuleId>();
   if (v.indexOf("$") >= 0) scanOperators(v, isKeyTarget(name), out);
   if ((v.indexOf(";") >= 0 || v.indexOf("|") >= 0 || v.indexOf("&") >= 0) && hasJsBreakout(v))
@@ -316,7 +337,9 @@ export function classifyNosql(value: string, name = ""): RuleId[] {
 export const nosqlDetector: Detector = {
   name: "nosql",
   inspect(target: Target): Detection[] {
-    return classifyNosql(target.value, target.name).map((rule) => {
+    const rules = classifyNosql(target.value, target.name);
+    if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
+    return rules.map((rule) => {
       const r = NOSQL_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };
     });

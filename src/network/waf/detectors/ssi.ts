@@ -103,14 +103,23 @@ function esiTags(lower: string, out: Set<RuleId>): void {
 // ESI's request variables; `$(HTTP_COOKIE)` echoes the cookie into the page for a later read.
 const ESI_VARIABLES = ["$(http_", "$(query_string", "$(remote_addr", "$(request_path"];
 
+// Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
+const NO_RULES: readonly RuleId[] = Object.freeze([]);
+const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
+
+const NEEDED = /[<$]/;
+
 /** Rules a value matches, at every paranoia level. */
-export function classifySsi(value: string): RuleId[] {
+export function classifySsi(value: string): readonly RuleId[] {
   const v = value.length > 65536 ? value.slice(0, 65536) : value;
+  // Directives open with `<!--`, ESI tags with `<` and ESI variables with `$(`: without `<` or `$`
+  // nothing can match (lowercasing creates neither).
+  if (!NEEDED.test(v)) return NO_RULES;
   const out = new Set<RuleId>();
   const hasComment = v.includes("<!--");
   const hasEsi = v.includes("esi:") || v.includes("ESI:") || v.includes("Esi:");
   const hasVar = v.includes("$(");
-  if (!hasComment && !hasEsi && !hasVar) return [];
+  if (!hasComment && !hasEsi && !hasVar) return NO_RULES;
   const lower = v.toLowerCase();
   if (hasComment) directives(lower, out);
   if (hasEsi || lower.includes("esi:")) esiTags(lower, out);
@@ -121,7 +130,9 @@ export function classifySsi(value: string): RuleId[] {
 export const ssiDetector: Detector = {
   name: "ssi",
   inspect(target: Target): Detection[] {
-    return classifySsi(target.value).map((rule) => {
+    const rules = classifySsi(target.value);
+    if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
+    return rules.map((rule) => {
       const r = SSI_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };
     });

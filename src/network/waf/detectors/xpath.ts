@@ -192,7 +192,7 @@ function hasAxis(v: string): boolean {
 function hasBreakout(v: string): boolean {
   // Only the first quote of each kind can end a literal the application opened; later ones end
   // literals the value opened itself (`he said 'no' and left`).
-  for (const quote of ["'", '"']) {
+  for (const quote of QUOTES) {
     const q = v.indexOf(quote);
     if (q < 0) continue;
     let j = skipSpace(v, q + 1);
@@ -209,6 +209,8 @@ function hasBreakout(v: string): boolean {
   }
   return false;
 }
+
+const QUOTES = ["'", '"'] as const;
 
 /** Whether an XPath function call or a location path appears in the window after a break-out. */
 function tailIsXpath(v: string, from: number, stop: number): boolean {
@@ -244,22 +246,36 @@ function hasPathPredicate(v: string): boolean {
   return false;
 }
 
+// Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
+const NO_RULES: readonly RuleId[] = Object.freeze([]);
+const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
+
+/**
+ * What some rule needs: a function call's `(`, an axis's `::`, a break-out's quote, a predicate's
+ * `[` (or the `(` of `/text()`, `/node()`). Most values hold none of them.
+ */
+const NEEDED = /[('"[]|::/;
+
 /** Rules a value matches, at every paranoia level. */
-export function classifyXpath(value: string): RuleId[] {
+export function classifyXpath(value: string): readonly RuleId[] {
   const v = value.length > 1 << 16 ? value.slice(0, 1 << 16) : value;
+  if (!NEEDED.test(v)) return NO_RULES;
   const out: RuleId[] = [];
   const paren = v.indexOf("(") >= 0;
   if (paren && hasFunctionPath(v)) out.push("xpath-function-path");
   if (v.indexOf("::") >= 0 && hasAxis(v)) out.push("xpath-axis");
   if ((v.indexOf("'") >= 0 || v.indexOf('"') >= 0) && hasBreakout(v)) out.push("xpath-boolean-breakout");
-  if ((v.indexOf("/") >= 0 || v.indexOf("[@") >= 0) && hasPathPredicate(v)) out.push("xpath-path-predicate");
+  // Every predicate form holds a `[` or the `()` of `/text()` and `/node()`.
+  if ((v.indexOf("[") >= 0 || v.indexOf("()") >= 0) && hasPathPredicate(v)) out.push("xpath-path-predicate");
   return out;
 }
 
 export const xpathDetector: Detector = {
   name: "xpath",
   inspect(target: Target): Detection[] {
-    return classifyXpath(target.value).map((rule) => {
+    const rules = classifyXpath(target.value);
+    if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
+    return rules.map((rule) => {
       const r = XPATH_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };
     });

@@ -268,12 +268,20 @@ function schemaTarget(lowerName: string, lowerValue: string, out: Set<RuleId>): 
   }
 }
 
+// Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
+const NO_RULES: readonly RuleId[] = Object.freeze([]);
+const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
+
+const NEEDED = /<|\+ADw/;
+
 /** Rules a value matches, at every paranoia level. */
-export function classifyXxe(value: string, targetName = ""): RuleId[] {
-  const out = new Set<RuleId>();
+export function classifyXxe(value: string, targetName = ""): readonly RuleId[] {
   const v = value.length > 65536 ? value.slice(0, 65536) : value;
-  if (targetName.startsWith("XML:") && targetName.includes("/@"))
-    schemaTarget(targetName.toLowerCase(), v.toLowerCase(), out);
+  const schema = targetName.startsWith("XML:") && targetName.includes("/@");
+  // Besides the schema rules on an XML target's name, every rule needs markup's `<` or UTF-7's `+ADw`.
+  if (!schema && !NEEDED.test(v)) return NO_RULES;
+  const out = new Set<RuleId>();
+  if (schema) schemaTarget(targetName.toLowerCase(), v.toLowerCase(), out);
   const markup = v.includes("<");
   const utf7 = v.includes("+ADw"); // UTF-7's `<`: nothing to decode without one
   if (!markup && !utf7) return [...out];
@@ -303,7 +311,9 @@ function scanMarkup(lower: string, out: Set<RuleId>): void {
 export const xxeDetector: Detector = {
   name: "xxe",
   inspect(target: Target): Detection[] {
-    return classifyXxe(target.value, target.name).map((rule) => {
+    const rules = classifyXxe(target.value, target.name);
+    if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
+    return rules.map((rule) => {
       const r = XXE_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };
     });
