@@ -64,7 +64,9 @@ export function urlDecode(s: string, plusAsSpace = false): string {
     if (c === 37 /* % */) {
       const h = hexAt(s, i + 1, 2);
       if (h >= 0) {
-        bytes.push(h);
+        // An ASCII byte is never part of a UTF-8 sequence, so it ends the pending run.
+        if (h < 0x80) out += flush() + String.fromCharCode(h);
+        else bytes.push(h);
         i += 2;
         continue;
       }
@@ -77,7 +79,18 @@ export function urlDecode(s: string, plusAsSpace = false): string {
       }
     }
     out += flush();
-    out += plusAsSpace && c === 43 ? " " : s[i];
+    if (plusAsSpace && c === 43) {
+      out += " ";
+      continue;
+    }
+    // This char and the run up to the next `%` (or `+`), copied in one piece.
+    let j = i + 1;
+    for (; j < s.length; j++) {
+      const d = s.charCodeAt(j);
+      if (d === 37 || (plusAsSpace && d === 43)) break;
+    }
+    out += s.slice(i, j);
+    i = j - 1;
   }
   return out + flush();
 }
@@ -97,13 +110,9 @@ const LEGACY = ["amp", "lt", "gt", "quot", "nbsp", "AMP", "LT", "GT", "QUOT"];
 
 /** Decodes HTML entities: named, `&#60`, `&#x3c`, with or without `;`, any leading zeros. */
 export function htmlDecode(s: string): string {
-  if (s.indexOf("&") < 0) return s;
   let out = "";
-  for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) !== 38 /* & */) {
-      out += s[i];
-      continue;
-    }
+  let copied = 0; // s[copied, i) is yet to be copied to `out`; 0 while nothing was decoded
+  for (let i = s.indexOf("&"); i >= 0; i = s.indexOf("&", i + 1)) {
     let j = i + 1;
     if (s.charCodeAt(j) === 35 /* # */) {
       const hex = s.charCodeAt(j + 1) === 120 || s.charCodeAt(j + 1) === 88;
@@ -116,36 +125,35 @@ export function htmlDecode(s: string): string {
         if (d < 0) break;
         if (cp <= 0x10ffff) cp = cp * (hex ? 16 : 10) + d; // stop growing once out of range
       }
-      if (j === start) {
-        out += "&";
-        continue;
-      }
-      out += fromCodePoint(cp === 0 ? 0xfffd : cp);
+      if (j === start) continue; // a literal `&`
+      out += s.slice(copied, i) + fromCodePoint(cp === 0 ? 0xfffd : cp);
       i = s.charCodeAt(j) === 59 ? j : j - 1;
+      copied = i + 1;
       continue;
     }
-    let name = "";
     for (; j < s.length && j - i <= 10; j++) {
       const c = s.charCodeAt(j);
       if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122))) break;
-      name += s[j];
     }
+    if (j === i + 1) continue; // no name: a literal `&`
+    const name = s.slice(i + 1, j);
     // hasOwn: `&toString;` must not find Object.prototype.toString.
     const named = s.charCodeAt(j) === 59 && Object.hasOwn(ENTITIES, name) ? ENTITIES[name] : undefined;
     if (named !== undefined) {
-      out += named;
+      out += s.slice(copied, i) + named;
       i = j;
+      copied = i + 1;
       continue;
     }
-    const legacy = LEGACY.find((l) => name.startsWith(l));
+    let legacy: string | undefined;
+    for (const l of LEGACY) if (legacy === undefined && name.startsWith(l)) legacy = l;
     if (legacy !== undefined) {
-      out += ENTITIES[legacy.toLowerCase()]!;
+      out += s.slice(copied, i) + ENTITIES[legacy.toLowerCase()]!;
       i += legacy.length;
-      continue;
+      copied = i + 1;
     }
-    out += "&";
   }
-  return out;
+  return copied === 0 ? s : out + s.slice(copied);
 }
 
 /** Decodes JavaScript (`\x41`, `\u0041`, `\u{41}`) and CSS (`\41 `, `\s`) escapes. */
@@ -153,8 +161,15 @@ export function jsDecode(s: string): string {
   if (s.indexOf("\\") < 0) return s;
   let out = "";
   for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) !== 92 /* \ */ || i + 1 >= s.length) {
-      out += s[i];
+    if (s.charCodeAt(i) !== 92 /* \ */) {
+      const bs = s.indexOf("\\", i);
+      const end = bs < 0 ? s.length : bs;
+      out += s.slice(i, end); // the run up to the next backslash
+      i = end - 1;
+      continue;
+    }
+    if (i + 1 >= s.length) {
+      out += "\\"; // a trailing backslash stays
       continue;
     }
     const n = s.charCodeAt(i + 1);
@@ -267,18 +282,17 @@ const isContinuation = (c: number): boolean => (c >= 0x300 && c <= 0x36f) || (c 
 
 const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13) || c === 0xa0;
 
+/** Chars at `i` that sqlCompact rewrites: `/*`, `*\/`, `--`, `#` and whitespace. */
+function sqlSpecial(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  if (c === 47 || c === 42) return s.charCodeAt(i + 1) === 89 - c; // `/*` or `*/` (47 + 42 = 89)
+  return (c === 45 && s.charCodeAt(i + 1) === 45) || c === 35 || isSpace(c);
+}
+
 /** SQL view: comments become one space (`/*!…*\/` keeps its body, as MySQL runs it), whitespace runs collapse. */
 export function sqlCompact(s: string): string {
   let out = "";
   let space = false;
-  const emit = (ch: string): void => {
-    if (ch === " ") space = out.length > 0;
-    else {
-      if (space) out += " ";
-      out += ch;
-      space = false;
-    }
-  };
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     const n = s.charCodeAt(i + 1);
@@ -290,19 +304,32 @@ export function sqlCompact(s: string): string {
         const close = s.indexOf("*/", i + 2);
         i = close < 0 ? s.length : close + 1;
       }
-      emit(" ");
+      space = out.length > 0;
     } else if (c === 42 && n === 47) {
       i++; // the end of a `/*!` comment
-      emit(" ");
+      space = out.length > 0;
     } else if ((c === 45 && n === 45) || c === 35 /* -- or # */) {
       const eol = s.indexOf("\n", i);
       i = eol < 0 ? s.length : eol;
-      emit(" ");
-    } else if (isSpace(c)) emit(" ");
-    else emit(s[i]!);
+      space = out.length > 0;
+    } else if (isSpace(c)) space = out.length > 0;
+    else {
+      // A run of chars kept as they are, copied in one piece.
+      let j = i + 1;
+      while (j < s.length && !sqlSpecial(s, j)) j++;
+      if (i === 0 && j === s.length) return s; // nothing to compact
+      if (space) out += " ";
+      out += s.slice(i, j);
+      space = false;
+      i = j - 1;
+    }
   }
   return out;
 }
+
+/** Chars that shellCompact drops or rewrites, or that start an expansion: `$ ' " \ ^` and whitespace. */
+const shellSpecial = (c: number): boolean =>
+  c === 36 || c === 39 || c === 34 || c === 92 || c === 94 || isSpace(c);
 
 /** Shell view: drops the quoting and empty expansions that split words (`c''at`, `c\at`, `c$@at`, `c^at`), `${IFS}` is a space. */
 export function shellCompact(s: string): string {
@@ -329,9 +356,14 @@ export function shellCompact(s: string): string {
       space = out.length > 0;
       continue;
     }
+    // This char (a `$` that expands to nothing special included) and the run of plain ones after it.
+    let j = i + 1;
+    while (j < s.length && !shellSpecial(s.charCodeAt(j))) j++;
+    if (i === 0 && j === s.length) return s; // nothing to drop
     if (space) out += " ";
-    out += s[i];
+    out += s.slice(i, j);
     space = false;
+    i = j - 1;
   }
   return out;
 }
@@ -360,28 +392,83 @@ export function decodeLayers(s: string, maxPasses: number, js = true): string {
   return removeNulls(cur);
 }
 
-// Values made only of these chars decode to themselves in every view: skip the work.
-function isPlain(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (!(
-      (c >= 97 && c <= 122) ||
-      (c >= 48 && c <= 57) ||
-      c === 32 ||
-      c === 46 ||
-      c === 95 ||
-      c === 44 ||
-      c === 58
-    )) {
-      return false;
-    }
-  }
-  return true;
+// Character classes for the fast path of `variants()` (ASCII only; anything else takes the full path).
+const C_DECODE = 1; // `%` `&` `\` NUL: URL, HTML and JS decoding or NUL removal may change the value
+const C_UPPER = 2; // A-Z: lowercasing changes them
+const C_LOWER = 4; // a-z: base64 text mixes them with C_UPPER
+const C_SQL = 8; // `#` and whitespace but the space: sqlCompact changes them
+const C_SHELL = 16; // `$` `'` `"` `^` and whitespace but the space: shellCompact may change them
+const C_PAIR = 32; // `/` `*` `-`: sqlCompact changes `/*`, `*/` and `--`
+const C_NOT_B64 = 64; // neither base64 alphabet, `=` nor whitespace: base64Decode refuses the value
+const C_NOT_PLAIN = 128; // outside the historical plain set (a-z 0-9 space . _ , :)
+const C_SPACE = 256; // the space: both views drop it at either end and collapse repeats
+const CLASS = new Uint16Array(128).fill(C_NOT_B64 | C_NOT_PLAIN);
+for (let c = 97; c <= 122; c++) CLASS[c] = C_LOWER;
+for (let c = 65; c <= 90; c++) CLASS[c] = C_UPPER | C_NOT_PLAIN;
+for (let c = 48; c <= 57; c++) CLASS[c] = 0;
+CLASS[95] = 0; // `_`: plain and base64url
+CLASS[32] = C_SPACE;
+for (const ch of ".,:") CLASS[ch.charCodeAt(0)] = C_NOT_B64;
+for (const ch of "+=") CLASS[ch.charCodeAt(0)] = C_NOT_PLAIN;
+for (const ch of "/-") CLASS[ch.charCodeAt(0)] = C_PAIR | C_NOT_PLAIN; // base64 and base64url
+CLASS[42 /* * */] = C_PAIR | C_NOT_B64 | C_NOT_PLAIN;
+CLASS[35 /* # */] = C_SQL | C_NOT_B64 | C_NOT_PLAIN;
+for (let c = 9; c <= 13; c++) CLASS[c] = C_SQL | C_SHELL | C_NOT_PLAIN; // base64Decode trims these
+for (const c of [0, 37, 38, 92] /* NUL % & \ */) CLASS[c] = C_DECODE | C_NOT_B64 | C_NOT_PLAIN;
+for (const ch of "$'\"^") CLASS[ch.charCodeAt(0)] = C_SHELL | C_NOT_B64 | C_NOT_PLAIN;
+
+/** Appends `v` unless it is there already or the list is full (a Set's `add`, for a few short strings). */
+function addVariant(out: string[], v: string, max: number): void {
+  if (out.length < max && !out.includes(v)) out.push(v);
 }
 
 /** The distinct forms of `value` a detector should see: raw first, then decoded, base64-decoded, canonical, SQL and shell views. */
 export function variants(value: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): string[] {
-  if (isPlain(value)) return [value];
+  // One pass over the chars decides whether any decoding step can change the value. For ASCII
+  // without `%`, `&`, `\` and NUL, decoding and NFKC are the identity, so the views are the value,
+  // its lowercase form and the SQL and shell views of that, each computed only when a char that
+  // step changes is present (lowercasing touches letters only, none of which those views look at).
+  let flags = 0;
+  const n = value.length;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 128) return fullVariants(value, limits);
+    flags |= CLASS[c]!;
+  }
+  // Lowercase letters, digits, spaces and `._,:`: returned alone, as always.
+  if ((flags & C_NOT_PLAIN) === 0) return [value];
+  // Besides the chars CLASS flags, SQL comment marks and spaces at an end or repeated change a view.
+  if (flags & C_PAIR && (value.includes("/*") || value.includes("*/") || value.includes("--")))
+    flags |= C_SQL;
+  if (
+    flags & C_SPACE &&
+    (value.charCodeAt(0) === 32 || value.charCodeAt(n - 1) === 32 || value.includes("  "))
+  )
+    flags |= C_SQL | C_SHELL;
+  // Decoding may change the value, or it may be base64: 16+ chars of its alphabet, both cases, and
+  // no space once trimmed (any space left is before the `=` padding, where base64Decode refuses it).
+  if (
+    flags & C_DECODE ||
+    ((flags & C_NOT_B64) === 0 &&
+      flags & C_UPPER &&
+      flags & C_LOWER &&
+      n >= 16 &&
+      value.trim().indexOf(" ") < 0)
+  )
+    return fullVariants(value, limits);
+  const lower = flags & C_UPPER ? value.toLowerCase() : value;
+  const out = [value];
+  const max = limits.maxVariants;
+  addVariant(out, lower, max);
+  addVariant(out, flags & C_SQL ? sqlCompact(lower) : lower, max);
+  addVariant(out, flags & C_SHELL ? shellCompact(lower) : lower, max);
+  return out;
+}
+
+const ESCAPED_BACKSLASH = /%5c/i;
+
+/** `variants()` the long way: every decoding step, for values the fast path cannot rule out. */
+function fullVariants(value: string, limits: DecodeLimits): string[] {
   const out = new Set<string>([value]);
   const add = (v: string): void => {
     if (out.size < limits.maxVariants) out.add(v);
@@ -389,7 +476,7 @@ export function variants(value: string, limits: DecodeLimits = DEFAULT_DECODE_LI
   const decoded = decodeLayers(value, limits.maxPasses);
   const bases = [decoded];
   // JS/CSS unescaping reads `\users` and `\default` as escapes: keep a form with backslashes.
-  if (value.includes("\\") || value.toLowerCase().includes("%5c"))
+  if (value.includes("\\") || ESCAPED_BACKSLASH.test(value))
     bases.push(decodeLayers(value, limits.maxPasses, false));
   const b64 = base64Decode(value.trim()) ?? (decoded !== value ? base64Decode(decoded.trim()) : null);
   if (b64 !== null) bases.push(decodeLayers(b64, limits.maxPasses));

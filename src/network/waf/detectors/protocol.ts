@@ -156,9 +156,18 @@ const isAlpha = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <
 const isHex = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 const hexVal = (c: number): number => (isDigit(c) ? c - 48 : (c | 32) - 87);
 /** RFC 9110 `tchar`: the characters of a token (method, header name, media type, parameter). */
-const isTchar = (c: number): boolean =>
-  isAlpha(c) || isDigit(c) || (c < 128 && "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)));
+const TCHAR = new Uint8Array(128);
+for (let c = 0; c < 128; c++)
+  if (isAlpha(c) || isDigit(c) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c))) TCHAR[c] = 1;
+const isTchar = (c: number): boolean => c < 128 && TCHAR[c] === 1;
 const isWs = (c: number): boolean => c === 32 || c === 9;
+
+/** One or more ASCII digits. */
+function allDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) if (!isDigit(s.charCodeAt(i))) return false;
+  return true;
+}
 
 function allTchar(s: string): boolean {
   if (s.length === 0) return false;
@@ -241,24 +250,38 @@ const REQUEST_METHODS_IN_VALUES = words(
 // ---------------------------------------------------------------------------------------------
 // Request helpers
 
-interface Headers {
-  get(name: string): string | undefined;
-  /** Raw keys per lowercase name: the in-process form may repeat a header in different cases. */
-  count(name: string): number;
-  names: string[];
-}
+/** The request's headers by lowercase name, repeats joined with `, `. */
+class Headers {
+  map = new Map<string, string>();
+  /** Raw values per lowercase name, kept only for names with other than one (repeated, or arrays). */
+  counts: Map<string, number> | undefined;
 
-function headersOf(req: InspectedRequest): Headers {
-  const map = new Map<string, string>();
-  const counts = new Map<string, number>();
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined) continue;
-    const name = k.toLowerCase();
-    const value = Array.isArray(v) ? v.join(", ") : v;
-    map.set(name, map.has(name) ? `${map.get(name)}, ${value}` : value);
-    counts.set(name, (counts.get(name) ?? 0) + (Array.isArray(v) ? v.length : 1));
+  constructor(req: InspectedRequest) {
+    const raw = req.headers;
+    for (const k of Object.keys(raw)) {
+      const v = raw[k];
+      if (v === undefined) continue;
+      const name = k.toLowerCase();
+      const many = Array.isArray(v);
+      const value = many ? v.join(", ") : v;
+      const prev = this.map.get(name);
+      this.map.set(name, prev !== undefined ? `${prev}, ${value}` : value);
+      const n = many ? v.length : 1;
+      if (prev !== undefined || n !== 1) {
+        this.counts ??= new Map();
+        this.counts.set(name, (this.counts.get(name) ?? (prev !== undefined ? 1 : 0)) + n);
+      }
+    }
   }
-  return { get: (n) => map.get(n), count: (n) => counts.get(n) ?? 0, names: [...map.keys()] };
+
+  get(name: string): string | undefined {
+    return this.map.get(name);
+  }
+
+  /** Raw values per lowercase name: the in-process form may repeat a header in different cases. */
+  count(name: string): number {
+    return this.counts?.get(name) ?? (this.map.has(name) ? 1 : 0);
+  }
 }
 
 interface MediaType {
@@ -322,15 +345,21 @@ const param = (m: MediaType, name: string): string | undefined => m.params.find(
 
 type Emit = (rule: ProtocolRuleId, target: string) => void;
 
+/** `{ rule, target, ...PROTOCOL_RULES[rule] }`, spelled out: object spread is slow. */
+function detection(id: ProtocolRuleId, target: string): Detection {
+  const r: RuleInfo = PROTOCOL_RULES[id];
+  return { rule: id, target, paranoia: r.paranoia, severity: r.severity, tags: r.tags };
+}
+
 function inspectRequest(req: InspectedRequest): Detection[] {
   const out: Detection[] = [];
   const seen = new Set<string>();
   const emit: Emit = (id, target) => {
-    if (seen.has(id)) return;
+    if (seen.has(id)) return; // each rule once, at its first target
     seen.add(id);
-    out.push({ rule: id, target, ...PROTOCOL_RULES[id] });
+    out.push(detection(id, target));
   };
-  const h = headersOf(req);
+  const h = new Headers(req);
   const method = req.method;
   checkMethod(method, emit);
   checkTarget(req, h, emit);
@@ -386,11 +415,18 @@ function checkTarget(req: InspectedRequest, h: Headers, emit: Emit): void {
   }
   const q = path.indexOf("?");
   const rawPath = q < 0 ? path : path.slice(0, q);
-  // Dot segments: clients resolve them before sending (RFC 3986 §5.2.4); encoded ones too.
-  const p = rawPath.replace(/%2e/gi, ".").replace(/%2f/gi, "/");
-  if (p.includes("/../") || p.includes("/./") || p.endsWith("/..") || p.endsWith("/.") || p.startsWith("../"))
+  // Dot segments: clients resolve them before sending (RFC 3986 §5.2.4); encoded ones too. All
+  // but `../` at the start hold a `/.`.
+  const escaped = rawPath.indexOf("%") >= 0;
+  const p = escaped ? rawPath.replace(/%2e/gi, ".").replace(/%2f/gi, "/") : rawPath;
+  if (
+    (p.indexOf("/.") >= 0 &&
+      (p.includes("/../") || p.includes("/./") || p.endsWith("/..") || p.endsWith("/."))) ||
+    p.startsWith("../")
+  )
     emit("protocol-target-dot-segment", "REQUEST_PATH");
-  if (rawPath.includes("\\") || /%5c/i.test(rawPath)) emit("protocol-target-backslash", "REQUEST_PATH");
+  if (rawPath.includes("\\") || (escaped && /%5c/i.test(rawPath)))
+    emit("protocol-target-backslash", "REQUEST_PATH");
   checkFileName(rawPath, emit);
   if (req.httpVersion !== undefined) {
     const v = req.httpVersion.replace(/^HTTP\//i, "");
@@ -403,7 +439,8 @@ function hostOnly(hostPort: string): string {
   const x = hostPort.trim().toLowerCase();
   if (x.startsWith("[")) return x.slice(0, x.indexOf("]") + 1);
   const colon = x.indexOf(":");
-  return (colon < 0 ? x : x.slice(0, colon)).replace(/\.$/, "");
+  const host = colon < 0 ? x : x.slice(0, colon);
+  return host.endsWith(".") ? host.slice(0, -1) : host; // one trailing dot
 }
 
 /** Restricted extensions and tool directories in the path, and editor backups (`index.php~`). */
@@ -414,11 +451,12 @@ function checkFileName(rawPath: string, emit: Emit): void {
   } catch {
     decoded = rawPath.toLowerCase();
   }
-  const segments = decoded.split("/");
-  const last = segments[segments.length - 1] ?? "";
-  for (let i = 0; i < segments.length; i++) {
-    const seg = segments[i]!;
-    if (RESTRICTED_DIRS.has(seg) && (i < segments.length - 1 || seg.startsWith("."))) {
+  // The `/`-separated segments, in order; the last one names the file.
+  let start = 0;
+  for (;;) {
+    const slash = decoded.indexOf("/", start);
+    const seg = decoded.slice(start, slash < 0 ? decoded.length : slash);
+    if (RESTRICTED_DIRS.has(seg) && (slash >= 0 || seg.startsWith("."))) {
       emit("protocol-restricted-extension", "REQUEST_FILENAME");
       return;
     }
@@ -427,7 +465,10 @@ function checkFileName(rawPath: string, emit: Emit): void {
       emit("protocol-backup-file", "REQUEST_FILENAME");
       return;
     }
+    if (slash < 0) break;
+    start = slash + 1;
   }
+  const last = decoded.slice(start);
   const dot = last.lastIndexOf(".");
   if (dot < 0 || dot === last.length - 1) return;
   const ext = last.slice(dot + 1);
@@ -445,6 +486,12 @@ function isIpLiteral(host: string): boolean {
   }
   return host.length > 0 && (dots === 3 || dots === 0);
 }
+
+/** A charset parameter needs this word (in ASCII letters of any case: no other char lowercases to them). */
+const CHARSET_WORD = /charset/i;
+/** NUL and the control chars other than tab. */
+// eslint-disable-next-line no-control-regex -- control characters are what this finds
+const CONTROL_CHAR = /[\0-\x08\n-\x1f]/;
 
 function checkHeaders(req: InspectedRequest, h: Headers, emit: Emit): void {
   const host = h.get("host");
@@ -466,7 +513,7 @@ function checkHeaders(req: InspectedRequest, h: Headers, emit: Emit): void {
     emit("protocol-headers-minimal", "REQUEST_HEADERS");
 
   // Accept's charset parameters and Accept-Charset (which browsers stopped sending).
-  if (accept !== undefined) {
+  if (accept !== undefined && CHARSET_WORD.test(accept)) {
     for (const range of accept.split(",")) {
       const semi = range.indexOf(";");
       if (semi < 0) continue;
@@ -548,7 +595,8 @@ function checkHeaders(req: InspectedRequest, h: Headers, emit: Emit): void {
   if (acceptEncoding !== undefined) {
     if (acceptEncoding.length > 100) emit("protocol-accept-encoding-long", "REQUEST_HEADERS:accept-encoding");
     for (const part of acceptEncoding.split(",")) {
-      const coding = part.split(";")[0]!.trim().toLowerCase();
+      const semi = part.indexOf(";");
+      const coding = (semi < 0 ? part : part.slice(0, semi)).trim().toLowerCase();
       if (coding !== "" && !ACCEPT_ENCODINGS.has(coding))
         emit("protocol-header-invalid-value", "REQUEST_HEADERS:accept-encoding");
     }
@@ -586,21 +634,21 @@ function checkHeaders(req: InspectedRequest, h: Headers, emit: Emit): void {
 
   // Cookies: the RFC 2965 `$Version` form, whose quoting rules parsers disagree on.
   const cookie = h.get("cookie");
-  if (cookie !== undefined && /(^|;)\s*\$version\s*=/i.test(cookie))
+  if (cookie !== undefined && cookie.indexOf("$") >= 0 && /(^|;)\s*\$version\s*=/i.test(cookie))
     emit("protocol-cookie-legacy-version", "REQUEST_HEADERS:cookie");
 
   // NUL and control chars, raw or percent-encoded, in any header (cookies included).
-  for (const name of h.names) {
-    const v = h.get(name)!;
+  for (const [name, v] of h.map) {
     const pct = v.indexOf("%");
-    for (let i = pct < 0 ? v.length : 0; i < v.length; i++) {
+    for (let i = pct < 0 ? v.length : pct; i < v.length; i++) {
       if (v.charCodeAt(i) !== 37 || !isHex(v.charCodeAt(i + 1)) || !isHex(v.charCodeAt(i + 2))) continue;
       const b = hexVal(v.charCodeAt(i + 1)) * 16 + hexVal(v.charCodeAt(i + 2));
       if (b === 0) emit("protocol-nul-byte", `REQUEST_HEADERS:${name}`);
       else if (b < 32 && b !== 9 && b !== 10 && b !== 13)
         emit("protocol-control-char", `REQUEST_HEADERS:${name}`);
     }
-    for (let i = 0; i < v.length; i++) {
+    // One native scan finds whether the value has any raw char the loop below would report.
+    for (let i = CONTROL_CHAR.test(v) ? 0 : v.length; i < v.length; i++) {
       const c = v.charCodeAt(i);
       if (c === 0) emit("protocol-nul-byte", `REQUEST_HEADERS:${name}`);
       else if (c < 32 && c !== 9) emit("protocol-control-char", `REQUEST_HEADERS:${name}`);
@@ -633,9 +681,19 @@ function checkFraming(method: string, body: Buffer | undefined, h: Headers, emit
   const cl = h.get("content-length");
   const te = h.get("transfer-encoding");
   if (cl !== undefined) {
-    const parts = cl.split(",").map((s) => s.trim());
-    if (parts.some((p) => !/^\d{1,15}$/.test(p)) || new Set(parts).size > 1 || h.count("content-length") > 1)
-      emit("protocol-content-length-invalid", "REQUEST_HEADERS:content-length");
+    // The usual single number passes the format checks below without splitting.
+    if (allDigits(cl) && cl.length <= 15) {
+      if (h.count("content-length") > 1)
+        emit("protocol-content-length-invalid", "REQUEST_HEADERS:content-length");
+    } else {
+      const parts = cl.split(",").map((s) => s.trim());
+      if (
+        parts.some((p) => !/^\d{1,15}$/.test(p)) ||
+        new Set(parts).size > 1 ||
+        h.count("content-length") > 1
+      )
+        emit("protocol-content-length-invalid", "REQUEST_HEADERS:content-length");
+    }
   }
   if (te !== undefined) {
     const codings = te
@@ -667,8 +725,10 @@ function checkContentType(value: string, body: Buffer | undefined, emit: Emit): 
   }
   if (!MEDIA_TOP_TYPES.has(m.type) || (m.type === "multipart" && !MULTIPART_SUBTYPES.has(m.subtype)))
     emit("protocol-content-type-unknown", target);
-  const names = m.params.map(([k]) => k);
-  if (new Set(names).size < names.length) emit("protocol-content-type-duplicate-param", target);
+  if (m.params.length > 1) {
+    const names = m.params.map(([k]) => k);
+    if (new Set(names).size < names.length) emit("protocol-content-type-duplicate-param", target);
+  }
   const charset = param(m, "charset");
   if (charset !== undefined && !CHARSETS.has(charset.toLowerCase())) emit("protocol-charset-invalid", target);
   const boundary = param(m, "boundary");
@@ -880,7 +940,23 @@ function methodShaped(v: string): boolean {
 interface ArgScan {
   count: number;
   total: number;
-  names: Map<string, number>;
+  /** Decoded argument names in order, repeats included. */
+  names: string[];
+}
+
+/** The first name, in order of first appearance, that appears again and does not end in `[]`. */
+function firstDuplicate(names: string[]): string | undefined {
+  if (names.length > 32) {
+    // Many arguments: count in a map rather than search the list for each.
+    const counts = new Map<string, number>();
+    for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
+    for (const [name, n] of counts) if (n > 1 && !name.endsWith("[]")) return name;
+    return undefined;
+  }
+  // A name seen before was already looked at, at its first appearance, and had this later copy.
+  for (let i = 0; i < names.length; i++)
+    if (names.indexOf(names[i]!, i + 1) > i && !names[i]!.endsWith("[]")) return names[i];
+  return undefined;
 }
 
 function checkArgs(
@@ -889,7 +965,7 @@ function checkArgs(
   body: Buffer | undefined,
   emit: Emit,
 ): void {
-  const scan: ArgScan = { count: 0, total: 0, names: new Map() };
+  const scan: ArgScan = { count: 0, total: 0, names: [] };
   const q = req.path.indexOf("?");
   const rawPath = q < 0 ? req.path : req.path.slice(0, q);
   checkEncoded(rawPath, "REQUEST_PATH", "path", emit);
@@ -902,45 +978,81 @@ function checkArgs(
     checkForm(body.toString("latin1", 0, Math.min(body.length, 64 * 1024)), "body", scan, emit);
   if (scan.count > ARG_LIMITS.count) emit("protocol-args-count", "ARGS");
   if (scan.total > ARG_LIMITS.totalLength) emit("protocol-args-total-length", "ARGS");
-  for (const [name, n] of scan.names) {
-    if (n > 1 && !name.endsWith("[]")) {
-      emit("protocol-arg-duplicate", `ARGS:${name.slice(0, 100)}`);
-      break;
-    }
-  }
+  const duplicate = firstDuplicate(scan.names);
+  if (duplicate !== undefined) emit("protocol-arg-duplicate", `ARGS:${duplicate.slice(0, 100)}`);
 }
 
 type Place = "path" | "query" | "body" | "name";
 
 /** The punctuation PL4's character whitelist lets through in arguments. */
-const PLAIN_PUNCT = new Uint8Array(128);
-for (const ch of " -_.~,:/@=+*!$();?") PLAIN_PUNCT[ch.charCodeAt(0)] = 1;
+const PLAIN_PUNCT = " -_.~,:/@=+*!$();?";
+/** ASCII chars checkEncoded's scan of decoded text passes over: letters, digits and PLAIN_PUNCT. */
+const QUIET = new Uint8Array(128);
+for (let c = 0; c < 128; c++)
+  if (isAlpha(c) || isDigit(c) || PLAIN_PUNCT.includes(String.fromCharCode(c))) QUIET[c] = 1;
+
+const argTarget = (name: string): string => `ARGS:${name.slice(0, 100)}`;
+
+/**
+ * The decoded length of a piece of a form that checkEncoded has nothing to say about, else -1:
+ * every char, raw or `%XX`-escaped ASCII, is non-ASCII or QUIET (`+` and its space included).
+ * Then no escape is broken, no byte needs a UTF-8 check, and the decoded text has only QUIET chars.
+ */
+function quietLength(raw: string, from: number, to: number): number {
+  let length = to - from;
+  for (let i = from; i < to; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 37) {
+      const h1 = raw.charCodeAt(i + 1);
+      const h2 = raw.charCodeAt(i + 2);
+      if (i + 2 >= to || !isHex(h1) || !isHex(h2)) return -1;
+      const b = hexVal(h1) * 16 + hexVal(h2);
+      if (b > 127 || QUIET[b] !== 1) return -1;
+      length -= 2;
+      i += 2;
+    } else if (c < 128 && QUIET[c] !== 1) return -1;
+  }
+  return length;
+}
 
 function checkForm(form: string, place: "query" | "body", scan: ArgScan, emit: Emit): void {
   let start = 0;
+  // The next `=` at or after `start`, kept across pairs so that bare parts (`a&b&c`) do not
+  // search the rest of the form each: -1 once there is none left.
+  let nextEq = form.indexOf("=");
   while (start <= form.length) {
     let end = form.indexOf("&", start);
     if (end < 0) end = form.length;
     if (end > start) {
-      const pair = form.slice(start, end);
-      const eq = pair.indexOf("=");
-      const rawName = eq < 0 ? pair : pair.slice(0, eq);
-      const rawValue = eq < 0 ? "" : pair.slice(eq + 1);
-      // A body part without `=` is text posted as-is, not a name.
-      const name = checkEncoded(
-        rawName,
-        eq < 0 && place === "body" ? "ARGS_NAMES:bare" : "ARGS_NAMES",
-        "name",
-        emit,
-      );
-      const target = `ARGS:${name.slice(0, 100)}`;
-      const value = checkEncoded(rawValue, target, place, emit);
+      if (nextEq >= 0 && nextEq < start) nextEq = form.indexOf("=", start);
+      const eq = nextEq >= 0 && nextEq < end ? nextEq : -1;
+      const nameEnd = eq < 0 ? end : eq;
+      const rawName = form.slice(start, nameEnd);
+      // A quiet name (no escape) is its own decoded form, `+` aside, and holds no `|` or `[`. A
+      // body part without `=` is text posted as-is, not a name.
+      const quietName = quietLength(form, start, nameEnd) === nameEnd - start;
+      const name = quietName
+        ? rawName.indexOf("+") >= 0
+          ? rawName.replaceAll("+", " ")
+          : rawName
+        : checkEncoded(rawName, eq < 0 && place === "body" ? "ARGS_NAMES:bare" : "ARGS_NAMES", "name", emit);
+      // `_method=DELETE` overrides the method. (Lowercasing never shortens a string, so only a
+      // 7-char name can be `_method`.)
+      const methodName = name.length === 7 && name.toLowerCase() === "_method";
+      // A quiet value raises nothing in checkEncoded, has no `|`, and matters only by its length,
+      // unless the name is `_method` or has a `|` (the rules below then read the value).
+      let value = "";
+      let valueLength = eq < 0 ? 0 : quietLength(form, eq + 1, end);
+      if (valueLength < 0 || methodName || (!quietName && name.indexOf("|") >= 0)) {
+        value = checkEncoded(eq < 0 ? "" : form.slice(eq + 1, end), argTarget(name), place, emit);
+        valueLength = value.length;
+      }
       scan.count++;
-      scan.total += name.length + value.length;
-      scan.names.set(name, (scan.names.get(name) ?? 0) + 1);
+      scan.total += name.length + valueLength;
+      scan.names.push(name);
       if (name.length > ARG_LIMITS.nameLength) emit("protocol-arg-name-length", "ARGS_NAMES");
-      if (value.length > ARG_LIMITS.valueLength) emit("protocol-arg-value-length", target);
-      const lb = name.indexOf("[");
+      if (valueLength > ARG_LIMITS.valueLength) emit("protocol-arg-value-length", argTarget(name));
+      const lb = quietName ? -1 : name.indexOf("[");
       if (lb > 0) {
         emit("protocol-arg-name-array", "ARGS_NAMES");
         // `a[1]b`: text after a closing bracket that does not open another.
@@ -950,12 +1062,15 @@ function checkForm(form: string, place: "query" | "body", scan: ArgScan, emit: E
             break;
           }
       }
-      // `_method=DELETE`: an override only takes effect with a method-shaped value.
-      if (name.toLowerCase() === "_method" && methodShaped(value)) emit("protocol-method-override", target);
-      // mod_proxy's `unix:/path|http://…` (CVE-2021-40438).
-      const lower = (name + "=" + value).toLowerCase();
-      const unix = lower.indexOf("unix:");
-      if (unix >= 0 && lower.indexOf("|", unix) > unix) emit("protocol-unix-socket-target", target);
+      // An override only takes effect with a method-shaped value.
+      if (methodName && methodShaped(value)) emit("protocol-method-override", argTarget(name));
+      // mod_proxy's `unix:/path|http://…` (CVE-2021-40438): needs a `|`.
+      if ((!quietName && name.indexOf("|") >= 0) || value.indexOf("|") >= 0) {
+        const lower = (name + "=" + value).toLowerCase();
+        const unix = lower.indexOf("unix:");
+        if (unix >= 0 && lower.indexOf("|", unix) > unix)
+          emit("protocol-unix-socket-target", argTarget(name));
+      }
     }
     start = end + 1;
   }
@@ -967,49 +1082,20 @@ function checkForm(form: string, place: "query" | "body", scan: ArgScan, emit: E
  */
 function checkEncoded(raw: string, target: string, place: Place, emit: Emit): string {
   // Most pieces hold no escape: nothing to decode but `+`.
-  const escaped = raw.includes("%");
-  let out = escaped ? "" : place !== "path" && raw.includes("+") ? raw.replaceAll("+", " ") : raw;
+  let out = raw;
   let badBytes = false;
-  const bytes: number[] = [];
-  const flush = (): void => {
-    if (bytes.length === 0) return;
-    if (!checkUtf8(bytes, target, emit)) badBytes = true;
-    for (const b of bytes) out += String.fromCharCode(b);
-    bytes.length = 0;
-  };
-  for (let i = 0; escaped && i < raw.length; i++) {
-    const c = raw.charCodeAt(i);
-    if (c === 37) {
-      const h1 = raw.charCodeAt(i + 1);
-      const h2 = raw.charCodeAt(i + 2);
-      if (isHex(h1) && isHex(h2)) {
-        bytes.push(hexVal(h1) * 16 + hexVal(h2));
-        i += 2;
-        continue;
-      }
-      if ((h1 === 117 || h1 === 85) && [2, 3, 4, 5].every((k) => isHex(raw.charCodeAt(i + k)))) {
-        // IIS `%uXXXX`; full-width forms (U+FF00-FFEF) fold to ASCII after normalisation.
-        const hi = raw.slice(i + 2, i + 4).toLowerCase();
-        emit(hi === "ff" ? "protocol-urlencoding-iis-fullwidth" : "protocol-urlencoding-iis", target);
-        flush();
-        out += String.fromCharCode(parseInt(raw.slice(i + 2, i + 6), 16));
-        i += 5;
-        continue;
-      }
-      // `%1G`, `%w2`, `%7%`: a broken escape that servers decode inconsistently. A `%` before a
-      // space, punctuation or the end is a literal percent sign in prose (`24%)`, `width=100%`).
-      // In the URI no client leaves one; form bodies built by hand sometimes do (PL2).
-      if (isAlpha(h1) || isDigit(h1))
-        emit(place === "body" ? "protocol-urlencoding-invalid-body" : "protocol-urlencoding-invalid", target);
-    }
-    flush();
-    out += c === 43 && place !== "path" ? " " : raw[i];
-  }
-  flush();
+  if (raw.indexOf("%") >= 0) {
+    const decoded = decodeEscapes(raw, target, place, emit);
+    out = decoded.text;
+    badBytes = decoded.badBytes;
+  } else if (place !== "path" && raw.indexOf("+") >= 0) out = raw.replaceAll("+", " ");
   // The once-decoded text: what characters a server's application will see.
   let strict = false;
   for (let i = 0; i < out.length; i++) {
     const c = out.charCodeAt(i);
+    // Letters, digits, PL4's plain punctuation and non-ASCII chars: none of the checks below
+    // applies to them (the strict whitelist takes them, and it counts outside the path only).
+    if (c > 127 || QUIET[c] === 1) continue;
     if (c === 0) emit("protocol-nul-byte", target);
     else if (c === 10 || c === 13) {
       if (place === "name") {
@@ -1020,9 +1106,8 @@ function checkEncoded(raw: string, target: string, place: Place, emit: Emit): st
         emit("protocol-arg-query-newline", target);
     } else if (c < 32 && c !== 9) emit("protocol-control-char", target);
     else if (c === 127) emit("protocol-control-char", target);
-    // PL4's whitelist: letters and digits (UTF-8 ones too), space and plain punctuation.
-    if (!strict && !(isAlpha(c) || isDigit(c) || c > 127 || (place !== "path" && PLAIN_PUNCT[c] === 1)))
-      strict = true;
+    // Outside PL4's whitelist: letters and digits (UTF-8 ones too), space and plain punctuation.
+    strict = true;
     if (c === 37 && isHex(out.charCodeAt(i + 1)) && isHex(out.charCodeAt(i + 2)) && place !== "path")
       emit("protocol-urlencoding-double", target);
     if (c === 92 && place !== "path") {
@@ -1043,6 +1128,65 @@ function checkEncoded(raw: string, target: string, place: Place, emit: Emit): st
   if (badBytes) emit("protocol-restricted-char", place === "path" ? "REQUEST_FILENAME" : target);
   if (strict && place !== "path") emit("protocol-strict-chars", target);
   return out;
+}
+
+/** Percent-decodes `raw` once, checking its escapes and the UTF-8 of its encoded bytes. */
+function decodeEscapes(
+  raw: string,
+  target: string,
+  place: Place,
+  emit: Emit,
+): { text: string; badBytes: boolean } {
+  let out = "";
+  let badBytes = false;
+  const bytes: number[] = [];
+  const flush = (): void => {
+    if (bytes.length === 0) return;
+    if (!checkUtf8(bytes, target, emit)) badBytes = true;
+    for (const b of bytes) out += String.fromCharCode(b);
+    bytes.length = 0;
+  };
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 37) {
+      const h1 = raw.charCodeAt(i + 1);
+      const h2 = raw.charCodeAt(i + 2);
+      if (isHex(h1) && isHex(h2)) {
+        const b = hexVal(h1) * 16 + hexVal(h2);
+        // An ASCII byte that starts a run passes checkUtf8 alone and adds just itself.
+        if (b < 0x80 && bytes.length === 0) out += String.fromCharCode(b);
+        else bytes.push(b);
+        i += 2;
+        continue;
+      }
+      if ((h1 === 117 || h1 === 85) && [2, 3, 4, 5].every((k) => isHex(raw.charCodeAt(i + k)))) {
+        // IIS `%uXXXX`; full-width forms (U+FF00-FFEF) fold to ASCII after normalisation.
+        const hi = raw.slice(i + 2, i + 4).toLowerCase();
+        emit(hi === "ff" ? "protocol-urlencoding-iis-fullwidth" : "protocol-urlencoding-iis", target);
+        flush();
+        out += String.fromCharCode(parseInt(raw.slice(i + 2, i + 6), 16));
+        i += 5;
+        continue;
+      }
+      // `%1G`, `%w2`, `%7%`: a broken escape that servers decode inconsistently. A `%` before a
+      // space, punctuation or the end is a literal percent sign in prose (`24%)`, `width=100%`).
+      // In the URI no client leaves one; form bodies built by hand sometimes do (PL2).
+      if (isAlpha(h1) || isDigit(h1))
+        emit(place === "body" ? "protocol-urlencoding-invalid-body" : "protocol-urlencoding-invalid", target);
+    }
+    flush();
+    if (c === 43 && place !== "path") {
+      out += " ";
+      continue;
+    }
+    // This char and the run up to the next `%` or `+`, copied in one piece.
+    let j = i + 1;
+    while (j < raw.length && raw.charCodeAt(j) !== 37 && raw.charCodeAt(j) !== 43) j++;
+    out += raw.slice(i, j);
+    i = j - 1;
+  }
+  flush();
+  return { text: out, badBytes };
 }
 
 /** UTF-8 validity of a run of percent-encoded bytes: overlong and out-of-range forms are evasion. */
@@ -1176,7 +1320,7 @@ function inspectValue(target: Target): Detection[] {
   const v = target.value;
   const out: Detection[] = [];
   const push = (id: ProtocolRuleId): void => {
-    out.push({ rule: id, target: target.name, ...PROTOCOL_RULES[id] });
+    out.push(detection(id, target.name));
   };
   // The engine's body parser failed on a body of a declared type (JSON, XML, multipart): the
   // application's parser will either fail too or read it differently.

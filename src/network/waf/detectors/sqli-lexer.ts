@@ -45,14 +45,22 @@ const LITERAL_WORDS = words("TRUE FALSE NULL");
 // JSON and array operators.
 const MULTI_OPERATORS = "<=> ->> <= >= <> != !< !> == || && :: := << >> -> @> <@ ?| ?& @?".split(" ");
 const COMPARISON_OPERATORS = words("<=> <= >= <> != !< !> ==");
+/** Every word `classifyWord` knows (the rest are plain words). */
+export const LEXER_WORDS: readonly string[] = [
+  KEYWORDS,
+  SET_OPERATORS,
+  LOGIC,
+  COMPARISONS,
+  LITERAL_WORDS,
+].flatMap((set) => [...set]);
 const MAX_WORD = 64;
 
-const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+export const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isHex = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 // Letters, digits, _ and $; anything non-ASCII counts as a letter (MySQL allows it in identifiers).
-const isWordChar = (c: number): boolean =>
+export const isWordChar = (c: number): boolean =>
   (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || isDigit(c) || c === 95 || c === 36 || c >= 128;
-const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13) || c === 160;
+export const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13) || c === 160;
 
 // Comment bodies are checked only up to 64 characters: a longer one is not quiet anyway.
 function isQuiet(body: string): boolean {
@@ -61,7 +69,8 @@ function isQuiet(body: string): boolean {
   return true;
 }
 
-function classifyWord(upper: string): SqlTokenKind {
+/** The class of an upper-cased word: a keyword, logic, comparison or set operator, a literal, or "w". */
+export function classifyWord(upper: string): SqlTokenKind {
   if (KEYWORDS.has(upper)) return "k";
   if (LOGIC.has(upper)) return "l";
   if (COMPARISONS.has(upper)) return "=";
@@ -190,6 +199,20 @@ export function lexSql(input: string, quote: QuoteContext = "", maxTokens = 2048
 // Numbers: 0x…/0b… literals, decimals, exponents (`1e5`, and MySQL's lenient `1.e`). Plain digits that
 // run straight into letters form a word (`2aa5`), as MySQL reads identifiers that start with digits.
 function lexNumber(input: string, i: number, out: SqlToken[]): number {
+  const end = numberEnd(input, i);
+  if (end < 0) {
+    out.push({ kind: "w", text: input.slice(i, Math.min(-end, i + MAX_WORD)).toUpperCase(), open: false });
+    return -end;
+  }
+  out.push({ kind: "n", text: input.slice(i, Math.min(end, i + MAX_WORD)), open: false });
+  return end;
+}
+
+/**
+ * Where the number that starts at `i` ends; negated when plain digits run into letters and the whole
+ * run is a word instead (`2aa5` ends at 4: -4).
+ */
+export function numberEnd(input: string, i: number): number {
   const n = input.length;
   let j = i;
   let plain = true;
@@ -219,24 +242,35 @@ function lexNumber(input: string, i: number, out: SqlToken[]): number {
   // (`1e0UNION SELECT` is a number and UNION to MySQL).
   if (plain && j < n && isWordChar(input.charCodeAt(j))) {
     while (j < n && isWordChar(input.charCodeAt(j))) j++;
-    out.push({ kind: "w", text: input.slice(i, Math.min(j, i + MAX_WORD)).toUpperCase(), open: false });
-    return j;
+    return -j;
   }
-  out.push({ kind: "n", text: input.slice(i, Math.min(j, i + MAX_WORD)), open: false });
   return j;
 }
 
-function lexOperator(input: string, i: number, out: SqlToken[]): number {
-  for (const op of MULTI_OPERATORS) {
-    if (input.startsWith(op, i)) {
-      const kind: SqlTokenKind = op === "||" || op === "&&" ? "l" : COMPARISON_OPERATORS.has(op) ? "=" : "o";
-      out.push({ kind, text: op, open: false });
-      return i + op.length;
-    }
+// The multi-character operators by first character, in the order above.
+const OPERATORS_BY_START: (string[] | undefined)[] = [];
+for (const op of MULTI_OPERATORS) (OPERATORS_BY_START[op.charCodeAt(0)] ??= []).push(op);
+
+/** The operator at `i`: the longest multi-character one that matches, else the single character. */
+export function operatorAt(input: string, i: number): string {
+  const candidates = OPERATORS_BY_START[input.charCodeAt(i)];
+  if (candidates !== undefined) {
+    const second = input.charCodeAt(i + 1);
+    for (const op of candidates)
+      if (second === op.charCodeAt(1) && (op.length === 2 || input.charCodeAt(i + 2) === op.charCodeAt(2)))
+        return op;
   }
-  const ch = input[i]!;
-  const kind: SqlTokenKind =
-    ch === "=" || ch === "<" || ch === ">" ? "=" : "+-*/%^|&~!:".includes(ch) ? "o" : "?";
-  out.push({ kind, text: ch, open: false });
-  return i + 1;
+  return input[i]!;
+}
+
+/** The class of an operator `operatorAt` found. */
+export function operatorKind(op: string): SqlTokenKind {
+  if (op.length > 1) return op === "||" || op === "&&" ? "l" : COMPARISON_OPERATORS.has(op) ? "=" : "o";
+  return op === "=" || op === "<" || op === ">" ? "=" : "+-*/%^|&~!:".includes(op) ? "o" : "?";
+}
+
+function lexOperator(input: string, i: number, out: SqlToken[]): number {
+  const op = operatorAt(input, i);
+  out.push({ kind: operatorKind(op), text: op, open: false });
+  return i + op.length;
 }

@@ -8,7 +8,19 @@
 // (`user__password__startswith`) that do the same job for document stores and ORMs. Rules, token
 // classes and keyword tables are our own.
 import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
-import { lexSql, type QuoteContext, type SqlToken } from "./sqli-lexer.ts";
+import {
+  LEXER_WORDS,
+  classifyWord,
+  isDigit,
+  isSpace,
+  isWordChar,
+  lexSql,
+  numberEnd,
+  operatorAt,
+  operatorKind,
+  type QuoteContext,
+  type SqlToken,
+} from "./sqli-lexer.ts";
 import { words } from "./lexicon.ts";
 
 type RuleId =
@@ -917,42 +929,58 @@ function keywordProbes(t: Folded[], i: number, report: Report): void {
 }
 
 /** Raw-text probes the tokeniser does not see: NoSQL operators and MySQL executable comments. */
-function rawProbes(value: string, report: Report): void {
-  const lower = value.toLowerCase();
-  for (let i = lower.indexOf("$"); i >= 0; i = lower.indexOf("$", i + 1)) {
-    let j = i + 1;
-    while (j < lower.length && lower.charCodeAt(j) >= 97 && lower.charCodeAt(j) <= 122) j++;
-    if (j === i + 1 || !MONGO_OPERATORS.has(lower.slice(i + 1, j))) continue;
-    const before = i === 0 ? "" : lower[i - 1]!;
-    const after = j === lower.length ? "" : lower[j]!;
-    const whole = before === "" && after === "";
-    if (whole || ("[{,\"' \t".includes(before) && after !== "" && ":]\"'".includes(after))) {
-      report("sqli-nosql");
-      break;
+function rawProbes(value: string, report: Report, maybe: number): void {
+  // Each probe first looks for a character it needs (`$`, `(`, `/*!`, a digit), which lower-casing
+  // neither adds nor removes; only then is the value lower-cased.
+  let lower = "";
+  if ((maybe & MAYBE_MARKS) !== 0 && value.includes("$")) {
+    lower = value.toLowerCase();
+    for (let i = lower.indexOf("$"); i >= 0; i = lower.indexOf("$", i + 1)) {
+      let j = i + 1;
+      while (j < lower.length && lower.charCodeAt(j) >= 97 && lower.charCodeAt(j) <= 122) j++;
+      if (j === i + 1 || !MONGO_OPERATORS.has(lower.slice(i + 1, j))) continue;
+      const before = i === 0 ? "" : lower[i - 1]!;
+      const after = j === lower.length ? "" : lower[j]!;
+      const whole = before === "" && after === "";
+      if (whole || ("[{,\"' \t".includes(before) && after !== "" && ":]\"'".includes(after))) {
+        report("sqli-nosql");
+        break;
+      }
     }
   }
   // Numbers that hang or overflow parsers: the double that looped PHP's and Java's strtod, 2^31, 2^32…
+  // Both shapes are ASCII digits, signs, `.` and `e`, so the value's own case will do (`/i` for the `e`).
   if (value.length <= 40) {
-    const trimmed = lower.trim();
-    if (/^[+-]?2\.225073858507201\d*e-0*308$/.test(trimmed)) report("sqli-float-dos");
-    if (OVERFLOW_NUMBERS.has(trimmed)) report("sqli-int-overflow");
+    const trimmed = value.trim();
+    // Both open with a sign or a digit (the float with a 2).
+    const c = trimmed.charCodeAt(0);
+    if ((c === 50 || c === 43 || c === 45) && FLOAT_DOS.test(trimmed)) report("sqli-float-dos");
+    if ((c === 45 || isDigitCode(c)) && OVERFLOW_NUMBERS.has(trimmed)) report("sqli-int-overflow");
   }
   // `$where` sleeps: a JavaScript busy loop on the clock.
-  if (lower.includes("new date") && (lower.includes("while(") || lower.includes("while (")))
+  // No other character lower-cases to an ASCII letter of these words (`İ` adds a dot after its `i`),
+  // so an ASCII-caseless search finds what the lower-cased value holds.
+  if ((maybe & MAYBE_PAREN) !== 0 && value.includes("(") && NEW_DATE.test(value) && BUSY_LOOP.test(value))
     report("sqli-nosql");
-  for (let i = lower.indexOf("/*!"); i >= 0; i = lower.indexOf("/*!", i + 3)) {
-    let j = i + 3;
-    while (j < lower.length && isDigitCode(lower.charCodeAt(j))) j++;
-    const digits = j - i - 3;
-    let k = j;
-    while (k < lower.length && lower.charCodeAt(k) >= 97 && lower.charCodeAt(k) <= 122) k++;
-    if (digits === 5 || SQL_WORDS.has(lower.slice(j, k).toUpperCase())) {
-      report("sqli-evasion");
-      break;
+  if ((maybe & MAYBE_COMMENT) !== 0 && value.includes("/*!")) {
+    if (lower === "") lower = value.toLowerCase();
+    for (let i = lower.indexOf("/*!"); i >= 0; i = lower.indexOf("/*!", i + 3)) {
+      let j = i + 3;
+      while (j < lower.length && isDigitCode(lower.charCodeAt(j))) j++;
+      const digits = j - i - 3;
+      let k = j;
+      while (k < lower.length && lower.charCodeAt(k) >= 97 && lower.charCodeAt(k) <= 122) k++;
+      if (digits === 5 || SQL_WORDS.has(lower.slice(j, k).toUpperCase())) {
+        report("sqli-evasion");
+        break;
+      }
     }
   }
 }
 
+const NEW_DATE = /new date/i;
+const BUSY_LOOP = /while ?\(/i;
+const FLOAT_DOS = /^[+-]?2\.225073858507201\d*e-0*308$/i;
 const OVERFLOW_NUMBERS = words(
   "2147483648 -2147483649 4294967295 4294967296 9223372036854775808 -9223372036854775809 18446744073709551615 18446744073709551616",
 );
@@ -969,8 +997,8 @@ const isIdentCode = (c: number): boolean =>
   (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
 
 /** ORM lookups in the value: the longest traversal decides between a relation walk and a plain filter. */
-function ormLookups(value: string, report: Report): void {
-  if (!value.includes("__")) return;
+function ormLookups(value: string, report: Report, maybe: number): void {
+  if ((maybe & MAYBE_MARKS) === 0 || !value.includes("__")) return;
   let i = 0;
   while (i < value.length) {
     if (!isIdentCode(value.charCodeAt(i))) {
@@ -1009,16 +1037,316 @@ function probesInside(t: Folded[], j: number): boolean {
 
 const CONTEXTS: readonly QuoteContext[] = ["", "'", '"', "`"];
 
+// The prefilter: most values (names, numbers, e-mail addresses, browser headers) can match no token
+// rule, and one pass over their characters shows it without tokenising. It reads the value as the
+// lexer does in the plain context (the only one a value without quotes gets), keeping only each
+// token's coarse class, and gives up (the full scan runs) at anything a rule could build on:
+//  - quotes and backticks (strings, the quoted readings), `[` (identifiers), `@@` (system variables),
+//    `::` (casts), `||` and `&&` (logic), a comment with code after it (it stops the fold joining
+//    tokens), a number ending in `.e` (`1.e(`);
+//  - a word the rules name anywhere (HOT): keywords, logic and set operators, TRUE/FALSE/NULL, DIV and
+//    SOUNDS, statement verbs, catalogues, procedures, the owners of dotted names (`dbms_lock.`, `sys.`,
+//    `db.`), and the catalogue prefixes (`information_schema…`);
+//  - a function name (CALL) before `(`: rules only look at function names in calls;
+//  - a comparison (`=`, `<>`, `like`, …) that opens the value or follows a number, a variable or `)`:
+//    the constant comparisons, `f(1=1`, `1 like 1`, `) like (` all need one;
+//  - a value that opens with a number, `)` or a sign (an injection point, "strong") and has a
+//    comparison, a `(` or a comment: the conditions and stacked calls after it need one;
+//  - a comment at the end after a number, variable or `)` when a call is possible (comment endings);
+//  - runs of words and dots over 64 characters, which the fold cuts (a cut word can be a call's name).
+// Without any of these, every rule's first condition fails: see `anchored`, `unanchored`, `probes`.
+const HOT = 1;
+const CALL = 2;
+const COMPARES = 4;
+const WORD_FLAGS = new Map<string, number>();
+for (const word of LEXER_WORDS) WORD_FLAGS.set(word, classifyWord(word) === "=" ? COMPARES : HOT);
+const flag = (word: string, bit: number): void => {
+  WORD_FLAGS.set(word, (WORD_FLAGS.get(word) ?? 0) | bit);
+};
+for (const word of [
+  "DIV",
+  "SOUNDS",
+  "SYS",
+  "MASTER",
+  "DB",
+  ...STACK_VERBS,
+  ...STATEMENT_KEYWORDS,
+  ...PROCEDURES,
+])
+  flag(word, HOT);
+// A dotted name (`dbms_lock.sleep`, `mysql.user`) can only be read with its first word.
+const owner = (name: string): string => (name.includes(".") ? name.slice(0, name.indexOf(".")) : name);
+for (const word of CATALOGUES) flag(owner(word), HOT);
+for (const word of [...KNOWN_FUNCTIONS, ...KEYWORD_FUNCTIONS, ...SQL_FUNCTIONS, ...DB_FUNCTIONS])
+  flag(owner(word), owner(word) === word ? CALL : HOT);
+const PLAIN_PREFIXES = CATALOGUE_PREFIXES.filter((p) => !p.includes("."));
+const MIN_PREFIX = Math.min(...PLAIN_PREFIXES.map((p) => p.length));
+
+// An ASCII word is first looked up by its shape: its length, first two and last characters, hashed
+// into a bit table. Only a word whose shape a listed word has (few others do) is upper-cased and
+// looked up for real. Word characters fold into 6 bits: `$` 4, digits 16–25, letters 33–58, `_` 63.
+const fold6 = (c: number): number => (c >= 97 ? c - 64 : c - 32);
+const wordShape = (length: number, first: number, second: number, last: number): number =>
+  Math.imul((length << 18) | (fold6(first) << 12) | (fold6(second) << 6) | fold6(last), 0x9e3779b1) >>> 16;
+const MAX_LISTED = Math.max(...[...WORD_FLAGS.keys()].map((w) => w.length));
+const LISTED_SHAPES = new Uint8Array(1 << 16);
+for (const word of WORD_FLAGS.keys()) {
+  if (word.length < 2 || !/^[A-Z0-9_$]+$/.test(word)) continue;
+  LISTED_SHAPES[
+    wordShape(word.length, word.charCodeAt(0), word.charCodeAt(1), word.charCodeAt(word.length - 1))
+  ] = 1;
+}
+// The catalogue prefixes have a `_` (`pg_user…`), or else open with one of these three letters (`sys…`).
+const prefixHead = (a: number, b: number, c: number): number => (fold6(a) << 12) | (fold6(b) << 6) | fold6(c);
+const UNMARKED_PREFIXES = PLAIN_PREFIXES.filter((p) => !p.includes("_"));
+const PREFIX_HEADS = new Set(
+  UNMARKED_PREFIXES.map((p) => prefixHead(p.charCodeAt(0), p.charCodeAt(1), p.charCodeAt(2))),
+);
+// Their first letters, both cases, as a quick first test.
+const PREFIX_FIRSTS = new Uint8Array(128);
+for (const p of UNMARKED_PREFIXES) PREFIX_FIRSTS[p.charCodeAt(0)] = PREFIX_FIRSTS[p.charCodeAt(0) | 32] = 1;
+
+// Coarse token classes of the prefilter.
+const NONE = 0;
+const WORD = 1;
+const NUMBER = 2;
+const VARIABLE = 3;
+const COMPARISON = 4;
+const SIGN = 5;
+const OPEN = 6;
+const CLOSE = 7;
+const DOT = 8;
+const OTHER = 9;
+
+/** The flags of the word `from`…`to`, or -1 when it is hot. */
+function wordFlags(value: string, from: number, to: number): number {
+  const upper = value.slice(from, to).toUpperCase();
+  const flags = WORD_FLAGS.get(upper) ?? 0;
+  if ((flags & HOT) !== 0) return -1;
+  if (upper.length >= MIN_PREFIX && PLAIN_PREFIXES.some((p) => upper.startsWith(p))) return -1;
+  return flags;
+}
+
+// Character classes of the prefilter's reading (ASCII; above it everything is a word character but
+// U+00A0, a space where a token may start).
+const SPACE_CHAR = 1;
+const WORD_CHAR = 2;
+const DIGIT_CHAR = 3;
+// Quotes, backticks and `[`: strings, quoted readings and identifiers are for the full scan.
+const STOP_CHAR = 4;
+const PUNCT_CHAR = 5;
+// Characters that start a comment, a variable, a number (`.5`) or a multi-character operator.
+const MULTI_CHAR = 6;
+const OPERATOR_CHAR = 0;
+// `$` and `_`: word characters the raw probes look for (`$ne`, `field__lookup`).
+const MARK_CHAR = 7;
+const CHAR_CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  if (isSpace(c)) CHAR_CLASS[c] = SPACE_CHAR;
+  else if (isDigit(c)) CHAR_CLASS[c] = DIGIT_CHAR;
+  else if (isWordChar(c)) CHAR_CLASS[c] = WORD_CHAR;
+}
+for (const ch of "'\"`[") CHAR_CLASS[ch.charCodeAt(0)] = STOP_CHAR;
+for (const ch of "(),;") CHAR_CLASS[ch.charCodeAt(0)] = PUNCT_CHAR;
+for (const ch of "<>!=|&:-@?#/.") CHAR_CLASS[ch.charCodeAt(0)] = MULTI_CHAR;
+for (const ch of "$_") CHAR_CLASS[ch.charCodeAt(0)] = MARK_CHAR;
+// Inside a word: 1 a word character, 2 `$` or `_`, 0 the end of the word.
+const WORDISH = CHAR_CLASS.map((k) => (k === WORD_CHAR || k === DIGIT_CHAR ? 1 : k === MARK_CHAR ? 2 : 0));
+
+// What the prefilter tells the raw probes about a value it cleared: which characters they look for
+// may be in it. The full scan's values get all of them.
+const MAYBE_MARKS = 1;
+const MAYBE_PAREN = 2;
+const MAYBE_COMMENT = 4;
+const MAYBE_ALL = 7;
+const HOT_VALUE = -1;
+
+/**
+ * HOT_VALUE when a token rule may match `value` (the full scan runs), else which MAYBE_ characters
+ * for the raw probes it may hold.
+ */
+function prefilter(value: string): number {
+  const n = value.length;
+  // A long value's tail is scanned on its own, where a word may start mid-way: leave it to the scan.
+  if (n > TAIL_CHARS) return HOT_VALUE;
+  let marks = false;
+  let variableOwns = false;
+  let first = NONE;
+  let prev = NONE;
+  let sawComparison = false;
+  let sawOpen = false;
+  let endComment = false;
+  let call = false;
+  // Length of the current run of words, dots and variables the fold would join into one name.
+  let name = 0;
+  let i = 0;
+  while (i < n) {
+    const c = value.charCodeAt(i);
+    const cls = c < 128 ? CHAR_CLASS[c]! : c === 160 ? SPACE_CHAR : WORD_CHAR;
+    if (cls === SPACE_CHAR) {
+      i++;
+      continue;
+    }
+    const start = i;
+    let kind = NONE;
+    let flags = 0;
+    let wide = false;
+    let word = cls === WORD_CHAR || cls === MARK_CHAR;
+    if (cls === DIGIT_CHAR || (c === 46 && isDigit(value.charCodeAt(i + 1)))) {
+      let j = i + 1;
+      while (j < n && isDigit(value.charCodeAt(j))) j++;
+      const d = value.charCodeAt(j);
+      const letter = d | 32;
+      if (c !== 46 && d !== 46 && letter !== 101 && letter !== 120 && letter !== 98) {
+        // Plain digits (no `.`, exponent, `0x`, `0b`): a number, or a word if letters follow (`2aa5`).
+        if (j < n && isWordChar(d)) word = true;
+        else {
+          i = j;
+          kind = NUMBER;
+        }
+      } else {
+        const end = numberEnd(value, i);
+        if (end < 0) word = true;
+        else {
+          // `1.e(`, `1.e.tables`: MySQL's lenient number hiding what follows from filters.
+          if ((value.charCodeAt(end - 1) | 32) === 101 && value.charCodeAt(end - 2) === 46) return HOT_VALUE;
+          i = end;
+          kind = NUMBER;
+        }
+      }
+    }
+    if (word) {
+      wide = c >= 128;
+      let marked = cls === MARK_CHAR;
+      let last = c;
+      for (i++; i < n; i++) {
+        const w = value.charCodeAt(i);
+        if (w >= 128) wide = true;
+        else {
+          const k = WORDISH[w]!;
+          if (k === 0) break;
+          if (k === 2) marked = true;
+        }
+        last = w;
+      }
+      const length = i - start;
+      if (length > 64) return HOT_VALUE;
+      if (marked) marks = true;
+      // Upper-casing keeps an ASCII word's length and shape, and a single character is no listed
+      // word: only a word that shares its shape with a listed one, or could start with a catalogue
+      // prefix, is looked up.
+      const second = value.charCodeAt(start + 1);
+      if (
+        wide ||
+        (length >= 2 && length <= MAX_LISTED && LISTED_SHAPES[wordShape(length, c, second, last)] === 1) ||
+        (length >= MIN_PREFIX &&
+          (marked ||
+            (PREFIX_FIRSTS[c] === 1 && PREFIX_HEADS.has(prefixHead(c, second, value.charCodeAt(start + 2))))))
+      )
+        flags = wordFlags(value, start, i);
+      if (flags < 0) return HOT_VALUE;
+      kind = (flags & COMPARES) !== 0 ? COMPARISON : WORD;
+    } else if (kind === NUMBER) {
+      // The number was read above.
+    } else if (cls === PUNCT_CHAR) {
+      i++;
+      kind = c === 40 ? OPEN : c === 41 ? CLOSE : OTHER;
+    } else if (cls === OPERATOR_CHAR) {
+      i++;
+      kind = c === 43 || c === 126 ? SIGN : OTHER;
+    } else if (cls === STOP_CHAR) {
+      return HOT_VALUE;
+    } else {
+      const next = value.charCodeAt(i + 1);
+      if (c === 64 && next === 64) return HOT_VALUE;
+      if ((c === 45 && next === 45) || c === 35 || (c === 47 && next === 42)) {
+        // A comment that runs to the end only marks the token before it; `/*!` is code to MySQL.
+        const runsOn =
+          c === 47 ? value.charCodeAt(i + 2) === 33 || value.includes("*/", i + 2) : value.includes("\n", i);
+        if (runsOn) return HOT_VALUE;
+        // Quotes inside the comment still open the quoted readings.
+        for (let j = i + 1; j < n; j++) {
+          const q = value.charCodeAt(j);
+          if (q === 39 || q === 34 || q === 96) return HOT_VALUE;
+        }
+        endComment = true;
+        break;
+      }
+      if (c === 64 && next !== 62 && next !== 63) {
+        // `@name`, read as the lexer reads it (its text concerns no rule but `@@`).
+        for (i++; i < n; i++) {
+          const w = value.charCodeAt(i);
+          if (!isWordChar(w) && w !== 46) break;
+          if (w === 36 || w === 95) marks = true;
+        }
+        kind = VARIABLE;
+      } else if (c === 46) {
+        i++;
+        kind = DOT;
+      } else {
+        const op = operatorAt(value, i);
+        if (op.length > 1) {
+          if (op === "::" || op === "||" || op === "&&") return HOT_VALUE;
+          kind = operatorKind(op) === "=" ? COMPARISON : OTHER;
+        } else if (c === 61 || c === 60 || c === 62) kind = COMPARISON;
+        else if (c === 45 || c === 33) kind = SIGN;
+        else kind = OTHER;
+        i += op.length;
+      }
+    }
+    // `@a .b`: the fold joins a name after dots to a variable that owns them, a literal too.
+    if (kind === WORD && prev === DOT && variableOwns) kind = VARIABLE;
+    variableOwns = kind === VARIABLE || (kind === DOT && variableOwns);
+    if (kind === COMPARISON) {
+      if (prev === NONE || prev === NUMBER || prev === VARIABLE || prev === CLOSE) return HOT_VALUE;
+      sawComparison = true;
+    } else if (kind === OPEN) {
+      if (call) return HOT_VALUE;
+      sawOpen = true;
+    }
+    call = (flags & CALL) !== 0;
+    if (kind === WORD || kind === DOT || kind === VARIABLE) {
+      // Upper-casing can make a non-ASCII word up to three times as long (`ﬃ` is `FFI`).
+      name += (wide ? 3 : 1) * (i - start) + 1;
+      if (name > 64) return HOT_VALUE;
+    } else name = 0;
+    if (first === NONE) first = kind;
+    prev = kind;
+  }
+  const strong = first === NUMBER || first === CLOSE || first === SIGN;
+  if (strong && (sawComparison || sawOpen || endComment)) return HOT_VALUE;
+  if (endComment && sawOpen && (prev === NUMBER || prev === CLOSE || prev === VARIABLE)) return HOT_VALUE;
+  // A comment's text was not looked at.
+  if (endComment) return MAYBE_ALL;
+  return (marks ? MAYBE_MARKS : 0) | (sawOpen ? MAYBE_PAREN : 0);
+}
+
+// The rules found so far for the value being inspected (one closure for all calls); most values
+// find none, and share this empty list.
+const NONE_FOUND: readonly RuleId[] = [];
+let foundRules = NONE_FOUND as RuleId[];
+const report: Report = (rule) => {
+  if (foundRules === NONE_FOUND) foundRules = [rule];
+  else if (!foundRules.includes(rule)) foundRules.push(rule);
+};
+
 /** Finds the SQL injection rules a value matches, across the three quote contexts. */
 export function classifySql(value: string): RuleId[] {
-  const found = new Set<RuleId>();
-  const report: Report = (rule) => found.add(rule);
+  const rules = collect(value);
+  return rules === NONE_FOUND ? [] : rules;
+}
+
+/** `classifySql`, but NONE_FOUND (not to be changed) when nothing matches. */
+function collect(value: string): RuleId[] {
+  foundRules = NONE_FOUND as RuleId[];
   // The lexer stops after MAX_TOKENS; padding must not push a payload out of sight, so a long value's
   // tail is inspected too. Starting the tail "inside a literal" keeps the quote contexts meaningful.
-  if (scan(value, report) && value.length > TAIL_CHARS) scan(value.slice(-TAIL_CHARS), report);
-  rawProbes(value, report);
-  ormLookups(value, report);
-  return [...found];
+  const maybe = prefilter(value);
+  if (maybe === HOT_VALUE && scan(value, report) && value.length > TAIL_CHARS)
+    scan(value.slice(-TAIL_CHARS), report);
+  rawProbes(value, report, maybe === HOT_VALUE ? MAYBE_ALL : maybe);
+  ormLookups(value, report, maybe === HOT_VALUE ? MAYBE_ALL : maybe);
+  return foundRules;
 }
 
 const MAX_TOKENS = 2048;
@@ -1051,7 +1379,9 @@ export const sqliDetector: Detector = {
   inspect(target: Target): Detection[] {
     // URL paths name things in prose (`/wiki/Round_(album)`) and broken CSS links (`font.ttf) format(`).
     const path = target.name === "REQUEST_PATH" || target.name === "REQUEST_FILENAME";
-    const rules = classifySql(target.value).filter((rule) => !(path && rule === "sqli-function-name"));
+    const found = collect(target.value);
+    if (found.length === 0) return [];
+    const rules = found.filter((rule) => !(path && rule === "sqli-function-name"));
     return rules.map((rule) => {
       const info = SQLI_RULES[rule];
       return {
