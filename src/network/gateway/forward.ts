@@ -3,6 +3,7 @@
 // size limit, and the upstream's answer relayed with the gateway's headers added.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { type Duplex, Readable, Transform } from "node:stream";
+import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { type Dispatcher, errors as undiciErrors } from "undici";
 import type { GatewayConfig } from "../../config/index.ts";
 import { formatDetail, type Waf } from "../waf/index.ts";
@@ -154,6 +155,30 @@ function exchange(
 // Names of matched rules and targets in events: enough to tune, bounded (names come from requests).
 export const WAF_REFUSAL = "the request was refused by the web application firewall";
 
+/**
+ * A compressed request body as the application will read it, so that gzip cannot hide a payload;
+ * at most WAF_BODY_BYTES of output (a bomb stops there). A body that does not decompress is
+ * inspected as sent (the protocol checks score its Content-Encoding).
+ */
+function inflated(body: Buffer, encoding: string | undefined): Buffer {
+  const cap = { maxOutputLength: WAF_BODY_BYTES };
+  try {
+    switch (encoding?.trim().toLowerCase()) {
+      case "gzip":
+      case "x-gzip":
+        return gunzipSync(body, cap);
+      case "deflate":
+        return inflateSync(body, cap);
+      case "br":
+        return brotliDecompressSync(body, cap);
+      default:
+        return body;
+    }
+  } catch {
+    return body;
+  }
+}
+
 /** Runs the route's WAF (if any) and records what matched; true when the request must be refused. */
 export function wafRefuses(
   waf: Waf,
@@ -164,13 +189,14 @@ export function wafRefuses(
 ): boolean {
   const policy = a.rc.waf;
   if (!policy || policy.mode === "off") return false;
+  const inspected = body && inflated(body, req.headers["content-encoding"]);
   const verdict = waf.inspect(
     {
       method: req.method ?? "GET",
       path: a.path,
       headers: req.headers,
       httpVersion: req.httpVersion,
-      ...(body ? { body } : {}),
+      ...(inspected ? { body: inspected } : {}),
     },
     policy,
   );

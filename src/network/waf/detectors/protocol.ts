@@ -107,10 +107,11 @@ export const PROTOCOL_RULES = {
   "protocol-accept-encoding-long": rule(1, "critical", A),
   "protocol-cookie-legacy-version": rule(1, "critical", V),
   // Arguments
-  "protocol-args-count": rule(1, "critical", L),
+  // Counts and sizes are site limits: big admin forms and long articles pass them (PL2).
+  "protocol-args-count": rule(2, "critical", L),
   "protocol-arg-name-length": rule(2, "critical", L),
   "protocol-arg-value-length": rule(2, "critical", L),
-  "protocol-args-total-length": rule(1, "critical", L),
+  "protocol-args-total-length": rule(2, "critical", L),
   "protocol-arg-name-newline": rule(1, "critical", V),
   "protocol-arg-query-newline": rule(2, "critical", A),
   "protocol-arg-duplicate": rule(3, "critical", A),

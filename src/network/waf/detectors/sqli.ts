@@ -1381,7 +1381,11 @@ export const sqliDetector: Detector = {
     const path = target.name === "REQUEST_PATH" || target.name === "REQUEST_FILENAME";
     const found = collect(target.value);
     if (found.length === 0) return [];
-    const rules = found.filter((rule) => !(path && rule === "sqli-function-name"));
+    // A tautology is the stronger reading of the same breakout: one rule, one exclusion to write.
+    const tautology = found.includes("sqli-tautology");
+    const rules = found.filter(
+      (rule) => !(path && rule === "sqli-function-name") && !(tautology && rule === "sqli-logic-breakout"),
+    );
     return rules.map((rule) => {
       const info = SQLI_RULES[rule];
       return {
