@@ -122,33 +122,30 @@ const OOB_WEBHOOKS = [
   "hookbin.com",
 ];
 
-const isWordChar = (c: number): boolean =>
-  (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || c === 95;
-
-/** The lowercase words of a User-Agent (letters, digits, `-`, `_`), each checked against a table. */
-function hasToolWord(ua: string, table: ReadonlySet<string>): boolean {
-  let start = -1;
-  for (let i = 0; i <= ua.length; i++) {
-    const c = i < ua.length ? ua.charCodeAt(i) : 32;
-    if (isWordChar(c) || c === 45) {
-      if (start < 0) start = i;
-    } else if (start >= 0) {
-      const w = ua.slice(start, i);
-      if (table.has(w)) return true;
-      // `openvas-vt`, `nikto-scan`: the first part of a hyphenated word.
-      const dash = w.indexOf("-");
-      if (dash > 2 && table.has(w.slice(0, dash))) return true;
-      // `sqlmap/1.7`, `zgrab2`: a trailing version digit glued to the name.
-      let end = w.length;
-      while (end > 0 && w.charCodeAt(end - 1) >= 48 && w.charCodeAt(end - 1) <= 57) end--;
-      if (end < w.length && end > 2 && table.has(w.slice(0, end))) return true;
-      start = -1;
-    }
-  }
-  return false;
+/**
+ * Whether a word of the lowercased User-Agent (a run of letters, digits, `-`, `_`) is a table's
+ * name, or starts with one and then a hyphen (`openvas-vt`, `nikto-scan`: the first part of a
+ * hyphenated word) or a version number glued to it (`sqlmap/1.7`, `zgrab2`). One regex over the
+ * value (a char loop slicing every word cost more): the names are 3 chars or longer and none ends
+ * in a digit, so `name` + digits is the word without its trailing digits.
+ */
+function toolWords(table: ReadonlySet<string>): RegExp {
+  const names = [...table].sort((a, b) => b.length - a.length);
+  const plain = names.filter((w) => !w.includes("-")).join("|");
+  const hyphenated = names.filter((w) => w.includes("-")).join("|");
+  const dashed = hyphenated === "" ? "" : `|(?:${hyphenated})[0-9]*`;
+  return new RegExp(`(?<![a-z0-9_-])(?:(?:${plain})(?:-[a-z0-9_-]*|[0-9]+)?${dashed})(?![a-z0-9_-])`);
 }
 
 const OOB_SET = new Set(OOB_DOMAINS);
+const TOOL_WORDS = toolWords(TOOLS);
+const WEAK_TOOL_WORDS = toolWords(WEAK_TOOLS);
+/** Every payload marker holds one of these. */
+const MARKER_HINT = /wvs|netsparker\(0x|vulnweb/;
+/** What ends a run that ends in a listed domain: a dot, the domain's last label, maybe the FQDN's dot. */
+const LISTED_END = new RegExp(
+  `\\.(?:${[...new Set([...OOB_DOMAINS, ...OOB_WEBHOOKS].map((d) => d.slice(d.lastIndexOf(".") + 1)))].join("|")})\\.?(?![a-z0-9.-])`,
+);
 const WEBHOOK_SET = new Set(OOB_WEBHOOKS);
 
 /**
@@ -184,6 +181,30 @@ function detection(rule: RuleId, target: string): Detection {
   return { rule, target, ...SCANNER_RULES[rule] };
 }
 
+/** One pass over a short value: whether it holds a dot, `wv` or `(`, which the value rules need. */
+function dotOrMarker(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 46 || c === 40 || (c === 119 && v.charCodeAt(i + 1) === 118)) return true;
+  }
+  return false;
+}
+
+// The last lowercased User-Agent read, and its rule: the engine passes the header and its
+// lowercased variant one after the other, and a client sends the same one on every request.
+let lastUa = "";
+let lastUaRule: RuleId | null = null;
+
+/** The rule a lowercased User-Agent matches: a tool's name or phrase, else a weak name, else none. */
+function userAgentRule(ua: string): RuleId | null {
+  if (ua !== lastUa) {
+    lastUa = ua;
+    if (TOOL_WORDS.test(ua) || TOOL_PHRASES.some((p) => ua.includes(p))) lastUaRule = "scanner-user-agent";
+    else lastUaRule = WEAK_TOOL_WORDS.test(ua) ? "scanner-user-agent-weak" : null;
+  }
+  return lastUaRule;
+}
+
 function inspect(target: Target): Detection[] {
   const out: Detection[] = [];
   const name = target.name;
@@ -193,20 +214,23 @@ function inspect(target: Target): Detection[] {
     if (SCANNER_HEADERS.has(header) || header.startsWith("acunetix-"))
       out.push(detection("scanner-header", name));
     if (header === "user-agent") {
-      const ua = v.toLowerCase();
-      if (hasToolWord(ua, TOOLS) || TOOL_PHRASES.some((p) => ua.includes(p)))
-        out.push(detection("scanner-user-agent", name));
-      else if (hasToolWord(ua, WEAK_TOOLS)) out.push(detection("scanner-user-agent-weak", name));
+      const rule = userAgentRule(v.toLowerCase());
+      if (rule !== null) out.push(detection(rule, name));
     }
   }
+  // A short value without a dot (for a domain), `wv` or `(` (for a marker) matches nothing below.
+  if (v.length <= 64 && !dotOrMarker(v)) return out;
+  // Only a value where a listed domain's last label ends a run can name one (most dots are in
+  // versions, numbers and ordinary host names).
   if (v.indexOf(".") >= 0) {
-    const kind = oobKind(v);
+    const kind = LISTED_END.test(v) ? oobKind(v) : null;
     if (kind === "oob") out.push(detection("scanner-oob-domain", name));
     else if (kind === "webhook") out.push(detection("scanner-oob-webhook", name));
     if (name === "REQUEST_PATH" && v.includes("nice ports,/tri"))
       out.push(detection("scanner-probe-path", name));
   }
-  if (PAYLOAD_MARKERS.some((m) => v.includes(m))) out.push(detection("scanner-payload-marker", name));
+  if (MARKER_HINT.test(v) && PAYLOAD_MARKERS.some((m) => v.includes(m)))
+    out.push(detection("scanner-payload-marker", name));
   return out;
 }
 

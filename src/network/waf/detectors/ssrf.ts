@@ -100,6 +100,7 @@ const INTERNAL_SUFFIXES = [
 ];
 /** Wildcard DNS services that resolve `<ip>.<suffix>` (or `<a-b-c-d>.<suffix>`) to that ip. */
 const WILDCARD_DNS = ["nip.io", "sslip.io", "xip.io", "nip.direct", "traefik.me", "localh.st"];
+const WILDCARD_DOTTED = WILDCARD_DNS.map((suffix) => `.${suffix}`);
 const INTERNAL_V4 = new Set(["loopback", "private", "linkLocal", "unspecified", "carrierGradeNat"]);
 const INTERNAL_V6 = new Set(["loopback", "private", "linkLocal", "unspecified", "uniqueLocal"]);
 
@@ -119,22 +120,68 @@ function ipShaped(text: string): boolean {
     }
     return colons >= 2 && colons <= 7;
   }
-  const parts = text.split(".");
-  return parts.length <= 4 && parts.every((p) => IPV4_PART.test(p));
+  return ipv4Shaped(text);
 }
 
-const IPV4_PART = /^(?:0x[0-9a-f]{0,8}|[0-9]{1,12})$/;
+const isHex = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102);
+
+/**
+ * Up to four dot-separated parts, each `0x` and up to 8 lowercase hex digits, or 1 to 12 decimal
+ * digits (`/^(?:0x[0-9a-f]{0,8}|[0-9]{1,12})$/` per part), read in one pass without splitting.
+ */
+function ipv4Shaped(text: string): boolean {
+  const n = text.length;
+  let i = 0;
+  for (let parts = 1; parts <= 4; parts++) {
+    let j = i;
+    if (text.charCodeAt(i) === 48 && text.charCodeAt(i + 1) === 120 /* 0x */) {
+      j += 2;
+      while (j < n && isHex(text.charCodeAt(j))) j++;
+      if (j - i - 2 > 8) return false;
+    } else {
+      while (j < n && isDigit(text.charCodeAt(j))) j++;
+      if (j === i || j - i > 12) return false;
+    }
+    if (j === n) return true;
+    if (text.charCodeAt(j) !== 46) return false;
+    i = j + 1;
+  }
+  return false;
+}
 const ALL_DIGITS = /^[0-9]+$/;
+
+const OCTAL = /^0[0-7]+$/;
+
+/**
+ * The address an all-digit host is, read as ipaddr.js reads it: decimal, or octal after a leading
+ * 0 (other digits after it are no address); null past 32 bits.
+ */
+function integerHost(digits: string): number | null {
+  if (digits[0] !== "0" || digits.length === 1) {
+    const n = Number(digits);
+    return digits.length > 10 || n > 0xffffffff ? null : n;
+  }
+  if (!OCTAL.test(digits)) return null;
+  const n = parseInt(digits, 8);
+  return n > 0xffffffff ? null : n;
+}
+
+/** The IPv4 metadata addresses as numbers. */
+const METADATA_V4 = new Set(
+  [...METADATA_IPS]
+    .filter((ip) => !ip.includes(":"))
+    .map((ip) => ip.split(".").reduce((n, part) => n * 256 + Number(part), 0)),
+);
 
 /** Classifies an IP literal in any spelling ipaddr.js accepts, or null when it is not one. */
 function classifyIp(text: string): HostClass | null {
   if (!ipShaped(text)) return null;
   let addr: ipaddr.IPv4 | ipaddr.IPv6;
-  if (ALL_DIGITS.test(text) && (text[0] !== "0" || text.length === 1)) {
-    // One decimal number (`2130706433`): ids, phone and card numbers take this path, so it is
-    // read here rather than by ipaddr.js's parser, which is slow on them. A leading 0 is octal.
-    const n = Number(text);
-    if (text.length > 10 || n > 0xffffffff) return null;
+  if (ALL_DIGITS.test(text)) {
+    // One number (`2130706433`): ids, phone and card numbers take this path, so it is read here
+    // rather than by ipaddr.js's parser, which is slow on them (and throws on `09`).
+    const n = integerHost(text);
+    if (n === null) return null;
     addr = new ipaddr.IPv4([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
   } else {
     if (!ipaddr.isValid(text)) return null;
@@ -186,7 +233,10 @@ function embeddedIp(prefix: string): HostClass | null {
 
 /** Lowercase host without brackets, zone id, trailing dot, and with ideographic full stops as dots. */
 function normaliseHost(raw: string): string {
-  let h = raw.toLowerCase().replaceAll("\u3002", ".").replaceAll("\uff61", ".");
+  let h = raw.toLowerCase();
+  // Ideographic full stops are rare: look before replacing.
+  if (h.includes("\u3002")) h = h.replaceAll("\u3002", ".");
+  if (h.includes("\uff61")) h = h.replaceAll("\uff61", ".");
   if (h.startsWith("[")) {
     const close = h.indexOf("]");
     h = h.slice(1, close < 0 ? h.length : close);
@@ -207,11 +257,14 @@ export function classifyHost(host: string): HostClass {
   const ip = classifyIp(host);
   if (ip !== null) return ip;
   if (METADATA_NAMES.has(host)) return "metadata";
-  if (LOOPBACK_NAMES.has(host) || host.endsWith(".localhost")) return "internal";
+  if (LOOPBACK_NAMES.has(host)) return "internal";
+  // Every suffix below starts with a dot: a dotless name (a word, an id) is none of them.
+  if (host.indexOf(".") < 0) return "name";
+  if (host.endsWith(".localhost")) return "internal";
   if (INTERNAL_SUFFIXES.some((x) => host.endsWith(x))) return "internal";
-  for (const suffix of WILDCARD_DNS) {
-    if (host.endsWith(`.${suffix}`)) {
-      const c = embeddedIp(host.slice(0, -suffix.length - 1));
+  for (const dotted of WILDCARD_DOTTED) {
+    if (host.endsWith(dotted)) {
+      const c = embeddedIp(host.slice(0, -dotted.length));
       if (c === "metadata" || c === "internal") return c;
     }
   }
@@ -237,31 +290,33 @@ export function findUrls(v: string): UrlHit[] {
   const out: UrlHit[] = [];
   let start = 0;
   while (start < v.length && v.charCodeAt(start) <= 32) start++;
-  const authority = (from: number, scheme: string, leading: boolean): void => {
-    let i = from;
-    while (i < v.length && isSlash(v.charCodeAt(i))) i++;
-    if (i - from < 2 && scheme !== "") return;
-    const hostStart = i;
-    const stop = Math.min(v.length, hostStart + MAX_HOST);
-    let at = -1;
-    // No authority terminator occurs inside an IPv6 literal, so brackets need no special case.
-    for (; i < stop; i++) {
-      const c = v.charCodeAt(i);
-      if (c === 64) at = i;
-      else if (endsAuthority(c)) break;
-    }
-    const raw = v.slice(at >= 0 ? at + 1 : hostStart, i);
-    if (raw.length > 0) out.push({ scheme, host: normaliseHost(raw), end: i, leading });
-  };
-  if (v.startsWith("//", start)) authority(start, "", true);
+  if (v.startsWith("//", start)) authority(v, start, "", true, out);
   for (let i = v.indexOf(":", start); i >= 0; i = v.indexOf(":", i + 1)) {
     if (!isSlash(v.charCodeAt(i + 1))) continue;
     let s = i;
     while (s > 0 && i - s < 16 && isSchemeChar(v.charCodeAt(s - 1))) s--;
     if (s === i || !isAlpha(v.charCodeAt(s))) continue;
-    authority(i + 1, v.slice(s, i).toLowerCase(), s === start);
+    authority(v, i + 1, v.slice(s, i).toLowerCase(), s === start, out);
   }
   return out;
+}
+
+/** The authority after `scheme:` at `from` (past its slashes), added to `out` when it has a host. */
+function authority(v: string, from: number, scheme: string, leading: boolean, out: UrlHit[]): void {
+  let i = from;
+  while (i < v.length && isSlash(v.charCodeAt(i))) i++;
+  if (i - from < 2 && scheme !== "") return;
+  const hostStart = i;
+  const stop = Math.min(v.length, hostStart + MAX_HOST);
+  let at = -1;
+  // No authority terminator occurs inside an IPv6 literal, so brackets need no special case.
+  for (; i < stop; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 64) at = i;
+    else if (endsAuthority(c)) break;
+  }
+  const raw = v.slice(at >= 0 ? at + 1 : hostStart, i);
+  if (raw.length > 0) out.push({ scheme, host: normaliseHost(raw), end: i, leading });
 }
 
 /** Paths that only a cloud metadata service serves. */
@@ -298,8 +353,25 @@ function isRfiShape(v: string, pathStart: number): boolean {
 
 /** Header targets that carry the request's own URLs: internal addresses there are dev traffic, not SSRF. */
 function isSelfUrlTarget(name: string): boolean {
-  const n = name.toLowerCase();
-  return n.endsWith(":referer") || n.endsWith(":origin") || n.endsWith(":host");
+  return (
+    endsWithLowered(name, ":referer") || endsWithLowered(name, ":origin") || endsWithLowered(name, ":host")
+  );
+}
+
+/**
+ * `name.toLowerCase().endsWith(suffix)` for a lowercase ASCII suffix, without lowercasing the whole
+ * name: an ASCII tail lowercases char by char; a tail with other chars is lowercased as before.
+ */
+function endsWithLowered(name: string, suffix: string): boolean {
+  const from = name.length - suffix.length;
+  if (from < 0) return false;
+  for (let i = 0; i < suffix.length; i++) {
+    let c = name.charCodeAt(from + i);
+    if (c >= 128) return name.toLowerCase().endsWith(suffix);
+    if (c >= 65 && c <= 90) c |= 0x20;
+    if (c !== suffix.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /**
@@ -479,19 +551,134 @@ function textDataUri(lower: string): boolean {
   return false;
 }
 
+// What a target's name says, read once per name: the engine passes every decoded variant of a
+// value under the same name.
+let lastTarget = "";
+let lastSelfUrl = false;
+let lastData = false;
+
+/**
+ * Whether a `/` in the value starts a path that could be a metadata path (`METADATA_PATHS`: `/l…`,
+ * `/c…`, `/m…` in any case). Only ASCII letters lowercase to those letters, so `lower` has such a
+ * path only where this is true, and most paths (and user agents) are spared lowercasing.
+ */
+function metadataPathLike(v: string): boolean {
+  for (let i = v.indexOf("/"); i >= 0; i = v.indexOf("/", i + 1)) {
+    const c = v.charCodeAt(i + 1) | 0x20;
+    if (c === 108 || c === 99 || c === 109) return true;
+  }
+  return false;
+}
+
+/**
+ * What the whole value read as a host (`wholeValueHost`) needs to be internal or metadata
+ * (`classifyHost`), for a value without a colon (no port, no IPv6): an IPv4 literal is digits, hex,
+ * `x` and dots from a digit on, maybe in brackets, up to the value's end, a space, a zone (`%`), a
+ * fragment, query or path; every name in the lists above holds one of the words. The host is the
+ * value lowercased, and only U+212A (Kelvin) lowercases to an ASCII letter (`k`) that `/i` does
+ * not fold; full stops may be ideographic.
+ */
+const MAYBE_INTERNAL =
+  /^\s*\[?[0-9][0-9a-fx.\u3002\uff61]*(?:[#%\]\s/\\?]|$)|local|loop|internal|metadata|[k\u212a]ubernetes|(?:lvh|vcap|nip|xip|traefi[k\u212a])[.\u3002\uff61]|ip[.\u3002\uff61]io/i;
+
+/** Whether the value starts (after spaces) with `//`, the one URL `findUrls` reads without a colon. */
+function protocolRelative(v: string): boolean {
+  let start = 0;
+  while (start < v.length && v.charCodeAt(start) <= 32) start++;
+  return v.startsWith("//", start);
+}
+
+/**
+ * A short value no rule can match, read in one pass (cheaper than a search per char for the
+ * words, ids and numbers that most values are): no `/`, `\\`, `:` or `?` (so no URL, scheme or
+ * RFI cut), and as a bare host neither an IPv4 literal nor one of the listed names, which all hold
+ * a full stop or `lo` (`localhost`, `ip6-loopback`). Without a dot, an IPv4 literal is digits, or
+ * `0x` and hex digits, up to the host's end (`#`, `%`, `]`, a space), after spaces or `[`.
+ */
+function plainShort(v: string): boolean {
+  const first = v.charCodeAt(0);
+  if (!(first > 32 && first < 127) || first === 91) return false;
+  let ip = isDigit(first);
+  const hex = ip && first === 48 && (v.charCodeAt(1) | 0x20) === 120;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 47 || c === 92 || c === 58 || c === 63) return false;
+    if (c === 46 || c === 0x3002 || c === 0xff61) return false;
+    if ((c | 0x20) === 108 && (v.charCodeAt(i + 1) | 0x20) === 111) return false;
+    if (ip && i > (hex ? 1 : 0) && !(isDigit(c) || (hex && (c | 0x20) >= 97 && (c | 0x20) <= 102))) {
+      if (c <= 32 || c >= 127 || c === 35 || c === 37 || c === 93) return false; // the host may end here
+      ip = false;
+    }
+  }
+  return !ip;
+}
+
 /** Rules a value matches, at every paranoia level. */
 export function classifySsrf(value: string, targetName = ""): RuleId[] {
-  const out = new Set<RuleId>();
   const v = value.length > 1 << 20 ? value.slice(0, 1 << 20) : value;
-  const selfUrl = isSelfUrlTarget(targetName);
-  const data = isDataTarget(targetName);
+  if (v.length <= 64 && plainShort(v)) return [];
+  const slash = v.includes("/") || v.includes("\\");
+  const colon = v.includes(":");
+  const question = v.includes("?");
+  // Schemes, slashless hosts and `://` tricks need a colon, RFI's cut a `?`. Without either (most
+  // values: words, numbers, e-mail addresses, user agents, paths), what is left is a
+  // protocol-relative URL, a metadata path, and the whole value read as a host.
+  if (!colon && !question) {
+    if (!MAYBE_INTERNAL.test(v)) {
+      if (!slash || (!protocolRelative(v) && !metadataPathLike(v))) return [];
+    } else if (!slash && ALL_DIGITS.test(v)) {
+      // A number is never host-like (`wholeValueHost`): only a metadata address counts.
+      const n = integerHost(v);
+      if (n === null || !METADATA_V4.has(n)) return [];
+    } else if (!slash) {
+      // A number or a dotted name: read it as a host, as the full reading would.
+      const whole = wholeValueHost(v);
+      if (whole === null) return [];
+      const cls = classifyHost(whole.host);
+      if (cls !== "metadata" && cls !== "internal") return [];
+    }
+  }
+  if (targetName !== lastTarget) {
+    lastTarget = targetName;
+    lastSelfUrl = isSelfUrlTarget(targetName);
+    lastData = isDataTarget(targetName);
+  }
+  // A header that carries the request's own URL (`referer`, `origin`, `host`) is read the same
+  // whatever its name, and a site's pages send the same few: remember recent ones (bounded).
+  if (lastSelfUrl && !lastData && targetName !== "REQUEST_PATH" && v.length <= 512) {
+    let rules = selfUrlReadings.get(v);
+    if (rules === undefined) {
+      rules = classifyFull(v, targetName, true, false, slash, colon, question);
+      if (selfUrlReadings.size >= 1024) selfUrlReadings.clear();
+      selfUrlReadings.set(v, rules);
+    }
+    return rules.slice();
+  }
+  return classifyFull(v, targetName, lastSelfUrl, lastData, slash, colon, question);
+}
+
+const selfUrlReadings = new Map<string, RuleId[]>();
+
+/** Every rule, for a value with a slash, a colon or a `?` (or one that is an internal host). */
+function classifyFull(
+  v: string,
+  targetName: string,
+  selfUrl: boolean,
+  data: boolean,
+  slash: boolean,
+  colon: boolean,
+  question: boolean,
+): RuleId[] {
+  const out = new Set<RuleId>();
   const inPath = targetName === "REQUEST_PATH";
-  const lower = v.toLowerCase();
+  const metadataLike = slash && metadataPathLike(v);
+  // Lowercased only for the readings below that need it: a metadata path, a scheme (`:`), a `?`.
+  const lower = colon || question || metadataLike ? v.toLowerCase() : v;
   const addClass = (cls: HostClass | null): void => {
     if (cls === "metadata") out.add("ssrf-metadata");
     else if (cls === "internal" && !selfUrl) out.add("ssrf-internal-url");
   };
-  if (v.includes("/") || v.includes("\\")) {
+  if (slash) {
     const seen = new Map<string, HostClass>();
     let firstUrl = -1;
     for (const url of findUrls(v)) {
@@ -526,17 +713,19 @@ export function classifySsrf(value: string, targetName = ""): RuleId[] {
       }
       if (fetchable && url.scheme !== "" && inPath) out.add("rfi-url-in-path");
     }
-    if (METADATA_PATHS.some((p) => lower.includes(p))) out.add("ssrf-metadata");
-    if (/\bjar:(?:https?|ftp):\//.test(lower.length > 4096 ? lower.slice(0, 4096) : lower))
+    if (metadataLike && METADATA_PATHS.some((p) => lower.includes(p))) out.add("ssrf-metadata");
+    if (colon && /\bjar:(?:https?|ftp):\//.test(lower.length > 4096 ? lower.slice(0, 4096) : lower))
       out.add("ssrf-dangerous-scheme");
     if (!selfUrl && firstUrl >= 0 && v.indexOf("@", firstUrl) >= 0)
       for (const host of hostsAfterAt(v, firstUrl)) {
         const cls = classifyIp(host);
         if (cls === "metadata" || cls === "internal") out.add("ssrf-obfuscated-host");
       }
-    if (!selfUrl && (backslashedAuthority(v) || slashBeforeAt(lower))) out.add("ssrf-obfuscated-host");
+    // Both look for `://`.
+    if (!selfUrl && colon && (backslashedAuthority(v) || slashBeforeAt(lower)))
+      out.add("ssrf-obfuscated-host");
   }
-  if (lower.indexOf(":") >= 0) {
+  if (colon) {
     for (const host of slashlessHosts(lower)) {
       addClass(classifyHost(host));
       if (!selfUrl) out.add("ssrf-obfuscated-host");
@@ -547,7 +736,7 @@ export function classifySsrf(value: string, targetName = ""): RuleId[] {
     const t = lower.trim();
     if (data && t.endsWith("?") && /^(?:ftps?|https?):\/\/[^/?#\s]+\?+$/.test(t))
       out.add("rfi-trailing-question");
-  } else if (data) {
+  } else if (data && question) {
     const t = lower.trim();
     if (t.endsWith("?") && /^(?:file|ftps?|https?)\?+$/.test(t)) out.add("rfi-trailing-question");
   }
@@ -584,8 +773,13 @@ function wholeValueHost(v: string): { host: string; hostLike: boolean; path: boo
   }
   if (end === 0 || end > MAX_HOST) return null;
   const host = normaliseHost(t.slice(0, end));
-  const dots = host.split(".").length - 1;
-  const numeric = /^[0-9.]+$/.test(host);
+  let dots = 0;
+  let numeric = host.length > 0; // `/^[0-9.]+$/`
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c === 46) dots++;
+    else if (!isDigit(c)) numeric = false;
+  }
   return { host, hostLike: !numeric || dots === 3, path: isSlash(t.charCodeAt(end)) };
 }
 
@@ -599,6 +793,7 @@ export const ssrfDetector: Detector = {
     if (target.name.startsWith(COOKIE) && target.name.length > COOKIE.length)
       for (const r of classifySsrf(target.name.slice(COOKIE.length), target.name))
         if (!rules.includes(r)) rules.push(r);
+    if (rules.length === 0) return [];
     return rules.map((rule) => {
       const r = SSRF_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };

@@ -545,8 +545,19 @@ function readCallee(s: string, i: number): Callee {
 
 const isCall = (s: string, at: number): boolean => s[at] === "(" || s[at] === "`";
 
+/** Every sink's name, or a shorter one it contains (`eval` in `globaleval`, `write` in `writeln`). */
+const SINK_HINT =
+  /alert|prompt|confirm|eval|settimeout|setinterval|function|execscript|fromcharcode|atob|btoa|write|import|fetch|constructor|msgbox/;
+
 /** Starts and ends of the words in `s` that name a sink; found once, used by every JS reading. */
 function sinkWords(s: string): { starts: number[]; ends: number[] } {
+  return SINK_HINT.test(s) ? hintedSinkWords(s) : NO_WORDS; // no sink's name, not even inside a word
+}
+
+const NO_WORDS: { starts: number[]; ends: number[] } = { starts: [], ends: [] };
+
+/** `sinkWords` for a value that `SINK_HINT` matched. */
+function hintedSinkWords(s: string): { starts: number[]; ends: number[] } {
   const starts: number[] = [];
   const ends: number[] = [];
   for (let i = 0; i < s.length; i++) {
@@ -596,7 +607,8 @@ function sinkCall(s: string, i: number, end: number): SinkCall | null {
 
 /** Positions of the `(` of every sink call in `s`, ascending. */
 function sinkCalls(s: string): SinkCalls {
-  const words = sinkWords(s);
+  const hinted = SINK_HINT.test(s);
+  const words = hinted ? hintedSinkWords(s) : NO_WORDS;
   const calls: SinkCall[] = [];
   const starts: number[] = [];
   for (let k = 0; k < words.starts.length; k++) {
@@ -606,7 +618,7 @@ function sinkCalls(s: string): SinkCalls {
       starts.push(words.starts[k]!);
     }
   }
-  return { calls, starts };
+  return { calls, starts, hinted };
 }
 
 /** Whether any of the ascending `starts` lies in [from, to). */
@@ -691,9 +703,11 @@ function payloadCall(s: string, at: number): boolean {
 interface SinkCalls {
   calls: SinkCall[];
   starts: number[];
+  /** Whether the text holds a sink's name at all (`SINK_HINT`). */
+  hinted: boolean;
 }
 
-const NO_CALLS: SinkCalls = { calls: [], starts: [] };
+const NO_CALLS: SinkCalls = { calls: [], starts: [], hinted: false };
 
 function hasSpace(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (isSpace(s.charCodeAt(i))) return true;
@@ -723,10 +737,11 @@ function payloadCalls(text: string, found: SinkCalls, report: Report): void {
  * (`alert.call(`, `top['alert'](`, `(alert)(1)`, `eval(atob(`, `x.constructor('…')()`, JSFuck).
  */
 function scanSinks(s: string, raw: SinkCalls, report: Report): void {
+  // Nothing below can match without an index, a backquote, a sink's name (calls and callbacks need
+  // one; `raw.hinted` is false without a `(`) or a DOM name (`html` only as `innerhtml`,
+  // `outerhtml`, `insertadjacenthtml`, not the user agent's `(KHTML, …)`): most values stop here.
+  if (!s.includes("[") && !s.includes("`") && !raw.hinted && !DOM_NAMES.test(s)) return;
   const paren = s.includes("(") || s.includes("`");
-  // Nothing below can match without a call, an index or one of these names: most values stop here.
-  const names = ["document", "location", "html", "import", "parentnode"];
-  if (!paren && !s.includes("[") && !names.some((w) => s.includes(w))) return;
   if (raw.calls.length > 0) report("xss-sink-call");
   const c = s.includes("/*") || hasSpace(s) ? jsCompact(s) : s;
   // Calls are read compacted only past comments (`alert/**/(1)`): prose puts a space before its
@@ -760,6 +775,8 @@ function scanSinks(s: string, raw: SinkCalls, report: Report): void {
   else if (dom === 1) report("xss-dom-property");
   if (dom !== 2 && c.includes("[")) globalIndex(c, report);
 }
+
+const DOM_NAMES = /document|location|innerhtml|outerhtml|insertadjacenthtml|parentnode|import/;
 
 /** `import {a, b} from "./x.js"` (compacted): a module import pulls in script from a URL. */
 function moduleImport(c: string, report: Report): void {
@@ -1101,19 +1118,65 @@ function scanEntityDeclaration(s: string, report: Report): void {
   }
 }
 
+/**
+ * The chars and words `scan` starts from, and the names `scanSinks` needs (with a dot, but
+ * testing them with the rest costs e-mail addresses one search fewer).
+ */
+const TRIGGERS_OR_DOM =
+  /[<="'`([{\u00bc]|-->|-moz-binding|\+adw-|!entity|script|document|location|html|import|parentnode/i;
+/** A whole-value script URL (`wholeValueScheme`): letters, maybe split by controls, then `:`. */
+// eslint-disable-next-line no-control-regex -- browsers drop controls inside a scheme
+const SCHEME_START = /^[\x00-\x20]*[jvlmd][a-z\x00-\x20]*:/i;
+/** The words that let `styleRuns` run on a value with a colon. */
+const STYLE_WORDS = /url|expression|binding|behavio/i;
+
+/** The chars and words `scan` starts from, with `:` and `.`: one search rejects most values. */
+const ANY_TRIGGER = /[<="'`([{\u00bc:.]|-->|-moz-binding|\+adw-|!entity|script/i;
+
+/**
+ * Whether `scan` could report anything for the value: the chars and words its readings start from
+ * (see `scan`'s gates). Tested on the value before it is lowercased, case-insensitively: no
+ * punctuation has a case, and the only non-ASCII chars that lowercase to ASCII letters (U+0130 to
+ * `i` and a combining dot, U+212A to `k`) cannot complete any of these words or schemes.
+ */
+function mayMatch(value: string): boolean {
+  if (!ANY_TRIGGER.test(value)) return false;
+  if (TRIGGERS_OR_DOM.test(value)) return true;
+  return value.includes(":") && (SCHEME_START.test(value) || STYLE_WORDS.test(value));
+}
+
 /** Finds the XSS rules a value matches, in page-text, attribute-value and JavaScript-string contexts. */
 export function classifyXss(value: string): RuleId[] {
-  const found = new Set<RuleId>();
-  const report: Report = (rule) => found.add(rule);
+  if (!mayMatch(value)) return [];
   const s = value.toLowerCase();
-  scan(s, report);
-  // Filters that delete tags turn `o<x>nfocus=alert<x>(1)` into a handler: read that form too.
-  if (s.includes("<")) {
-    const stripped = stripBareTags(s);
-    if (stripped !== s) scan(stripped, report);
+  // The engine passes a value and its lowercased variant one after the other, and browsers send
+  // the same headers (user agent, accept, language) on every request: read each `s` once.
+  let rules = s === lastLowered ? lastRules : s.length <= MAX_REMEMBERED ? readings.get(s) : undefined;
+  if (rules === undefined) {
+    const found = new Set<RuleId>();
+    const report: Report = (rule) => found.add(rule);
+    scan(s, report);
+    // Filters that delete tags turn `o<x>nfocus=alert<x>(1)` into a handler: read that form too.
+    if (s.includes("<")) {
+      const stripped = stripBareTags(s);
+      if (stripped !== s) scan(stripped, report);
+    }
+    rules = [...found];
+    if (s.length <= MAX_REMEMBERED) {
+      if (readings.size >= 1024) readings.clear(); // bounded: whatever a client sends
+      readings.set(s, rules);
+    }
   }
-  return [...found];
+  lastLowered = s;
+  lastRules = rules;
+  return rules.slice();
 }
+
+// The last lowercased value `classifyXss` read and its rules, and recent ones up to 512 chars.
+const MAX_REMEMBERED = 512;
+const readings = new Map<string, RuleId[]>();
+let lastLowered = "";
+let lastRules: RuleId[] = [];
 
 /**
  * `s` without tags that have a short name and no attributes (`<x>`, `</b>`), as a naive filter
@@ -1167,57 +1230,44 @@ const DOLLAR = 4096;
 const SLASH = 8192;
 const HIGH = 16384;
 
+/**
+ * `on` + letters + `=`, what both handler readings need (`scanHandlers` reads 3 to 50 letters and
+ * up to 8 spaces or `+`; an attribute's name is all letters after `on`, then spaces).
+ */
+const HANDLER_SHAPE = /on[a-z]{2,51}[\s+]*=/;
+/**
+ * Without a quote, the attribute reading from the value's start reports only a handler, these
+ * names, or a script URL as a value (`=`, spaces, controls or a quote, a scheme's letters, `:`).
+ */
+const ATTRIBUTE_WORDS =
+  // eslint-disable-next-line no-control-regex -- browsers drop controls inside a scheme
+  /autofocus|srcdoc|formaction|style|on[a-z]{2,51}[\s+]*=|=[\x00-\x20"'`]*[jvlmd][a-z\x00-\x20]*:/;
+
+// Each ASCII char's census flag (letters, digits and the rest have none).
+const CENSUS = new Uint16Array(128);
+for (const [chars, flag] of [
+  ["<", LT],
+  [">", GT],
+  ["=", EQ],
+  [`"'`, QUOTE],
+  ["`", QUOTE | BACKTICK],
+  ["(", PAREN],
+  ["[", BRACKET],
+  [".", DOT],
+  [":", COLON],
+  ["&", AMP],
+  ["!", BANG],
+  ["+", PLUS],
+  ["$", DOLLAR],
+  ["/", SLASH],
+] as const)
+  for (const c of chars) CENSUS[c.charCodeAt(0)] = flag;
+
 function census(s: string): number {
   let m = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x80) m |= HIGH;
-    else if (c < 65 || (c > 90 && c < 97) || c > 122)
-      switch (c) {
-        case 60:
-          m |= LT;
-          break;
-        case 62:
-          m |= GT;
-          break;
-        case 61:
-          m |= EQ;
-          break;
-        case 34:
-        case 39:
-          m |= QUOTE;
-          break;
-        case 96:
-          m |= QUOTE | BACKTICK;
-          break;
-        case 40:
-          m |= PAREN;
-          break;
-        case 91:
-          m |= BRACKET;
-          break;
-        case 46:
-          m |= DOT;
-          break;
-        case 58:
-          m |= COLON;
-          break;
-        case 38:
-          m |= AMP;
-          break;
-        case 33:
-          m |= BANG;
-          break;
-        case 43:
-          m |= PLUS;
-          break;
-        case 36:
-          m |= DOLLAR;
-          break;
-        case 47:
-          m |= SLASH;
-          break;
-      }
+    m |= c < 128 ? CENSUS[c]! : HIGH;
   }
   return m;
 }
@@ -1240,8 +1290,8 @@ function scan(s: string, report: Report): void {
     if (highBitCloser(s)) report("xss-tag-evasion");
   }
   if (m & EQ) {
-    scanAttributeBreakouts(s, report);
-    if (s.includes("on")) scanHandlers(s, report);
+    if (m & QUOTE || ATTRIBUTE_WORDS.test(s)) scanAttributeBreakouts(s, report);
+    if (HANDLER_SHAPE.test(s)) scanHandlers(s, report);
   }
   if (m & GT && s.includes("-->")) scanCommentClose(s, report);
   if (m & AMP && s.includes("&{")) scanJsEntities(s, report);
@@ -1310,32 +1360,52 @@ const PATH_TARGETS = words("REQUEST_PATH REQUEST_FILENAME");
  * read besides the value, or null.
  */
 function splitText(target: Target): string | null {
-  const colon = target.name.indexOf(":");
-  if (colon < 0) return null;
-  const family = target.name.slice(0, colon);
-  const name = target.name.slice(colon + 1);
-  if (family === "REQUEST_COOKIES") return name;
-  if (family !== "ARGS" && family !== "MULTIPART") return null;
-  // Only a name that ends with a handler's name: `… onerror`, `"onmouseover`.
-  let j = name.length;
-  while (j > 0 && isSpace(name.charCodeAt(j - 1))) j--;
-  let i = j;
-  while (i > 0 && isLetter(name.charCodeAt(i - 1) | 0x20)) i--;
-  if (i === 0 || !isHandlerLike(name.slice(i, j).toLowerCase())) return null;
-  return `${name}=${target.value}`;
+  if (target.name !== lastSplitTarget) {
+    lastSplitTarget = target.name;
+    lastSplitName = splitName(target.name);
+  }
+  if (lastSplitName === null) return null;
+  return target.name.startsWith("REQUEST_COOKIES:") ? lastSplitName : `${lastSplitName}=${target.value}`;
 }
 
-// The last cookie name read, and what it matched: the engine passes each decoded variant of a value
-// under the same target name, and the name needs decoding only once.
-let lastName = "";
-let lastNameRules: RuleId[] = [];
+// The last target name `splitText` read (the engine passes each variant under the same name).
+let lastSplitTarget = "";
+let lastSplitName: string | null = null;
 
-function cookieNameRules(name: string): RuleId[] {
-  if (name !== lastName) {
-    lastName = name;
-    lastNameRules = name === "" ? [] : [...new Set(variants(name).flatMap((v) => classifyXss(v)))];
+/** The name part of a target that may hold a split payload (see `splitText`), or null. */
+function splitName(targetName: string): string | null {
+  if (!targetName.startsWith("ARGS:") && !targetName.startsWith("MULTIPART:")) {
+    if (!targetName.startsWith("REQUEST_COOKIES:")) return null;
   }
-  return lastNameRules;
+  const colon = targetName.indexOf(":");
+  if (colon < 0) return null;
+  const family = targetName.slice(0, colon);
+  if (family === "REQUEST_COOKIES") return targetName.slice(colon + 1);
+  if (family !== "ARGS" && family !== "MULTIPART") return null;
+  // Only a name that ends with a handler's name: `… onerror`, `"onmouseover`.
+  let j = targetName.length;
+  while (j > colon + 1 && isSpace(targetName.charCodeAt(j - 1))) j--;
+  let i = j;
+  while (i > colon + 1 && isLetter(targetName.charCodeAt(i - 1) | 0x20)) i--;
+  // A handler's name starts with `on` (checked before slicing: most names are no handler's).
+  if ((targetName.charCodeAt(i) | 0x20) !== 111 || (targetName.charCodeAt(i + 1) | 0x20) !== 110) return null;
+  if (i === colon + 1 || !isHandlerLike(targetName.slice(i, j).toLowerCase())) return null;
+  return targetName.slice(colon + 1);
+}
+
+// Cookie names read, and what they matched: the engine passes each decoded variant of a value
+// under the same target name, and a site's few cookie names come back on every request, so a
+// name needs decoding only once. Bounded: cleared when full.
+const cookieNames = new Map<string, RuleId[]>();
+
+function cookieNameRules(name: string): readonly RuleId[] {
+  let rules = cookieNames.get(name);
+  if (rules === undefined) {
+    rules = name === "" ? [] : [...new Set(variants(name).flatMap((v) => classifyXss(v)))];
+    if (cookieNames.size >= 1024) cookieNames.clear();
+    cookieNames.set(name, rules);
+  }
+  return rules;
 }
 
 /**
@@ -1344,30 +1414,33 @@ function cookieNameRules(name: string): RuleId[] {
  */
 function spacedBase64(value: string): string | null {
   if (value.length < 16 || !value.includes(" ")) return null;
-  let plus = "";
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 32) {
-      if (i === 0 || i === value.length - 1 || value.charCodeAt(i - 1) === 32) return null;
-      plus += "+";
-    } else if (isLetter(c | 0x20) || (c >= 48 && c <= 57) || c === 47 || c === 61) plus += value[i];
-    else return null;
-  }
-  return base64Decode(plus);
+  // `base64Decode` wants both cases (encoded text mixes them); most spaced values are prose.
+  if (!HAS_UPPER.test(value) || !HAS_LOWER.test(value) || !SPACED_BASE64.test(value)) return null;
+  return base64Decode(value.replaceAll(" ", "+"));
 }
+
+/** Base64 chars (without `+`) in runs that single spaces separate. */
+const SPACED_BASE64 = /^[A-Za-z0-9/=]+(?: [A-Za-z0-9/=]+)+$/;
+const HAS_UPPER = /[A-Z]/;
+const HAS_LOWER = /[a-z]/;
+
+const NO_RULES: readonly RuleId[] = [];
 
 /** The XSS detector: HTML/attribute/JS-context rules, see `XSS_RULES`. */
 export const xssDetector: Detector = {
   name: "xss",
   inspect(target: Target): Detection[] {
-    const found = new Set(classifyXss(target.value));
+    const rules = classifyXss(target.value);
     const decoded = spacedBase64(target.value);
-    if (decoded !== null) for (const rule of classifyXss(decoded)) found.add(rule);
+    const fromDecoded = decoded === null ? NO_RULES : classifyXss(decoded);
     const split = splitText(target);
-    if (split !== null) {
-      const extra = target.name.startsWith("REQUEST_COOKIES:") ? cookieNameRules(split) : classifyXss(split);
-      for (const rule of extra) found.add(rule);
-    }
+    let extra = NO_RULES;
+    if (split !== null)
+      extra = target.name.startsWith("REQUEST_COOKIES:") ? cookieNameRules(split) : classifyXss(split);
+    if (rules.length === 0 && fromDecoded.length === 0 && extra.length === 0) return [];
+    const found = new Set(rules);
+    for (const rule of fromDecoded) found.add(rule);
+    for (const rule of extra) found.add(rule);
     if (PATH_TARGETS.has(target.name) && found.delete("xss-dom-access")) found.add("xss-dom-property");
     return [...found].map((rule) => {
       const info = XSS_RULES[rule];
