@@ -127,26 +127,120 @@ const SUBCOMMANDS: Readonly<Record<string, ReadonlySet<string>>> = {
   reg: words("query add delete export save load copy import"),
 };
 
-// Windows PowerShell and cmd.exe spellings that are commands wherever they appear.
-// prettier-ignore
-const WINDOWS_NEEDLES = [
-  "invoke-expression", "invoke-webrequest", "invoke-restmethod", "invoke-command", "start-process",
-  "downloadstring(", "downloadfile(", "net.webclient", "-encodedcommand", "frombase64string(",
-];
+// Windows PowerShell spellings that are commands wherever they appear, by the `-`, `(` or `.` they
+// hold: `invoke-expression`, `invoke-webrequest`, `invoke-restmethod`, `invoke-command`,
+// `start-process`, `-encodedcommand`; `downloadstring(`, `downloadfile(`, `frombase64string(`;
+// `net.webclient`.
+const POWERSHELL_DASH = /invoke-(expression|webrequest|restmethod|command)|start-process|-encodedcommand/;
+const POWERSHELL_PAREN = /download(string|file)\(|frombase64string\(/;
+const CMD_SWITCH = /\bcmd(\.exe)?\s*\/[ckr]\b/;
+const TCP_UDP = /\/(tcp|udp)\//;
+const REVERSE_SHELL = /\/(tcp|udp)\/[a-z0-9-]{1,63}\.[a-z0-9.-]{1,64}\/\d{1,5}\b/;
+const EXPANSION_SPLIT = /[$`]|[<>]\(\)/;
+
+// What charFlags finds in a value, so each rule runs only where its characters are.
+const SEMICOLON = 1;
+const PIPE = 1 << 1;
+const AMPERSAND = 1 << 2;
+const NEWLINE = 1 << 3; // `\n` or `\r`
+const BACKTICK = 1 << 4;
+const PAREN = 1 << 5; // `(`
+const BRACE = 1 << 6; // `{`
+const BACKSLASH = 1 << 7;
+const DOLLAR = 1 << 8;
+const LESS = 1 << 9;
+const GREATER = 1 << 10;
+const SLASH = 1 << 11;
+const PERCENT = 1 << 12;
+const DASH = 1 << 13;
+const DOT = 1 << 14;
+const EQUALS = 1 << 15;
+const COMMA = 1 << 16;
+const BRACKET = 1 << 17; // `[`
+const QUESTION = 1 << 18;
+const IF = 1 << 19; // `if` in any case (cmd.exe's `if` test)
+const UPPER = 1 << 20; // an ASCII capital or non-ASCII text: lowercasing changes it
+const ALL = (1 << 21) - 1;
+const LOOK = 1 << 21; // `f`: is it the end of an `if`?
+/** Characters that may start a command after the value's first word (`positionAt`, and a `\n` written out). */
+const SEPARATORS = SEMICOLON | PIPE | AMPERSAND | NEWLINE | BACKTICK | PAREN | BRACE | BACKSLASH;
+const CLASS = new Uint32Array(128);
+for (const [chars, flag] of [
+  [";", SEMICOLON],
+  ["|", PIPE],
+  ["&", AMPERSAND],
+  ["\n\r", NEWLINE],
+  ["`", BACKTICK],
+  ["(", PAREN],
+  ["{", BRACE],
+  ["\\", BACKSLASH],
+  ["$", DOLLAR],
+  ["<", LESS],
+  [">", GREATER],
+  ["/", SLASH],
+  ["%", PERCENT],
+  ["-", DASH],
+  [".", DOT],
+  ["=", EQUALS],
+  [",", COMMA],
+  ["[", BRACKET],
+  ["?", QUESTION],
+  ["ABCDEFGHIJKLMNOPQRSTUVWXYZ", UPPER],
+  ["fF", LOOK],
+] as const)
+  for (const c of chars) CLASS[c.charCodeAt(0)]! |= flag;
+
+/** Up to this length charFlags reads a value a character at a time; searchFlags looks for each in a longer one. */
+const SHORT = 40;
+const flagOf = (chars: string) => [...chars].map((c) => [c, CLASS[c.charCodeAt(0)]!] as const);
+// Characters common in headers and text, and the rest, which one search can rule out together.
+const COMMON_CHARS = flagOf(";(/-.,=?");
+const RARE_CHARS = flagOf("|&\n\r`{\\$<>%[");
+const RARE = /[|&\n\r`{\\$<>%[]/;
+
+/** charFlags for a long value, already in lower case: a native search for each character. */
+function searchFlags(v: string): number {
+  let f = v.indexOf("if") >= 0 ? IF : 0;
+  for (const [c, flag] of COMMON_CHARS) if (v.indexOf(c) >= 0) f |= flag;
+  if (RARE.test(v)) for (const [c, flag] of RARE_CHARS) if (v.indexOf(c) >= 0) f |= flag;
+  return f;
+}
+
+/**
+ * One pass over `s` for the characters each check needs. Non-ASCII text may lowercase to ASCII
+ * letters (the Kelvin sign to `k`), never to punctuation: it counts as a capital and may hold an `if`.
+ */
+function charFlags(s: string): number {
+  let f = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) {
+      f |= UPPER | IF;
+      continue;
+    }
+    const k = CLASS[c]!;
+    if (k === 0) continue;
+    f |= k;
+    if (k & LOOK && i > 0 && (s.charCodeAt(i - 1) | 32) === 105) f |= IF;
+  }
+  return f & ALL;
+}
 
 // `+` too: payloads URL-encoded twice keep it where a space was meant.
 const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 11 || c === 12 || c === 43;
-const isWordChar = (c: number): boolean =>
-  (c >= 97 && c <= 122) ||
-  (c >= 48 && c <= 57) ||
-  (c >= 65 && c <= 90) ||
-  c === 46 ||
-  c === 95 ||
-  c === 45 ||
-  c === 47 ||
-  c === 92 ||
-  c === 58;
+// Letters, digits and `.`, `_`, `-`, `/`, `\`, `:`, as a table.
+const WORD_CHARS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) WORD_CHARS[c] = /[a-zA-Z0-9._\-/\\:]/.test(String.fromCharCode(c)) ? 1 : 0;
+const isWordChar = (c: number): boolean => c < 128 && WORD_CHARS[c] === 1;
 const isAlnum = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+
+// The characters of SEPARATORS; a regular expression scans a long value faster than a loop does.
+const SEPARATOR = /[;|&\n\r`({\\]/g;
+/** The index of the first SEPARATORS character in `v` at or after `from`, or `v.length`. */
+function nextSeparator(v: string, from: number): number {
+  SEPARATOR.lastIndex = from;
+  return SEPARATOR.test(v) ? SEPARATOR.lastIndex - 1 : v.length;
+}
 
 /** Where a command may start: after `;`, `|`, `&`, a newline, `` ` ``, `$(`, `<(`, `(`, `{`. */
 type Position = "start" | "separator" | "dollar" | "backtick" | "group";
@@ -164,7 +258,8 @@ function positionAt(v: string, i: number): Position | null {
 }
 
 /** A command that is no English word, or a member of a tool family (`ansible-vault`, `aa-disable`). */
-const isDistinct = (name: string): boolean => DISTINCT.has(name) || isFamilyMember(name) || isCmdlet(name);
+const isDistinct = (name: string): boolean =>
+  mayBeCommand(name) && (DISTINCT.has(name) || isFamilyMember(name) || isCmdlet(name));
 
 // PowerShell cmdlets: a verb, a dash and a noun from the system's own vocabulary (`Get-Content`,
 // `Invoke-WebRequest`); `get-together` is no cmdlet.
@@ -189,7 +284,38 @@ function isFamilyMember(name: string): boolean {
   return dash > 0 && dash < name.length - 1 && name.indexOf(".") < 0 && FAMILIES.has(name.slice(0, dash));
 }
 
-const isKnown = (name: string): boolean => isDistinct(name) || COMMON.has(name);
+const isKnown = (name: string): boolean => mayBeCommand(name) && (isDistinct(name) || COMMON.has(name));
+
+/** Whether a word holds a `/` or `\` (a loop: words are short, and most hold neither). */
+function hasSlash(word: string): boolean {
+  for (let i = 0; i < word.length; i++) {
+    const c = word.charCodeAt(i);
+    if (c === 47 || c === 92) return true;
+  }
+  return false;
+}
+
+/** A 17-bit key of a name: a hash of it up to its first `-`, and whether it has one. */
+function nameKey(name: string): number {
+  let h = 0;
+  let i = 0;
+  for (; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 45) break;
+    h = (Math.imul(h, 31) + c) | 0;
+  }
+  h = (Math.imul(h, 31) + i) | 0;
+  return (h & 0xffff) | (i < name.length ? 0x10000 : 0);
+}
+
+// A filter before the set lookups (each hashes a new word): the keys of every name in DISTINCT,
+// COMMON and PREFIXES, and those of any tool family's member or cmdlet, which have a family's
+// name or a verb before their first `-`.
+const NAME_KEYS = new Uint8Array(1 << 17);
+for (const set of [DISTINCT, COMMON, PREFIXES]) for (const name of set) NAME_KEYS[nameKey(name)] = 1;
+for (const set of [FAMILIES, CMDLET_VERBS]) for (const name of set) NAME_KEYS[nameKey(`${name}-`)] = 1;
+/** False for a name that no lookup of isDistinct, COMMON or PREFIXES can find. */
+const mayBeCommand = (name: string): boolean => NAME_KEYS[nameKey(name)] === 1;
 
 /** A plausible program file name: what may follow `/usr/bin/` when the program itself is unknown. */
 const PROGRAM = /^[a-z][a-z0-9_+-]{0,31}(\.[0-9]{1,4}){0,3}$/; // `ansible`, `python3.10`; not `readme.md`
@@ -198,12 +324,14 @@ const PROGRAM = /^[a-z][a-z0-9_+-]{0,31}(\.[0-9]{1,4}){0,3}$/; // `ansible`, `py
  * Reduces `/usr/bin/cat`, `C:\Windows\System32\cmd.exe`, `python3.10`, `gcc7.4` to the command; `bin`
  * tells whether a binary directory was named (then any program name counts); `bcdboot/r` is a
  * Windows tool and its switch.
+ * `slashes` is false when the value holds no `/` or `\`, so neither can the word.
  */
-function commandName(word: string): { name: string; bin: boolean } {
-  let name = word.indexOf("\\") < 0 ? word : word.replace(/\\/g, "/");
+function commandName(word: string, slashes = true): { name: string; bin: boolean } {
+  let name = word;
   let bin = false;
-  const slash = name.lastIndexOf("/");
-  if (slash >= 0) {
+  if (slashes && hasSlash(word)) {
+    name = word.indexOf("\\") < 0 ? word : word.replace(/\\/g, "/");
+    const slash = name.lastIndexOf("/");
     const dir = name.slice(0, slash);
     const file = name.slice(slash + 1);
     const windows = dir.endsWith("system32") && WINDOWS.has(file.replace(/\.exe$/, ""));
@@ -215,13 +343,15 @@ function commandName(word: string): { name: string; bin: boolean } {
       const binDir = dir === "bin" || dir === "sbin" || dir.endsWith("/bin") || dir.endsWith("/sbin");
       if (!binDir && !isKnown(name.replace(/\.exe$/, ""))) return { name: "", bin: false };
     } else if (
+      name.length - first.length <= 3 && // `/` and a switch of one or two letters
       (WINDOWS.has(first) || DISTINCT.has(first)) &&
       /^[a-z?]{1,2}$/.test(name.slice(first.length + 1))
     )
       return { name: first, bin: false };
     else return { name: "", bin: false };
   }
-  if (name.endsWith(".exe") && !DISTINCT.has(name)) name = name.slice(0, -4);
+  if (name.charCodeAt(name.length - 1) === 101 && name.endsWith(".exe") && !DISTINCT.has(name))
+    name = name.slice(0, -4);
   const last = name.charCodeAt(name.length - 1);
   if (last >= 48 && last <= 57 && !isKnown(name)) {
     // `python3.10`, `gcc7.4`, `pip3`: a known command with its version glued on
@@ -237,6 +367,9 @@ function commandName(word: string): { name: string; bin: boolean } {
   return { name, bin };
 }
 
+/** `;`, `|`, `&`, a line break or a backtick: the end of a command's arguments. */
+const isBreak = (c: number): boolean => c === 59 || c === 124 || c === 38 || c === 10 || c === 13 || c === 96;
+
 /** Whether the arguments up to the next separator look like a shell's: options, paths, variables, redirections, addresses. */
 function shellArguments(v: string, from: number, command: string): "bare" | "shell" | "prose" {
   // `tr?abal`: a word glued to what follows is not a command with arguments
@@ -249,7 +382,7 @@ function shellArguments(v: string, from: number, command: string): "bare" | "she
   for (let n = 0; n < 4 && i < v.length && !shell; n++) {
     const c = v.charCodeAt(i);
     const next = v.charCodeAt(i + 1);
-    if (";|&\n\r`".includes(v[i]!)) break;
+    if (isBreak(c)) break;
     if (c === 45 /* - */ && (isAlnum(next) || (next === 45 && isAlnum(v.charCodeAt(i + 2))))) shell = true;
     else if (c === 47 && (i + 1 >= v.length || isSpace(next) || ";|&\n\r".includes(v[i + 1]!)))
       shell = true; // `cd /`
@@ -263,7 +396,7 @@ function shellArguments(v: string, from: number, command: string): "bare" | "she
     else if (c === 46 && next === 47) shell = true; // ./x
     let j = i;
     const stop = Math.min(v.length, i + 256); // a token longer than this is not an argument we judge
-    while (j < stop && !isSpace(v.charCodeAt(j)) && !";|&\n\r`".includes(v[j]!)) j++;
+    while (j < stop && !isSpace(v.charCodeAt(j)) && !isBreak(v.charCodeAt(j))) j++;
     const token = v.slice(i, j);
     if (
       !shell &&
@@ -313,40 +446,77 @@ interface Context {
   args: "bare" | "shell" | "prose";
 }
 
+/** Adds `x` to the list `to` unless it is there already, as a set would. */
+function add<T>(to: T[], x: T): void {
+  if (!to.includes(x)) to.push(x);
+}
+
+/** The names a value assigns (`x=cat`): one list reused, as classifyCmdi never runs inside itself. */
+const ASSIGNED: string[] = [];
+
 /** Rules a value matches, at every paranoia level. */
 export function classifyCmdi(value: string): RuleId[] {
-  const v = value.toLowerCase();
-  const out = new Set<RuleId>();
-  if (isShellshock(v)) out.add("cmdi-shellshock");
-  if (WINDOWS_NEEDLES.some((n) => v.includes(n)) || /\bcmd(\.exe)?\s*\/[ckr]\b/.test(v) || isBatchControl(v))
-    out.add("cmdi-windows");
+  let flags: number;
+  let v: string;
+  if (value.length <= SHORT) {
+    flags = charFlags(value);
+    v = flags & UPPER ? value.toLowerCase() : value;
+  } else {
+    v = value.toLowerCase();
+    flags = searchFlags(v);
+  }
+  // None of the flagged characters but `.` and `,` (a word, a name, a number, an e-mail address):
+  // every check below but `net.webclient` is skipped and only the word opening the value stands at
+  // a command position, with nothing after it that counts (no separator, no `-` option) but a `~`
+  // or `!` expansion. Unless that word may be a command (scan's `maybe`), nothing matches.
+  if ((flags & ~(DOT | COMMA)) === 0 && !(flags & DOT && v.includes("net.webclient"))) {
+    const s = skipSpaces(v, 0);
+    const lead = s < v.length ? v.charCodeAt(s) : -1;
+    if (lead !== 126 && lead !== 33) {
+      const word = readWord(v, s);
+      if (word.end === s || word.end - s > 64 || !mayBeCommand(commandName(word.text, false).name)) return [];
+    }
+  }
+  const out: RuleId[] = []; // arrays, not sets: they hold a few entries, and most values none
+  // each check below is skipped when the value lacks a character every match of it holds
+  const emptyParens = flags & PAREN && v.indexOf("()") >= 0; // `f()`: Shellshock and fork bombs need one
+  if (emptyParens && isShellshock(v)) add(out, "cmdi-shellshock");
   if (
-    v.includes("/dev/tcp/") ||
-    v.includes("/dev/udp/") ||
-    ((v.includes("/tcp/") || v.includes("/udp/")) &&
-      /\/(tcp|udp)\/[a-z0-9-]{1,63}\.[a-z0-9.-]{1,64}\/\d{1,5}\b/.test(v))
+    (flags & DASH && POWERSHELL_DASH.test(v)) ||
+    (flags & PAREN && POWERSHELL_PAREN.test(v)) ||
+    (flags & DOT && v.includes("net.webclient")) ||
+    (flags & SLASH && CMD_SWITCH.test(v)) ||
+    // `for … in (…)` needs a `%` and a `(`, `if` its own two letters
+    ((flags & IF || (flags & PERCENT && flags & PAREN)) && isBatchControl(v))
   )
-    out.add("cmdi-reverse-shell");
-  if (v.indexOf("`") >= 0 && isWholeSubstitution(v)) out.add("cmdi-substitution");
-  if (v.indexOf(">") >= 0 && hasRedirection(v)) out.add("cmdi-redirection");
-  if (isForkBomb(v)) out.add("cmdi-fork-bomb");
-  if (hasExpansion(v)) out.add("cmdi-expansion");
+    add(out, "cmdi-windows");
+  if (
+    flags & SLASH &&
+    TCP_UDP.test(v) &&
+    (v.includes("/dev/tcp/") || v.includes("/dev/udp/") || REVERSE_SHELL.test(v))
+  )
+    add(out, "cmdi-reverse-shell");
+  if (flags & BACKTICK && isWholeSubstitution(v)) add(out, "cmdi-substitution");
+  if (flags & GREATER && hasRedirection(v)) add(out, "cmdi-redirection");
+  if (emptyParens && isForkBomb(v)) add(out, "cmdi-fork-bomb");
+  if (flags & DOLLAR && hasExpansion(v)) add(out, "cmdi-expansion");
   const lead = v.charCodeAt(skipSpaces(v, 0));
   const tilde = lead === 126 || lead === 33 ? tildeExpansion(v) : null; // `~`, `!`
-  if (tilde !== null) out.add(tilde);
-  if (hasAlias(v)) out.add("cmdi-alias");
-  if (v.indexOf(",") >= 0 && v.indexOf("{") >= 0 && hasBraceCommand(v)) out.add("cmdi-brace-expansion");
-  if (v.indexOf("\n") >= 0 || v.indexOf("\r") >= 0) {
+  if (tilde !== null) add(out, tilde);
+  if (flags & EQUALS && hasAlias(v)) add(out, "cmdi-alias");
+  if (flags & COMMA && flags & BRACE && hasBraceCommand(v)) add(out, "cmdi-brace-expansion");
+  if (flags & NEWLINE) {
     const mail = mailCommand(v);
-    if (mail !== null) out.add(mail);
+    if (mail !== null) add(out, mail);
   }
-  const assigned = new Set<string>();
-  scan(v, out, assigned, false);
-  if (/[$`]|[<>]\(\)/.test(v)) {
+  const assigned = ASSIGNED;
+  if (assigned.length > 0) assigned.length = 0;
+  scan(v, flags, out, assigned, false);
+  if (flags & (DOLLAR | BACKTICK | LESS | GREATER) && EXPANSION_SPLIT.test(v)) {
     const stripped = stripExpansions(v);
-    if (stripped.text !== v) scan(stripped.text, out, assigned, stripped.split);
+    if (stripped.text !== v) scan(stripped.text, ALL, out, assigned, stripped.split);
   }
-  return [...out];
+  return out;
 }
 
 /**
@@ -506,16 +676,23 @@ function mailCommand(v: string): RuleId | null {
 }
 
 /** Finds command positions in `v` and judges the command at each. */
-function scan(v: string, out: Set<RuleId>, assigned: Set<string>, evasive: boolean): void {
+function scan(v: string, flags: number, out: RuleId[], assigned: string[], evasive: boolean): void {
   // `cmd=x=cat;$x …`: remember every `name=` a shell would read as an assignment
-  if (v.indexOf("$") >= 0)
-    for (const m of v.matchAll(/(?<=^|[\s;&|=(])([a-z_][a-z0-9_]{0,31})=(?!=)/g)) assigned.add(m[1]!);
-  if (hasGlobPath(v)) out.add("cmdi-glob-path");
-  if (hasBinaryPath(v)) out.add("cmdi-binary-path");
+  if (flags & DOLLAR && v.indexOf("$") >= 0)
+    for (const m of v.matchAll(/(?<=^|[\s;&|=(])([a-z_][a-z0-9_]{0,31})=(?!=)/g)) add(assigned, m[1]!);
+  if ((flags & BRACKET || (flags & SLASH && flags & QUESTION)) && hasGlobPath(v)) add(out, "cmdi-glob-path");
+  if (flags & SLASH && hasBinaryPath(v)) add(out, "cmdi-binary-path");
   let first = 0;
-  while (first < v.length && (isSpace(v.charCodeAt(first)) || v[first] === "'" || v[first] === '"')) first++;
+  while (
+    first < v.length &&
+    (isSpace(v.charCodeAt(first)) || v.charCodeAt(first) === 39 || v.charCodeAt(first) === 34)
+  )
+    first++;
   let backticks = 0;
-  for (let i = -1; i < v.length; i++) {
+  // without a separator only the value's first word stands at a command position
+  const end = flags & SEPARATORS ? v.length : 0;
+  // no command starts after any other character (positionAt, and `\` for a written-out `\n`)
+  for (let i = -1; i < end; i = i + 1 < end ? nextSeparator(v, i + 1) : end) {
     // a literal `\n` is a line break to whatever unescapes the value later (`x\nrm -rf /`)
     const escapedBreak =
       i >= 0 && v.charCodeAt(i) === 92 && (v[i + 1] === "n" || v[i + 1] === "r") && i + 2 < v.length;
@@ -528,31 +705,34 @@ function scan(v: string, out: Set<RuleId>, assigned: Set<string>, evasive: boole
     while (position === "separator" && s < v.length && positionAt(v, s) === "separator") s++;
     // a literal `\n` after a separator (`;\n.shell`) is a line break to whatever unescapes it
     if (position === "separator" && v.charCodeAt(s) === 92 && (v[s + 1] === "n" || v[s + 1] === "r")) s += 2;
-    const op = v.slice(i, Math.min(s, i + 3));
+    const opStart = i; // the separator, `v.slice(opStart, opEnd)`, read only for a known command
+    const opEnd = Math.min(s, i + 3);
     if (position === "separator") i = s - 1; // a run of separators is read once
     const adjacent = s < v.length && !isSpace(v.charCodeAt(s));
     while (s < v.length && isSpace(v.charCodeAt(s))) s++;
     const word = readWord(v, s);
-    if (word.end === s && v.charCodeAt(s) === 36) {
-      if (variableCommand(v, s, assigned)) out.add("cmdi-variable-command");
+    if (word.end === s && s < v.length && v.charCodeAt(s) === 36) {
+      if (variableCommand(v, s, assigned)) add(out, "cmdi-variable-command");
       continue;
     }
     if (word.end === s || word.end - s > 64) continue;
     // `&id=3` in a query string is a parameter, not a command; `c=cat;$c /etc/passwd` runs it
-    if (v.charCodeAt(word.end) === 61) {
-      if (/^[a-z_][a-z0-9_]{0,31}$/.test(word.text)) assigned.add(word.text);
+    if (word.end < v.length && v.charCodeAt(word.end) === 61) {
+      if (/^[a-z_][a-z0-9_]{0,31}$/.test(word.text)) add(assigned, word.text);
       continue;
     }
     // `;.shell whoami`, `\n.system id`: the SQLite shell's dot commands run programs
     const dotWord = word.text === "." ? readWord(v, skipSpaces(v, word.end)).text : "";
     if (position === "separator" && word.text.startsWith(".") && isSqliteDot(word.text + dotWord)) {
-      out.add("cmdi-sqlite-dot");
+      add(out, "cmdi-sqlite-dot");
       continue;
     }
-    let { name, bin } = commandName(word.text);
+    let { name, bin } = commandName(word.text, (flags & (SLASH | BACKSLASH)) !== 0);
     let e = word.end;
     let prefix = "";
-    if (PREFIXES.has(name)) {
+    // most words are no command: the sets are read only for a name whose key (nameKey) is a command's
+    const maybe = bin || mayBeCommand(name);
+    if (maybe && PREFIXES.has(name)) {
       // `time`, `sudo`, `nohup` … run the next word: judge that one
       let t = e;
       while (t < v.length && isSpace(v.charCodeAt(t))) t++;
@@ -565,32 +745,34 @@ function scan(v: string, out: Set<RuleId>, assigned: Set<string>, evasive: boole
         e = next.end;
       }
     }
-    const distinct = isDistinct(name) || (bin && !COMMON.has(name) && PROGRAM.test(name));
-    if (!distinct && !COMMON.has(name)) {
+    const distinct = maybe && (isDistinct(name) || (bin && !COMMON.has(name) && PROGRAM.test(name)));
+    if (!distinct && !(maybe && COMMON.has(name))) {
       // An unknown program after a separator, given options (`;lastlog -u root`, `;perf --version`)
-      if (position === "separator" && /^[a-z][a-z0-9_-]{1,23}$/.test(name) && optionFollows(v, e))
-        out.add(adjacent || i === first ? "cmdi-separator-command" : "cmdi-option-command");
+      if (position === "separator" && optionFollows(v, e) && /^[a-z][a-z0-9_-]{1,23}$/.test(name))
+        add(out, adjacent || i === first ? "cmdi-separator-command" : "cmdi-option-command");
       // or a value that is such a command line with a long option (`perf --version`)
-      else if (position === "start" && /^[a-z][a-z0-9_-]{1,23}$/.test(name) && optionFollows(v, e, true))
-        out.add("cmdi-option-command");
+      else if (position === "start" && optionFollows(v, e, true) && /^[a-z][a-z0-9_-]{1,23}$/.test(name))
+        add(out, "cmdi-option-command");
       continue;
     }
     // `nohup x`, `strace x`, `sudo x` run a known command; `time x` and `nice x` only with a distinct one
     if (position === "start" && prefix !== "" && (distinct || !(prefix === "time" || prefix === "nice")))
-      out.add("cmdi-command-line");
+      add(out, "cmdi-command-line");
     // `w'h'o'am'i`, `c"a"t`, `c^md`: quotes inside a command word only hide it (`I'd` is not `id`);
     // `cu$@rl`: so does an empty expansion (this scan reads the value with them removed)
-    if ((word.split || evasive) && name.length > 2 && position !== "group") out.add("cmdi-evasion");
+    if ((word.split || evasive) && name.length > 2 && position !== "group") add(out, "cmdi-evasion");
     const args = shellArguments(v, e, name);
     // `\ls`: a backslash before a command skips any alias or function of that name
-    if (v.charCodeAt(s) === 92 && position !== "group" && args !== "prose") out.add("cmdi-evasion");
+    if (v.charCodeAt(s) === 92 && position !== "group" && args !== "prose") add(out, "cmdi-evasion");
     // `… | sh`: piping into a shell needs no arguments
-    if (op === "|" && args === "bare" && SHELLS.has(name)) out.add("cmdi-separator-command");
+    const op = v.slice(opStart, opEnd);
+    if (op === "|" && args === "bare" && SHELLS.has(name)) add(out, "cmdi-separator-command");
     const rule = judge({
       position,
       family: isFamilyMember(name),
       reversed: op === ";" && adjacent && i > 0 && isSpace(v.charCodeAt(i - 1)),
-      sentence: position === "start" && args === "prose" && isSentence(v, e),
+      // judge reads `sentence` only for a distinct command
+      sentence: position === "start" && args === "prose" && distinct && isSentence(v, e),
       then: position === "start" && args === "bare" ? afterSeparator(v, e) : "none",
       operator: op === "&&" || op === "||" || op === "|",
       leading: i === first,
@@ -601,7 +783,8 @@ function scan(v: string, out: Set<RuleId>, assigned: Set<string>, evasive: boole
       args,
     });
     if (rule === null) continue;
-    out.add(
+    add(
+      out,
       rule === "cmdi-separator-command" && (WINDOWS.has(name) || isCmdlet(name)) ? "cmdi-windows" : rule,
     );
     i = e - 1;
@@ -636,7 +819,7 @@ function skipSpaces(v: string, i: number): number {
 
 /** Whether the next argument after `e` is an option: `-u`, `--version`. */
 function optionFollows(v: string, e: number, long = false): boolean {
-  if (!isSpace(v.charCodeAt(e))) return false;
+  if (e >= v.length || !isSpace(v.charCodeAt(e))) return false;
   let i = e;
   while (i < v.length && isSpace(v.charCodeAt(i))) i++;
   if (v.charCodeAt(i) !== 45 || (long && v.charCodeAt(i + 1) !== 45)) return false;
@@ -672,11 +855,11 @@ function afterSeparator(v: string, e: number): Context["then"] {
 }
 
 /** A variable at a command position that runs a command: `$SHELL -c …`, or one the value assigned (`c=cat;$c /etc/passwd`). */
-function variableCommand(v: string, s: number, assigned: Set<string>): boolean {
+function variableCommand(v: string, s: number, assigned: string[]): boolean {
   const m = /^\$\{?([a-z_][a-z0-9_]{0,31})\}?/.exec(v.slice(s, s + 40));
   if (!m) return false;
   const name = m[1]!;
-  if (assigned.has(name)) return true;
+  if (assigned.includes(name)) return true;
   return (name === "shell" || name === "bash") && optionFollows(v, s + m[0].length);
 }
 
@@ -706,6 +889,21 @@ function isSqliteDot(word: string): boolean {
 
 /** Reads a command word at `s`, dropping quotes and carets; `split` says whether one fell inside the word. */
 function readWord(v: string, s: number): { text: string; end: number; split: boolean } {
+  // the common word, with no quote, caret or backslash in it, is a slice of the value
+  let e = s;
+  while (e < v.length && e < s + 80) {
+    const c = v.charCodeAt(e);
+    if (c === 92 || !isWordChar(c)) break;
+    e++;
+  }
+  const after = e < v.length ? v.charCodeAt(e) : -1;
+  if (after === -1 || e === s + 80 || (after !== 39 && after !== 34 && after !== 94 && after !== 92))
+    return { text: v.slice(s, e), end: e, split: false };
+  return readQuotedWord(v, s);
+}
+
+/** readWord where a quote, caret or backslash stopped the plain word. */
+function readQuotedWord(v: string, s: number): { text: string; end: number; split: boolean } {
   let text = "";
   let pending = false;
   let split = false;
@@ -900,6 +1098,7 @@ export const cmdiDetector: Detector = {
             for (const r of classifyCmdi(pair.slice(eq + 1))) if (!found.includes(r)) found.push(r);
         }
     }
+    if (found.length === 0) return [];
     // a page named after a tool (`/tags/iptables`) is no command: the file name needs more than the word
     const rules = target.name === "REQUEST_FILENAME" ? found.filter((r) => r !== "cmdi-command-word") : found;
     return rules.map((rule) => {

@@ -84,27 +84,59 @@ export function dotDotSegments(v: string): { count: number; leading: boolean } {
   return { count, leading };
 }
 
+// What charFlags finds in a value.
+const DOT = 1;
+const SLASH = 2;
+const BACKSLASH = 4;
+const COLON = 8;
+const UNDERSCORE = 16;
+const PERCENT = 32;
+const UPPER = 64; // an ASCII capital, or non-ASCII text: lowercasing changes it
+const HEX = 128; // `0x` or `0X`: a hex literal may spell a dot or slash
+const ETC = 256; // `etc` or `etp` in any case, which the needles without `.`, `/`, `:`, `_` start with
+const DOT_DOT = 512;
+const COLLAPSE = 1024; // `//` or `/./`
+const ALL = 2047;
+/**
+ * Every rule needs one of these: a dot, slash, backslash, colon or underscore, a `%` that may decode
+ * to one, a hex literal spelling one, or (for `etcpasswd`, `etcshadow`, `inetpubwwwroot`) an `etc`/`etp`;
+ * all but the upload name's, which looks at the target too.
+ */
+const TRIGGERS = DOT | SLASH | BACKSLASH | COLON | UNDERSCORE | PERCENT | HEX | ETC;
+
 /** The value as a path: lowercase, `\` as `/`, runs of slashes and `/./` collapsed (so `etc//./passwd` reads `etc/passwd`). */
-function pathView(value: string): string {
-  const v = value.toLowerCase();
-  const out: number[] = [];
+function pathView(value: string, flags: number): string {
+  let v = flags & UPPER ? value.toLowerCase() : value;
+  if (flags & BACKSLASH) v = v.replaceAll("\\", "/");
+  // nothing to collapse without `//` or `/./`: the first slash dropped needs one of them
+  if ((flags & (BACKSLASH | COLLAPSE)) === 0 || (v.indexOf("//") < 0 && v.indexOf("/./") < 0)) return v;
+  let out = "";
+  let from = 0; // v[from, i) is kept but not yet appended to `out`
+  let n = 0; // the path's length so far, and its last two characters
+  let last = -1;
+  let before = -1;
   for (let i = 0; i < v.length; i++) {
-    let c = v.charCodeAt(i);
-    if (c === 92) c = 47;
-    const n = out.length;
+    const c = v.charCodeAt(i);
     if (c === 47 && n > 0) {
-      if (out[n - 1] === 47) continue;
-      // `/.` then `/`: drop the dot (but keep `/..`)
-      if (out[n - 1] === 46 && n > 1 && out[n - 2] === 47) {
-        out.pop();
+      if (last === 47) {
+        out += v.slice(from, i);
+        from = i + 1;
+        continue;
+      }
+      // `/.` then `/`: drop the dot (but keep `/..`); the dot is v[i - 1], not yet appended
+      if (last === 46 && n > 1 && before === 47) {
+        out += v.slice(from, i - 1);
+        from = i + 1;
+        n--;
+        last = 47;
         continue;
       }
     }
-    out.push(c);
+    n++;
+    before = last;
+    last = c;
   }
-  let s = "";
-  for (let i = 0; i < out.length; i += 4096) s += String.fromCharCode(...out.slice(i, i + 4096));
-  return s;
+  return out + v.slice(from);
 }
 
 // Files read first after a traversal: credentials, keys, system and server configuration.
@@ -173,37 +205,169 @@ const WRAPPERS = [
   "rar:/", "ogg:/", "ssh2.", "jar:file:", "netdoc:/",
 ];
 
-// The needles split by what a path must hold for them to match, so most values test few of them.
-const DOT_NEEDLES = SENSITIVE.filter((n) => n.startsWith("."));
-const SLASH_NEEDLES = SENSITIVE.filter((n) => !n.startsWith(".") && n.includes("/"));
-const OTHER_NEEDLES = SENSITIVE.filter((n) => !n.startsWith(".") && !n.includes("/"));
-const BACKUP_TAIL = /(bak|old|orig|save|sw[po]|tmp|dist|copy|~)$/;
-
-/** A dot that starts a name (`/.env`, `.git/`), not one inside a word (`example.com`). */
-function hasLeadingDot(path: string): boolean {
-  for (let i = path.indexOf("."); i >= 0; i = path.indexOf(".", i + 1))
-    if (i === 0 || !isAlnum(path.charCodeAt(i - 1))) return true;
-  return false;
+// Every needle holds a `.`, `/`, `:` or `_` (its anchor), but for three found with indexOf. The
+// needles are indexed by their first anchor and the character after it, so the path is searched
+// for the anchors alone (a native scan) and each one found tests the few needles that fit there.
+const SENSITIVE_HIT = 1;
+const WRAPPER_HIT = 2;
+const SYSTEM_HIT = 4;
+interface Needle {
+  text: string;
+  hit: number;
+  /** Matched at a word boundary (`isWordAt`), or anywhere (UNBOUNDED). */
+  bounded: boolean;
+  /** Where its anchor is. */
+  at: number;
 }
-
-function hasSensitive(path: string): boolean {
-  if (OTHER_NEEDLES.some((n) => hasWord(path, n))) return true;
-  if (path.indexOf("/") >= 0 && SLASH_NEEDLES.some((n) => hasWord(path, n))) return true;
-  return hasLeadingDot(path) && DOT_NEEDLES.some((n) => hasWord(path, n));
-}
-
-/** Whether `needle` occurs in `v` with no letter or digit on either side (nor a template's `$`/`{` after a `/`). */
-function hasWord(v: string, needle: string): boolean {
-  const last = needle.charCodeAt(needle.length - 1);
-  for (let i = v.indexOf(needle); i >= 0; i = v.indexOf(needle, i + 1)) {
-    const before = i > 0 ? v.charCodeAt(i - 1) : -1;
-    let k = i + needle.length;
-    while (v.charCodeAt(k) === 47) k++;
-    const after = v.charCodeAt(k);
-    const open = isSlash(last) || last === 46;
-    if (!isAlnum(before) && (open ? after !== 36 && after !== 123 : !isAlnum(after))) return true;
+const ANCHORS = "./:_";
+const END = 128; // the key of a needle that ends with its anchor: any character may follow
+/** By `anchor index * 129 + the character after the anchor`. */
+const ANCHORED: Needle[][] = Array.from({ length: ANCHORS.length * 129 }, () => []);
+const UNANCHORED: Needle[] = [];
+/** What a path must hold (`charFlags`) for each anchor to be in it: its `/` may have been a `\`. */
+const ANCHOR_FLAGS = [DOT, SLASH | BACKSLASH, COLON, UNDERSCORE];
+for (const [list, hit, bounded] of [
+  [SENSITIVE, SENSITIVE_HIT, true],
+  [UNBOUNDED, SENSITIVE_HIT, false],
+  [WRAPPERS, WRAPPER_HIT, true],
+  [SYSTEM_DIRS, SYSTEM_HIT, true],
+] as const)
+  for (const text of list) {
+    let at = 0;
+    while (at < text.length && ANCHORS.indexOf(text[at]!) < 0) at++;
+    const needle = { text, hit, bounded, at };
+    if (at === text.length) {
+      // needleHits looks for these only where charFlags saw their `etc` or `etp`
+      if (!/et[cp]/.test(text)) throw new Error(`traversal needle ${text} needs an anchor or an etc/etp`);
+      UNANCHORED.push(needle);
+    } else
+      ANCHORED[
+        ANCHORS.indexOf(text[at]!) * 129 + (at + 1 < text.length ? text.charCodeAt(at + 1) : END)
+      ]!.push(needle);
   }
-  return false;
+
+/** Which needle families (SENSITIVE_HIT, WRAPPER_HIT, SYSTEM_HIT) occur in `path`; `flags` are its characters'. */
+function needleHits(path: string, flags: number): number {
+  let hits = 0;
+  if (flags & ETC)
+    for (const n of UNANCHORED)
+      for (let i = path.indexOf(n.text); i >= 0 && (hits & n.hit) === 0; i = path.indexOf(n.text, i + 1))
+        if (!n.bounded || isWordAt(path, i, n.text)) hits |= n.hit;
+  for (let a = 0; a < ANCHORS.length; a++)
+    if (flags & ANCHOR_FLAGS[a]!)
+      for (let p = path.indexOf(ANCHORS[a]!); p >= 0; p = path.indexOf(ANCHORS[a]!, p + 1)) {
+        const next = path.charCodeAt(p + 1);
+        if (next < 128) hits |= anchoredHits(path, p, ANCHORED[a * 129 + next]!, hits);
+        hits |= anchoredHits(path, p, ANCHORED[a * 129 + END]!, hits);
+      }
+  return hits;
+}
+
+/** The families of `needles` (their anchor at `p`) that `path` holds there, skipping those in `found`. */
+function anchoredHits(path: string, p: number, needles: Needle[], found: number): number {
+  let hits = 0;
+  for (let j = 0; j < needles.length; j++) {
+    const n = needles[j]!;
+    const start = p - n.at;
+    if ((found & n.hit) === 0 && start >= 0 && path.startsWith(n.text, start)) {
+      if (!n.bounded || isWordAt(path, start, n.text)) hits |= n.hit;
+    }
+  }
+  return hits;
+}
+
+/** Whether `needle`, found at `i` in `v`, has no letter or digit on either side (nor a template's `$`/`{` after a `/`). */
+function isWordAt(v: string, i: number, needle: string): boolean {
+  const last = needle.charCodeAt(needle.length - 1);
+  const before = i > 0 ? v.charCodeAt(i - 1) : -1;
+  let k = i + needle.length;
+  while (v.charCodeAt(k) === 47) k++;
+  const after = v.charCodeAt(k);
+  const open = isSlash(last) || last === 46;
+  return !isAlnum(before) && (open ? after !== 36 && after !== 123 : !isAlnum(after));
+}
+
+/** Up to this length charFlags reads a value a character at a time; a longer one goes to searchFlags. */
+const SHORT = 40;
+const ETC_OR_NON_ASCII = /et[cp]|[\u0080-\uffff]/i;
+
+/** charFlags for a long value: a native search for each character, faster there than a loop. */
+function searchFlags(s: string): number {
+  let f = UPPER; // lowercasing a long value costs less than looking for its capitals
+  if (s.indexOf(".") >= 0) f |= s.indexOf("..") >= 0 ? DOT | DOT_DOT : DOT;
+  if (s.indexOf("/") >= 0) f |= s.indexOf("//") >= 0 || s.indexOf("/./") >= 0 ? SLASH | COLLAPSE : SLASH;
+  if (s.indexOf("\\") >= 0) f |= BACKSLASH;
+  if (s.indexOf(":") >= 0) f |= COLON;
+  if (s.indexOf("_") >= 0) f |= UNDERSCORE;
+  if (s.indexOf("%") >= 0) f |= PERCENT;
+  if (s.indexOf("0x") >= 0 || s.indexOf("0X") >= 0) f |= HEX;
+  if (ETC_OR_NON_ASCII.test(s)) f |= ETC;
+  return f;
+}
+
+/** Each needs a lookback: `..`, `//` or `/./`, `0x`, `etc` or `etp`. */
+const LOOK = 1 << 15;
+const CLASS = new Uint16Array(128); // ASCII characters to their flags
+CLASS[46] = DOT | LOOK;
+CLASS[47] = SLASH | LOOK;
+CLASS[92] = BACKSLASH;
+CLASS[58] = COLON;
+CLASS[95] = UNDERSCORE;
+CLASS[37] = PERCENT;
+for (let c = 65; c <= 90; c++) CLASS[c] = UPPER;
+for (const c of "xXcCpP") CLASS[c.charCodeAt(0)]! |= LOOK;
+
+/**
+ * One pass over `s` for the characters each rule needs (DOT, SLASH, …). Non-ASCII text gets every
+ * flag: lowercasing can turn it into ASCII (the Kelvin sign into `k`).
+ */
+function charFlags(s: string): number {
+  if (s.length > SHORT) return searchFlags(s);
+  let f = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) return ALL;
+    const k = CLASS[c]!;
+    if (k === 0) continue;
+    f |= k;
+    if ((k & LOOK) === 0) continue;
+    // (reading before the start is slow: `i > 0` first)
+    const p = i > 0 ? s.charCodeAt(i - 1) : -1;
+    if (c === 46) {
+      if (p === 46) f |= DOT_DOT;
+    } else if (c === 47) {
+      if (p === 47 || (p === 46 && i > 1 && s.charCodeAt(i - 2) === 47)) f |= COLLAPSE;
+    } else if ((c | 32) === 120) {
+      if (p === 48) f |= HEX;
+    } else if ((p | 32) === 116 && i > 1 && (s.charCodeAt(i - 2) | 32) === 101) f |= ETC;
+  }
+  return f & ~LOOK;
+}
+
+/** Whether the path ends as a backup's name: `bak`, `old`, `orig`, `save`, `swp`, `swo`, `tmp`, `dist`, `copy`, `~`. */
+function hasBackupTail(path: string): boolean {
+  switch (path.charCodeAt(path.length - 1)) {
+    case 126: // ~
+      return true;
+    case 107: // k
+      return path.endsWith("bak");
+    case 100: // d
+      return path.endsWith("old");
+    case 103: // g
+      return path.endsWith("orig");
+    case 101: // e
+      return path.endsWith("save");
+    case 112: // p
+      return path.endsWith("swp") || path.endsWith("tmp");
+    case 111: // o
+      return path.endsWith("swo");
+    case 116: // t
+      return path.endsWith("dist");
+    case 121: // y
+      return path.endsWith("copy");
+    default:
+      return false;
+  }
 }
 
 /** `0x2e0x2e0x2f`: dots and slashes spelt as C hex literals, which some fuzzers and decoders use. */
@@ -230,6 +394,7 @@ function isPathShape(v: string): boolean {
     else if (c === 46) dots++;
     else break;
   }
+  if (slashes === 0) return false; // a shape needs a slash
   const rest = t.slice(i);
   if (rest !== "" && !/^\{[a-z_]{1,16}\}$/i.test(rest)) return false;
   if (i < 3 && rest === "") return false;
@@ -252,23 +417,31 @@ const isUploadName = (target: string): boolean =>
 
 /** Rules a value matches, at every paranoia level; `target` names where it came from. */
 export function classifyTraversal(raw: string, target = ""): RuleId[] {
+  let flags = charFlags(raw);
+  if ((flags & TRIGGERS) === 0 && !isUploadName(target)) return [];
   const out: RuleId[] = [];
-  const value = raw.indexOf("0x") >= 0 || raw.indexOf("0X") >= 0 ? hexLiterals(raw) : raw;
-  const dots = value.indexOf("..") >= 0 ? dotDotSegments(value) : { count: 0, leading: false };
+  const value = flags & HEX ? hexLiterals(raw) : raw;
+  if (value !== raw) flags = charFlags(value);
+  const dots = flags & DOT_DOT ? dotDotSegments(value) : { count: 0, leading: false };
   // an uploaded file named `..x`: the multipart parser has already eaten a `\` after the dots
   if (dots.count === 0 && value.startsWith("..") && target.startsWith("FILES_NAMES:")) dots.leading = true;
   if (dots.count >= 2 || dots.leading) out.push("lfi-dot-dot");
   else if (dots.count === 1) out.push("lfi-dot-dot-single");
   // Multipart and JSON values reach us URL-encoded; the decoded variant has also been through the
   // JS decoder, which eats backslashes (`\users` becomes `users`), so decode `%5c` here alone.
-  const path = pathView(/%5c/i.test(value) ? urlDecode(value) : value);
-  if (hasSensitive(path) || UNBOUNDED.some((n) => path.includes(n))) out.push("lfi-sensitive-file");
-  if (WRAPPERS.some((n) => hasWord(path, n))) out.push("lfi-wrapper");
-  if (SYSTEM_DIRS.some((n) => hasWord(path, n))) out.push("lfi-system-path");
-  if (hasHiddenSegment(path)) out.push("lfi-hidden-file");
-  if ((value.indexOf("/") >= 0 || value.indexOf("\\") >= 0) && isPathShape(value)) out.push("lfi-path-shape");
+  const decoded = flags & PERCENT && /%5c/i.test(value) ? urlDecode(value) : value;
+  const pathFlags = decoded === value ? flags : charFlags(decoded);
+  const path = pathView(decoded, pathFlags);
+  const hits = needleHits(path, pathFlags);
+  if (hits & SENSITIVE_HIT) out.push("lfi-sensitive-file");
+  if (hits & WRAPPER_HIT) out.push("lfi-wrapper");
+  if (hits & SYSTEM_HIT) out.push("lfi-system-path");
+  if (pathFlags & (SLASH | BACKSLASH) && pathFlags & DOT && hasHiddenSegment(path))
+    out.push("lfi-hidden-file");
+  if (flags & (SLASH | BACKSLASH) && isPathShape(value)) out.push("lfi-path-shape");
   if (
-    (path.indexOf(".sql") >= 0 || BACKUP_TAIL.test(path.slice(-8))) &&
+    pathFlags & DOT && // every backup name has one
+    (path.indexOf(".sql") >= 0 || hasBackupTail(path)) &&
     BACKUP.test(path.length > 256 ? path.slice(-256) : path)
   )
     out.push("lfi-backup-file");
