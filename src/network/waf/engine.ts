@@ -64,6 +64,8 @@ export function formatDetail(v: WafVerdict, maxChars = 512): string {
   return text.length > maxChars ? `${text.slice(0, maxChars - 3)}...` : text;
 }
 
+const NOTHING: readonly Detection[] = Object.freeze([]);
+
 const ALLOW: WafVerdict = { score: 0, matches: [], blocked: false };
 
 /** Whether an exclusion's target pattern covers a matched target. */
@@ -102,39 +104,54 @@ export function createWaf(o: {
 }): Waf {
   const targetLimits = o.targetLimits ?? DEFAULT_TARGET_LIMITS;
   const decodeLimits = o.decodeLimits ?? DEFAULT_DECODE_LIMITS;
-  // Two generations approximate LRU in O(1): hits in the old one move to the new one, and when the
-  // new one is full the old one is dropped whole (Map deletes leave holes that slow iteration).
-  let recent = new Map<string, readonly Detection[]>();
-  let older = new Map<string, readonly Detection[]>();
-  const remember = (key: string, found: readonly Detection[]) => {
-    if (recent.size >= CACHE_ENTRIES / 2) {
+  // Bound once: a call through `detector.inspect` at one site for many detectors is a slow lookup.
+  const inspectors = o.detectors.map((d) => d.inspect.bind(d));
+  // Remembered detections by target name, then value (no key strings to build and hash). Two
+  // generations approximate LRU in O(1): hits in the old one move to the new one, and when the new
+  // one is full the old one is dropped whole (Map deletes leave holes that slow iteration).
+  let recent = new Map<string, Map<string, readonly Detection[]>>();
+  let older = new Map<string, Map<string, readonly Detection[]>>();
+  let recentSize = 0;
+  const remember = (name: string, value: string, found: readonly Detection[]) => {
+    if (recentSize >= CACHE_ENTRIES / 2) {
       older = recent;
       recent = new Map();
+      recentSize = 0;
     }
-    recent.set(key, found);
+    let byValue = recent.get(name);
+    if (!byValue) recent.set(name, (byValue = new Map()));
+    byValue.set(value, found);
+    recentSize++;
   };
 
   /** Every rule matched on one target, in any decoded variant, once each at its highest severity. */
   function detect(target: Target): readonly Detection[] {
-    const key = target.value.length <= CACHED_VALUE_CHARS ? `${target.name}\0${target.value}` : undefined;
-    if (key !== undefined) {
-      const hit = recent.get(key) ?? older.get(key);
-      if (hit) {
-        if (!recent.has(key)) remember(key, hit);
-        return hit;
+    const { name, value } = target;
+    const cacheable = value.length <= CACHED_VALUE_CHARS;
+    if (cacheable) {
+      const hit = recent.get(name)?.get(value);
+      if (hit) return hit;
+      const old = older.get(name)?.get(value);
+      if (old) {
+        remember(name, value, old);
+        return old;
       }
     }
-    const byRule = new Map<string, Detection>();
-    for (const value of variants(target.value, decodeLimits)) {
-      for (const detector of o.detectors) {
-        for (const d of detector.inspect({ name: target.name, value })) {
+    let byRule: Map<string, Detection> | undefined;
+    for (const variant of variants(value, decodeLimits)) {
+      const seen: Target = { name, value: variant };
+      for (let j = 0; j < inspectors.length; j++) {
+        const found = (inspectors[j] as Detector["inspect"])(seen);
+        for (let i = 0; i < found.length; i++) {
+          const d = found[i] as Detection;
+          byRule ??= new Map();
           const prior = byRule.get(d.rule);
           if (!prior || SEVERITY_POINTS[d.severity] > SEVERITY_POINTS[prior.severity]) byRule.set(d.rule, d);
         }
       }
     }
-    const found = [...byRule.values()];
-    if (key !== undefined) remember(key, found);
+    const found = byRule ? [...byRule.values()] : NOTHING;
+    if (cacheable) remember(name, value, found);
     return found;
   }
 
@@ -153,12 +170,18 @@ export function createWaf(o: {
       };
       for (const detector of o.requestDetectors ?? [])
         for (const d of detector.inspectRequest(req)) count(d, "");
+      const parameters = policy.parameters ?? [];
       for (const target of requestTargets(req, targetLimits)) {
-        const declared = policy.parameters?.find((p) => p.targets.some((t) => targetCovered(t, target.name)));
+        const declared =
+          parameters.length === 0
+            ? undefined
+            : parameters.find((p) => p.targets.some((t) => targetCovered(t, target.name)));
         if (declared && fits(declared, target.value)) continue;
+        const found = detect(target);
+        if (found.length === 0 && declared?.onMismatch !== "block") continue;
         const sample = target.value.slice(0, SAMPLE_CHARS);
         if (declared?.onMismatch === "block") count(mismatch(target.name), sample);
-        for (const d of detect(target)) count(d, sample);
+        for (const d of found) count(d, sample);
       }
       const matches = [...byRule.values()];
       const score = matches.reduce((sum, m) => sum + SEVERITY_POINTS[m.severity], 0);
