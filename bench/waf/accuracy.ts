@@ -96,6 +96,7 @@ function tally(samples: Sample[], outcomes: Record<System, Outcome[]>): Accuracy
       if (REAL_TRAFFIC.has(r.source)) add("benign real traffic", i);
       if (r.source === "crs-regression") add(`benign crs-regression PL${r.meta?.paranoia_level ?? "?"}`, i);
     } else {
+      add(`${kind} ${r.source}`, i);
       add(`${kind} ${r.source} ${r.category}`, i);
       if (r.source === "crs-regression") add(`${kind} crs-regression PL${r.meta?.paranoia_level ?? "?"}`, i);
       add("attack (all)", i);
