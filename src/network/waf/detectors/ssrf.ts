@@ -643,21 +643,8 @@ export function classifySsrf(value: string, targetName = ""): RuleId[] {
     lastSelfUrl = isSelfUrlTarget(targetName);
     lastData = isDataTarget(targetName);
   }
-  // A header that carries the request's own URL (`referer`, `origin`, `host`) is read the same
-  // whatever its name, and a site's pages send the same few: remember recent ones (bounded).
-  if (lastSelfUrl && !lastData && targetName !== "REQUEST_PATH" && v.length <= 512) {
-    let rules = selfUrlReadings.get(v);
-    if (rules === undefined) {
-      rules = classifyFull(v, targetName, true, false, slash, colon, question);
-      if (selfUrlReadings.size >= 1024) selfUrlReadings.clear();
-      selfUrlReadings.set(v, rules);
-    }
-    return rules.slice();
-  }
   return classifyFull(v, targetName, lastSelfUrl, lastData, slash, colon, question);
 }
-
-const selfUrlReadings = new Map<string, RuleId[]>();
 
 /** Every rule, for a value with a slash, a colon or a `?` (or one that is an internal host). */
 function classifyFull(

@@ -1149,9 +1149,9 @@ function mayMatch(value: string): boolean {
 export function classifyXss(value: string): RuleId[] {
   if (!mayMatch(value)) return [];
   const s = value.toLowerCase();
-  // The engine passes a value and its lowercased variant one after the other, and browsers send
-  // the same headers (user agent, accept, language) on every request: read each `s` once.
-  let rules = s === lastLowered ? lastRules : s.length <= MAX_REMEMBERED ? readings.get(s) : undefined;
+  // The engine passes a value and its lowercased variant one after the other: read each `s` once.
+  // (Values seen in earlier requests are remembered by the engine.)
+  let rules = s === lastLowered ? lastRules : undefined;
   if (rules === undefined) {
     const found = new Set<RuleId>();
     const report: Report = (rule) => found.add(rule);
@@ -1162,19 +1162,13 @@ export function classifyXss(value: string): RuleId[] {
       if (stripped !== s) scan(stripped, report);
     }
     rules = [...found];
-    if (s.length <= MAX_REMEMBERED) {
-      if (readings.size >= 1024) readings.clear(); // bounded: whatever a client sends
-      readings.set(s, rules);
-    }
   }
   lastLowered = s;
   lastRules = rules;
   return rules.slice();
 }
 
-// The last lowercased value `classifyXss` read and its rules, and recent ones up to 512 chars.
-const MAX_REMEMBERED = 512;
-const readings = new Map<string, RuleId[]>();
+// The last lowercased value `classifyXss` read, and its rules.
 let lastLowered = "";
 let lastRules: RuleId[] = [];
 
