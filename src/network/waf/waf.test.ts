@@ -1,5 +1,5 @@
 // The WAF as the gateway will call it: whole requests through the built-in detectors.
-import { expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { createBuiltInWaf, type InspectedRequest, type WafPolicy } from "./index.ts";
 
 const waf = createBuiltInWaf();
@@ -61,4 +61,29 @@ test("ordinary requests with SQL-looking words pass at paranoia level 1", () => 
     expect(waf.inspect(json({ user: { bio } }), pl1).score, bio).toBe(0);
   const search = { method: "GET", path: "/search?q=union+select+committee+minutes&sort=price", headers: {} };
   expect(waf.inspect(search, pl1).score).toBe(0);
+});
+
+describe("cookie names", () => {
+  // A cookie's name is attacker text too; it reaches every detector, decoded, as REQUEST_COOKIES_NAMES.
+  const withCookie = (cookie: string): InspectedRequest => ({
+    method: "GET",
+    path: "/",
+    headers: { host: "shop", cookie },
+  });
+  const rulesFor = (cookie: string) =>
+    waf
+      .inspect(withCookie(cookie), { mode: "block", paranoia: 1, threshold: 5, exclusions: [] })
+      .matches.map((m) => `${m.rule}@${m.target}`);
+  test.each([
+    ["%3Cscript%3Ealert(1)%3C/script%3E=x", "xss-script-tag"],
+    ["＜script ＞alert(1)＜/script＞=value", "xss-script-tag"],
+    ["ja%26newline%3Bvascript%3A%20=1", "xss-js-url"],
+    ["http://2852039166/=1", "ssrf-metadata"],
+    ["<?php phpinfo(); ?>=1", "code-php"],
+  ])("%s is caught as %s", (cookie, rule) => {
+    expect(rulesFor(cookie).some((r) => r.startsWith(`${rule}@REQUEST_COOKIES_NAMES:`))).toBe(true);
+  });
+  test("plain names stay plain", () => {
+    expect(rulesFor("session_id=abc123; theme=dark")).toEqual([]);
+  });
 });

@@ -306,9 +306,9 @@ describe("codeDetector: PHP functions, superglobals, php.ini, uploads", () => {
     expect(up("a.php", "REQUEST_HEADERS:referer")).toEqual([]);
   });
 
-  it("reads cookie names as values", () => {
+  it("reads cookie names as values (the engine's REQUEST_COOKIES_NAMES targets)", () => {
     const rules = (name: string): string[] =>
-      codeDetector.inspect({ name: `REQUEST_COOKIES:${name}`, value: "value" }).map((d) => d.rule);
+      codeDetector.inspect({ name: `REQUEST_COOKIES_NAMES:${name}`, value: name }).map((d) => d.rule);
     expect(rules("<?php phpinfo(); ?>")).toContain("code-php");
     expect(rules("@{[system 'id']}")).toContain("code-perl");
     expect(rules("java.Runtime")).toContain("code-java");

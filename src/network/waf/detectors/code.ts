@@ -968,19 +968,14 @@ interface NameFacts {
   groups: number;
   /** isFileNameTarget. */
   fileName: boolean;
-  /** A cookie's name read as a value (see codeDetector), or null. */
-  cookieRules: readonly RuleId[] | null;
 }
-
-/** A cookie's name is attacker text that no decoder sees (`Cookie: <?php …?>=1`); it is read as a value too. */
-const COOKIE = "REQUEST_COOKIES:";
 
 // Facts of recent target names (a request's names recur in the next, its variants come one after
 // another under one name): short names only, and at most NAME_CACHE, so attackers cannot grow it.
 const NAME_CACHE = 1024;
 const nameCache = new Map<string, NameFacts>();
 let lastName = "";
-let lastFacts: NameFacts = { groups: 0, fileName: false, cookieRules: null };
+let lastFacts: NameFacts = { groups: 0, fileName: false };
 
 function nameFacts(name: string): NameFacts {
   if (name === lastName) return lastFacts;
@@ -989,10 +984,6 @@ function nameFacts(name: string): NameFacts {
     facts = {
       groups: anchorsIn(name) & G_NAME_GROUPS,
       fileName: isFileNameTarget(name),
-      cookieRules:
-        name.startsWith(COOKIE) && name.length > COOKIE.length
-          ? classifyCode(name.slice(COOKIE.length))
-          : null,
     };
     if (name.length <= 64) {
       if (nameCache.size >= NAME_CACHE) nameCache.clear();
@@ -1067,10 +1058,7 @@ export function classifyCode(value: string, name = ""): RuleId[] {
 export const codeDetector: Detector = {
   name: "code",
   inspect(target: Target): Detection[] {
-    const rules = classifyCode(target.value, target.name);
-    const cookieRules = target.name === "" ? null : nameFacts(target.name).cookieRules;
-    if (cookieRules !== null) for (const r of cookieRules) if (!rules.includes(r)) rules.push(r);
-    return rules.map((rule) => {
+    return classifyCode(target.value, target.name).map((rule) => {
       const r = CODE_RULES[rule];
       return { rule, tags: r.tags, paranoia: r.paranoia, severity: r.severity, target: target.name };
     });

@@ -235,7 +235,7 @@ describe("ssrfDetector: more hosts, spellings and RFI shapes", () => {
 
   it("reads cookie names as values", () => {
     const rules = ssrfDetector
-      .inspect({ name: "REQUEST_COOKIES:http://2852039166/", value: "" })
+      .inspect({ name: "REQUEST_COOKIES_NAMES:http://2852039166/", value: "http://2852039166/" })
       .map((d) => d.rule);
     expect(rules).toContain("ssrf-metadata");
   });

@@ -770,16 +770,10 @@ function wholeValueHost(v: string): { host: string; hostLike: boolean; path: boo
   return { host, hostLike: !numeric || dots === 3, path: isSlash(t.charCodeAt(end)) };
 }
 
-/** A cookie's name is attacker text too (`Cookie: http://2852039166/`): it is read as a value as well. */
-const COOKIE = "REQUEST_COOKIES:";
-
 export const ssrfDetector: Detector = {
   name: "ssrf",
   inspect(target: Target): Detection[] {
     const rules = classifySsrf(target.value, target.name);
-    if (target.name.startsWith(COOKIE) && target.name.length > COOKIE.length)
-      for (const r of classifySsrf(target.name.slice(COOKIE.length), target.name))
-        if (!rules.includes(r)) rules.push(r);
     if (rules.length === 0) return [];
     return rules.map((rule) => {
       const r = SSRF_RULES[rule];

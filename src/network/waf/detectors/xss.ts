@@ -7,8 +7,8 @@
 // written in another charset (UTF-7 `+ADw-`, US-ASCII with the high bit set `¼script¾`), CSS that
 // runs script, script with its brackets stripped by a naive filter, JavaScript that reaches the DOM
 // (`document.cookie`, `window.location`) or hides its calls, and payloads that a parser split at
-// `=` (a parameter or cookie named `x onerror`). Rules and lists are our own.
-import { base64Decode, variants } from "../decode.ts";
+// `=` (a parameter named `x onerror`). Rules and lists are our own.
+import { base64Decode } from "../decode.ts";
 import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
 import { words } from "./lexicon.ts";
 
@@ -1349,9 +1349,8 @@ function scanTemplateExpressions(s: string, report: Report): void {
 const PATH_TARGETS = words("REQUEST_PATH REQUEST_FILENAME");
 
 /**
- * Where a parser split a payload at `=`: a parameter named `x onerror` holding `alert(1)`, or a
- * cookie whose name is the payload (cookie names are no target of their own). Returns the text to
- * read besides the value, or null.
+ * Where a parser split a payload at `=`: a parameter named `x onerror` holding `alert(1)`. Returns
+ * the text to read besides the value, or null. (Cookie names are targets of their own.)
  */
 function splitText(target: Target): string | null {
   if (target.name !== lastSplitTarget) {
@@ -1359,7 +1358,7 @@ function splitText(target: Target): string | null {
     lastSplitName = splitName(target.name);
   }
   if (lastSplitName === null) return null;
-  return target.name.startsWith("REQUEST_COOKIES:") ? lastSplitName : `${lastSplitName}=${target.value}`;
+  return `${lastSplitName}=${target.value}`;
 }
 
 // The last target name `splitText` read (the engine passes each variant under the same name).
@@ -1368,14 +1367,8 @@ let lastSplitName: string | null = null;
 
 /** The name part of a target that may hold a split payload (see `splitText`), or null. */
 function splitName(targetName: string): string | null {
-  if (!targetName.startsWith("ARGS:") && !targetName.startsWith("MULTIPART:")) {
-    if (!targetName.startsWith("REQUEST_COOKIES:")) return null;
-  }
+  if (!targetName.startsWith("ARGS:") && !targetName.startsWith("MULTIPART:")) return null;
   const colon = targetName.indexOf(":");
-  if (colon < 0) return null;
-  const family = targetName.slice(0, colon);
-  if (family === "REQUEST_COOKIES") return targetName.slice(colon + 1);
-  if (family !== "ARGS" && family !== "MULTIPART") return null;
   // Only a name that ends with a handler's name: `… onerror`, `"onmouseover`.
   let j = targetName.length;
   while (j > colon + 1 && isSpace(targetName.charCodeAt(j - 1))) j--;
@@ -1385,21 +1378,6 @@ function splitName(targetName: string): string | null {
   if ((targetName.charCodeAt(i) | 0x20) !== 111 || (targetName.charCodeAt(i + 1) | 0x20) !== 110) return null;
   if (i === colon + 1 || !isHandlerLike(targetName.slice(i, j).toLowerCase())) return null;
   return targetName.slice(colon + 1);
-}
-
-// Cookie names read, and what they matched: the engine passes each decoded variant of a value
-// under the same target name, and a site's few cookie names come back on every request, so a
-// name needs decoding only once. Bounded: cleared when full.
-const cookieNames = new Map<string, RuleId[]>();
-
-function cookieNameRules(name: string): readonly RuleId[] {
-  let rules = cookieNames.get(name);
-  if (rules === undefined) {
-    rules = name === "" ? [] : [...new Set(variants(name).flatMap((v) => classifyXss(v)))];
-    if (cookieNames.size >= 1024) cookieNames.clear();
-    cookieNames.set(name, rules);
-  }
-  return rules;
 }
 
 /**
@@ -1429,8 +1407,7 @@ export const xssDetector: Detector = {
     const fromDecoded = decoded === null ? NO_RULES : classifyXss(decoded);
     const split = splitText(target);
     let extra = NO_RULES;
-    if (split !== null)
-      extra = target.name.startsWith("REQUEST_COOKIES:") ? cookieNameRules(split) : classifyXss(split);
+    if (split !== null) extra = classifyXss(split);
     if (rules.length === 0 && fromDecoded.length === 0 && extra.length === 0) return [];
     const found = new Set(rules);
     for (const rule of fromDecoded) found.add(rule);
