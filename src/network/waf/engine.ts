@@ -168,10 +168,11 @@ export function createWaf(o: {
           if (SEVERITY_POINTS[d.severity] > SEVERITY_POINTS[prior.severity]) prior.severity = d.severity;
         }
       };
+      const targets = requestTargets(req, targetLimits);
       for (const detector of o.requestDetectors ?? [])
-        for (const d of detector.inspectRequest(req)) count(d, "");
+        for (const d of detector.inspectRequest(req, targets)) count(d, "");
       const parameters = policy.parameters ?? [];
-      for (const target of requestTargets(req, targetLimits)) {
+      for (const target of targets) {
         const declared =
           parameters.length === 0
             ? undefined

@@ -40,5 +40,6 @@ export interface Detector {
  */
 export interface RequestDetector {
   name: string;
-  inspectRequest(req: InspectedRequest): Detection[];
+  /** `targets`: the request's targets as the engine parsed them (the engine always passes them). */
+  inspectRequest(req: InspectedRequest, targets?: readonly Target[]): Detection[];
 }

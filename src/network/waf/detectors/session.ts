@@ -10,7 +10,7 @@
 // shapes in every decoded variant) and a request detector (`inspectRequest`, parameter names and
 // Referer): register it in both lists. Plain char scanning, linear in the input.
 import { urlDecode } from "../decode.ts";
-import type { InspectedRequest } from "../targets.ts";
+import { type InspectedRequest, requestTargets } from "../targets.ts";
 import type { Detection, Detector, ParanoiaLevel, RequestDetector, Severity, Target } from "../types.ts";
 import { words } from "./lexicon.ts";
 
@@ -192,43 +192,24 @@ function formNames(query: string, out: string[]): void {
   }
 }
 
-/** Object keys of a JSON text: string literals followed by `:` (no parse needed, linear). */
-function jsonKeys(text: string, out: string[]): void {
-  for (let i = 0; i < text.length && out.length < 512; i++) {
-    if (text.charCodeAt(i) !== 34) continue;
-    let j = i + 1;
-    while (j < text.length && text.charCodeAt(j) !== 34) j += text.charCodeAt(j) === 92 ? 2 : 1;
-    const k = skipSpace(text, j + 1);
-    if (text.charCodeAt(k) === 58 && j - i < 200) out.push(text.slice(i + 1, j));
-    i = j;
-  }
-}
-
-/** Field names of a multipart body: `name="…"` in its Content-Disposition lines. */
-function multipartNames(text: string, out: string[]): void {
-  for (let at = text.indexOf('name="'); at >= 0 && out.length < 512; at = text.indexOf('name="', at + 6)) {
-    if (at > 0 && isWordChar(text.charCodeAt(at - 1))) continue; // `filename="`
-    const end = text.indexOf('"', at + 6);
-    if (end < 0) break;
-    if (end - at < 200) out.push(text.slice(at + 6, end));
-  }
-}
-
-function inspectRequest(req: InspectedRequest): Detection[] {
+/**
+ * Parameter names as the engine's targets give them (query, form, JSON keys, multipart fields),
+ * and `;jsessionid=…` path parameters (Java URL rewriting), which no target carries.
+ */
+function inspectRequest(
+  req: InspectedRequest,
+  targets: readonly Target[] = requestTargets(req),
+): Detection[] {
   const names: string[] = [];
+  for (const t of targets) {
+    if (t.name.startsWith("ARGS_NAMES:") || t.name.startsWith("ARGS_JSON_NAMES:")) names.push(t.value);
+    else if (t.name.startsWith("MULTIPART:") || t.name.startsWith("FILES_NAMES:"))
+      names.push(t.name.slice(t.name.indexOf(":") + 1));
+  }
   const q = req.path.indexOf("?");
-  if (q >= 0) formNames(req.path.slice(q + 1), names);
-  // `;jsessionid=…` path parameters (Java URL rewriting).
   const path = q < 0 ? req.path : req.path.slice(0, q);
   const semi = path.indexOf(";");
   if (semi >= 0) formNames(path.slice(semi + 1).replaceAll(";", "&"), names);
-  if (req.body !== undefined && req.body.length > 0) {
-    const type = (req.contentType ?? header(req, "content-type") ?? "").toLowerCase();
-    const text = req.body.toString("utf8", 0, Math.min(req.body.length, 64 * 1024));
-    if (type.startsWith("application/x-www-form-urlencoded")) formNames(text, names);
-    else if (type.includes("json")) jsonKeys(text, names);
-    else if (type.startsWith("multipart/")) multipartNames(text, names);
-  }
   let strong = "";
   let weak = "";
   for (const n of names) {
