@@ -8,6 +8,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../../test/support/services.ts";
+import { waitUp, wrk } from "../load.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -31,25 +32,6 @@ interface Result {
   p99ms: number;
 }
 
-// wrk prints latency percentiles as e.g. "50%  512.00us" / "99%    2.10ms".
-function millis(text: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
-  if (!m) return Number.NaN;
-  const v = Number(m[1]);
-  return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
-}
-
-function wrk(url: string, post: string | undefined): { rps: number; p50ms: number; p99ms: number } {
-  const args = ["-t1", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency"];
-  if (post) args.push("-s", post);
-  const out = execFileSync("wrk", [...args, url], { encoding: "utf8" });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const pct = (p: string) => millis(new RegExp(`^\\s+${p}%\\s+(\\S+)`, "m").exec(out)?.[1] ?? "");
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
-  if (errors) throw new Error(`${url}: ${errors} non-2xx responses under load`);
-  return { rps, p50ms: pct("50"), p99ms: pct("99") };
-}
-
 // hey at a fixed rate: `workers` connections, each sending `rate / workers` requests per second.
 function fixedRate(url: string, rate: number): { rps: number; p50ms: number; p99ms: number } {
   const workers = 20;
@@ -61,19 +43,6 @@ function fixedRate(url: string, rate: number): { rps: number; p50ms: number; p99
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const pct = (p: string) => Number(new RegExp(`^\\s+${p}% in ([\\d.]+) secs`, "m").exec(out)?.[1]) * 1000;
   return { rps, p50ms: pct("50"), p99ms: pct("99") };
-}
-
-async function waitUp(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (
-      await fetch(url)
-        .then((r) => r.ok)
-        .catch(() => false)
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 const nginxConf = (dir: string, name: string, workers: number, upstreamPort: number, servers: string) =>
@@ -185,8 +154,13 @@ async function main(): Promise<void> {
     for (const method of ["GET", "POST 1KB"] as const) {
       for (const [target, url] of targets) {
         progress(`${method} ${target}: wrk ${SECONDS}s, ${CONNECTIONS} connections`);
-        wrk(`${url}/`, method === "GET" ? undefined : postScript); // warm-up, not recorded
-        results.push({ target, method, ...wrk(`${url}/`, method === "GET" ? undefined : postScript) });
+        const load = {
+          seconds: SECONDS,
+          connections: CONNECTIONS,
+          ...(method === "GET" ? {} : { script: postScript }),
+        };
+        wrk(`${url}/`, load); // warm-up, not recorded
+        results.push({ target, method, ...wrk(`${url}/`, load) });
       }
     }
     // Latency at a fixed rate, half of what one Rampart process peaked at: what a client sees

@@ -5,7 +5,8 @@ import type { ChildProcess } from "node:child_process";
 import { progressBar } from "../../src/cli/progress.ts";
 import { freePort } from "../../test/support/services.ts";
 import { devSet, type Sample } from "./dev-set.ts";
-import { ensureModSecurity, startModSecurity, startRampart, startUpstream, waitUp } from "./servers.ts";
+import { waitUp } from "../load.ts";
+import { ensureModSecurity, startModSecurity, startRampart, startUpstream } from "./servers.ts";
 import { type Outcome, sendAll, wireBytes } from "./wire.ts";
 
 export const SYSTEMS = ["Rampart PL1", "CRS PL1", "Rampart PL2", "CRS PL2"] as const;
@@ -64,7 +65,7 @@ export async function measureAccuracy(o: {
         ? startModSecurity({ dir: o.dir, name: `crs-${paranoia}`, port, upstreamPort, paranoia, workers: 2 })
         : startRampart({ dir: o.dir, port, upstreamPort, paranoia, workers: 2 });
       procs.push(proc);
-      await waitUp(port);
+      await waitUp(`http://127.0.0.1:${port}/`, { anyStatus: true });
       o.progress(`${system}: ${samples.length} requests`);
       const bar = progressBar(`  ${system}`);
       let done = 0;

@@ -125,17 +125,3 @@ export function startRampart(o: {
     env: { ...process.env, LOG_LEVEL: "error" },
   });
 }
-
-/** Resolves once `port` answers HTTP. */
-export async function waitUp(port: number): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (
-      await fetch(`http://127.0.0.1:${port}/`)
-        .then(() => true)
-        .catch(() => false)
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing answered on 127.0.0.1:${port}`);
-}

@@ -2,13 +2,14 @@
 // cookie, and field values taken from the dev set's benign real traffic): the engine's inspection
 // time in-process, then requests per second through `rampart gateway` with the WAF at PL1 and off,
 // beside nginx + ModSecurity + CRS at PL1 and a plain nginx proxy, by wrk in the same run.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createBuiltInWaf, type InspectedRequest, type WafPolicy } from "../../src/network/waf/index.ts";
 import { freePort } from "../../test/support/services.ts";
 import { devSet, quantile } from "./dev-set.ts";
-import { ensureModSecurity, startModSecurity, startRampart, UPSTREAM_MARK, waitUp } from "./servers.ts";
+import { waitUp, wrk } from "../load.ts";
+import { ensureModSecurity, startModSecurity, startRampart, UPSTREAM_MARK } from "./servers.ts";
 import { sendAll, wireBytes } from "./wire.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -123,25 +124,6 @@ request = function()
 end
 `;
 
-function millis(text: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
-  if (!m) return Number.NaN;
-  const v = Number(m[1]);
-  return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
-}
-
-function wrk(port: number, script: string): { rps: number; p50ms: number; p99ms: number } {
-  const out = execFileSync(
-    "wrk",
-    ["-t1", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", "-s", script, `http://127.0.0.1:${port}/`],
-    { encoding: "utf8" },
-  );
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
-  if (errors) throw new Error(`127.0.0.1:${port}: ${errors} requests refused under load`);
-  const pct = (p: string) => millis(new RegExp(`^\\s+${p}%\\s+(\\S+)`, "m").exec(out)?.[1] ?? "");
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), p50ms: pct("50"), p99ms: pct("99") };
-}
-
 export const RAMPART_WAF = "Rampart gateway, WAF PL1";
 export const RAMPART_OFF = "Rampart gateway, WAF off";
 export const CRS = "nginx + ModSecurity + CRS PL1";
@@ -188,7 +170,7 @@ export async function measureSpeed(o: {
       [RAMPART_OFF, offPort!],
       [RAMPART_WAF, wafPort!],
     ];
-    for (const [, port] of targets) await waitUp(port);
+    for (const [, port] of targets) await waitUp(`http://127.0.0.1:${port}/`, { anyStatus: true });
     // Load only requests that both firewalls let through; the rest are false positives, counted.
     const refusedTypical: Record<string, number> = {};
     const wire = candidates.map(asWire);
@@ -214,8 +196,9 @@ export async function measureSpeed(o: {
     const throughput: SpeedReport["throughput"] = [];
     for (const [target, port] of targets) {
       o.progress(`${target}: wrk ${SECONDS}s, ${CONNECTIONS} connections, typical 1 KB POSTs`);
-      wrk(port, script); // warm-up, not recorded
-      throughput.push({ target, ...wrk(port, script) });
+      const url = `http://127.0.0.1:${port}/`;
+      wrk(url, { seconds: SECONDS, connections: CONNECTIONS, script }); // warm-up, not recorded
+      throughput.push({ target, ...wrk(url, { seconds: SECONDS, connections: CONNECTIONS, script }) });
     }
     return { requestBytes, refusedTypical, inspection, throughput };
   } finally {
