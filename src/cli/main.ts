@@ -6,6 +6,7 @@ import { createLogger } from "../platform/logging.ts";
 import { registerAuditCommands } from "./audit.ts";
 import { registerBlockCommands } from "./blocks.ts";
 import { registerWafCommands } from "./waf.ts";
+import { registerPolicyCommands } from "./policy.ts";
 import { registerConfigCommands } from "./config.ts";
 import { parseWorkers, superviseGateway } from "./gateway-workers.ts";
 import { runGateway, runServer, runUp } from "./up.ts";
@@ -90,6 +91,7 @@ registerConfigCommands(program);
 registerAuditCommands(program);
 registerBlockCommands(program);
 registerWafCommands(program);
+registerPolicyCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as Error & { code?: string };
