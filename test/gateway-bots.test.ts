@@ -7,14 +7,16 @@ import { createServer, type IncomingMessage } from "node:http";
 import { chromium } from "playwright-core";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { gatewayConfigSchema, routeConfigSchema } from "../src/config/index.ts";
+import { gatewayConfigSchema, rampartConfigSchema, routeConfigSchema } from "../src/config/index.ts";
+import { hashClientSecret } from "../src/identity/service-auth/index.ts";
 import type { SecurityEvent } from "../src/platform/events/index.ts";
 import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
 import { listenLocal } from "./support/services.ts";
 
 const CURL = "curl/8.5.0";
 const GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
-const SERVICE_TOKEN = "svc-billing-0123456789abcdef";
+const SERVICE_SECRET = "svc-billing-secret-0123456789abcdef";
+let serviceToken: string;
 
 const app = createServer((req, res) => {
   if ((req.headers.accept ?? "").includes("text/html")) {
@@ -31,11 +33,19 @@ let upstream: string;
 const registry = new Registry();
 const events: SecurityEvent[] = [];
 
-// Identity arrives with the SSO/service-auth issue; a bearer token stands in for it here.
-const identify = (req: IncomingMessage) =>
-  req.headers.authorization === `Bearer ${SERVICE_TOKEN}`
-    ? ({ kind: "service", name: "billing" } as const)
-    : undefined;
+// Sign-in is optional on the bot-checked routes: anonymous requests meet the bot check, and a
+// service account's access token skips it.
+const identity = rampartConfigSchema.parse({
+  version: 1,
+  identity: {
+    tokens: { secret: "identity-secret-shared-by-every-replica-0123" },
+    serviceAccounts: [{ name: "billing", secretHashes: [hashClientSecret(SERVICE_SECRET)] }],
+  },
+});
+const optionalAuth = {
+  auth: { required: false, accept: ["access-token"] },
+  policy: { rules: [{ allow: { sourceCidrs: ["0.0.0.0/0", "::/0"] } }] },
+};
 
 // A UDP port nothing listens on: crawler lookups fail at once, so claimed crawlers stay unverified.
 async function deadDnsServer(): Promise<string> {
@@ -54,12 +64,17 @@ async function gateway(emit?: (e: SecurityEvent) => void, reg?: Registry): Promi
       bots: { cookieSecret: "a-secret-shared-by-every-replica-0123", dnsServers: [await deadDnsServer()] },
     }),
     routes: [
-      { path: "/shop", upstream, bots: {} }, // defaults: block above 90, challenge above 40
-      { path: "/api", upstream, bots: { action: "block", challengeAbove: 50, blockAbove: 50 } },
+      { path: "/shop", upstream, bots: {}, ...optionalAuth }, // defaults: block above 90, challenge above 40
+      {
+        path: "/api",
+        upstream,
+        bots: { action: "block", challengeAbove: 50, blockAbove: 50 },
+        ...optionalAuth,
+      },
       { path: "/open", upstream, bots: { action: "allow" } },
       { path: "/", upstream },
     ].map((r) => routeConfigSchema.parse(r)),
-    identify,
+    identity,
     ...(emit ? { emit } : {}),
     ...(reg ? { registry: reg } : {}),
   });
@@ -68,6 +83,13 @@ async function gateway(emit?: (e: SecurityEvent) => void, reg?: Registry): Promi
 beforeAll(async () => {
   upstream = await listenLocal(app);
   gw = await gateway((e) => events.push(e), registry);
+  const token = await fetch(`${gw.url}/.rampart/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: `grant_type=client_credentials&client_id=billing&client_secret=${SERVICE_SECRET}`,
+  });
+  expect(token.status).toBe(200);
+  serviceToken = ((await token.json()) as { access_token: string }).access_token;
 });
 afterAll(async () => {
   await gw.close();
@@ -132,11 +154,12 @@ test("a script is challenged (JSON for non-browsers), blocked where the route sa
 });
 
 test("authenticated service accounts are never checked for bots", async () => {
-  const auth = { authorization: `Bearer ${SERVICE_TOKEN}`, "user-agent": CURL };
+  const auth = { authorization: `Bearer ${serviceToken}`, "user-agent": CURL };
   expect((await get("/shop/cart", auth)).status).toBe(200);
   expect((await get("/api/orders", auth)).status).toBe(200);
+  // A credential that does not verify is refused outright, before any bot check.
   const wrong = { authorization: "Bearer not-a-service", "user-agent": CURL };
-  expect((await get("/api/orders", wrong)).status).toBe(403);
+  expect((await get("/api/orders", wrong)).status).toBe(401);
 });
 
 test("a solved challenge sets a cookie that lets the same client through, and no one else", async () => {

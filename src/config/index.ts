@@ -28,6 +28,7 @@ export {
   type GatewayConfig,
   rampartConfigSchema,
   routeConfigSchema,
+  routeId,
   type ServerConfig,
   serverConfigSchema,
 } from "./schema.ts";

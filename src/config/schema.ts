@@ -1,3 +1,10 @@
+import {
+  identityConfigSchema,
+  jitConfigSchema,
+  rbacConfigSchema,
+  routeAuthSchema,
+  routePolicySchema,
+} from "../identity/schema.ts";
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { VALUE_KINDS } from "../network/waf/allowlist.ts";
@@ -312,6 +319,21 @@ export const routeConfigSchema = z
     geo: geoRulesSchema.optional(),
     bots: botPolicySchema.optional(),
     waf: wafPolicySchema.optional(),
+    /** Names the route in JIT scopes, events and metrics; default `<host or *><path>`. */
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9*][A-Za-z0-9._*/:-]{0,127}$/, "expected letters, digits and ._*/:-")
+      .optional(),
+    /** The route's environment; `prod` admits people only through a JIT grant unless standingAccess. */
+    environment: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,31}$/, "expected a lower-case name such as prod")
+      .optional(),
+    standingAccess: z.boolean().default(false),
+    /** Require an identity: SSO for browsers, tokens, API keys or client certificates. */
+    auth: routeAuthSchema.optional(),
+    /** Who may use the route: allow/deny rules over the identity and the request (deny wins). */
+    policy: routePolicySchema.optional(),
   })
   .superRefine((r, ctx) => {
     if (r.upstream === undefined && r.upstreams === undefined)
@@ -340,6 +362,19 @@ export const routeConfigSchema = z
           message: `another limit is named ${n}`,
         });
     });
+    if (r.auth !== undefined && r.policy === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["policy"],
+        message:
+          "a route with auth needs a policy saying who may use it, e.g. policy: { rules: [{ allow: { domains: [example.com] } }] }",
+      });
+    if (r.standingAccess && r.environment !== "prod")
+      ctx.addIssue({
+        code: "custom",
+        path: ["standingAccess"],
+        message: "applies to environment: prod routes only",
+      });
     if (r.cors?.credentials && r.cors.origins.includes("*"))
       ctx.addIssue({
         code: "custom",
@@ -508,17 +543,48 @@ export const gatewayConfigSchema = z.strictObject({
 });
 
 /** The whole `rampart.yaml` (`version: 1`). */
-export const rampartConfigSchema = z.strictObject({
-  version: z.literal(1),
-  environment: environmentSchema.default("dev"),
-  server: emptyIsAbsent(serverConfigSchema.prefault({})),
-  database: emptyIsAbsent(databaseConfigSchema.prefault({})),
-  hotState: emptyIsAbsent(hotStateConfigSchema.prefault({})),
-  events: emptyIsAbsent(eventsConfigSchema.prefault({})),
-  audit: emptyIsAbsent(auditConfigSchema.prefault({})),
-  gateway: emptyIsAbsent(gatewayConfigSchema.prefault({})),
-  routes: emptyIsAbsent(z.array(routeConfigSchema).default(() => [])),
-});
+export const rampartConfigSchema = z
+  .strictObject({
+    version: z.literal(1),
+    environment: environmentSchema.default("dev"),
+    server: emptyIsAbsent(serverConfigSchema.prefault({})),
+    database: emptyIsAbsent(databaseConfigSchema.prefault({})),
+    hotState: emptyIsAbsent(hotStateConfigSchema.prefault({})),
+    events: emptyIsAbsent(eventsConfigSchema.prefault({})),
+    audit: emptyIsAbsent(auditConfigSchema.prefault({})),
+    gateway: emptyIsAbsent(gatewayConfigSchema.prefault({})),
+    routes: emptyIsAbsent(z.array(routeConfigSchema).default(() => [])),
+    identity: emptyIsAbsent(identityConfigSchema.prefault({})),
+    rbac: emptyIsAbsent(rbacConfigSchema.prefault({})),
+    jit: emptyIsAbsent(jitConfigSchema.prefault({})),
+  })
+  .superRefine((c, ctx) => {
+    // A route's provider must exist, and two routes must not share an id (JIT scopes name it).
+    const providers = new Set(c.identity.providers.map((p) => p.id));
+    const ids = new Map<string, number>();
+    c.routes.forEach((r, i) => {
+      const provider = r.auth?.provider;
+      if (provider !== undefined && !providers.has(provider))
+        ctx.addIssue({
+          code: "custom",
+          path: ["routes", i, "auth", "provider"],
+          message: `no identity provider '${provider}' (identity.providers: ${[...providers].join(", ") || "none"})`,
+        });
+      const id = routeId(r);
+      const prior = ids.get(id);
+      if (prior !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["routes", i, "id"],
+          message: `routes[${prior}] has the id '${id}' too; give one an id of its own`,
+        });
+      ids.set(id, i);
+    });
+  });
+
+/** A route's id: its own, or `<host or *><path>`. */
+export const routeId = (r: { id?: string | undefined; host?: string | undefined; path: string }): string =>
+  r.id ?? `${r.host ?? "*"}${r.path}`;
 
 export type RampartConfig = z.output<typeof rampartConfigSchema>;
 export type Environment = z.output<typeof environmentSchema>;
@@ -530,6 +596,7 @@ export type EventsConfig = z.output<typeof eventsConfigSchema>;
 export type AuditConfig = z.output<typeof auditConfigSchema>;
 export type RouteConfig = z.output<typeof routeConfigSchema>;
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
+export type { IdentityConfig, RouteAuth } from "../identity/schema.ts";
 
 /** The configuration used when no file is given: every default. */
 export function defaultConfig(): RampartConfig {

@@ -1,11 +1,17 @@
 // What every request goes through before it is forwarded: who the client is, which route, and the
-// route's checks in order (dynamic blocks, IP rules, geo, bots, rate limits). Shared by plain requests
-// and WebSocket upgrades. A check refuses with a status and a message fit for the client.
+// route's checks in order (dynamic blocks, IP rules, geo, identity and policy, bots, rate limits).
+// Shared by plain requests and WebSocket upgrades. A check refuses with a status and a message fit for the client.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import type { GatewayConfig, RouteConfig } from "../../config/index.ts";
+import { type GatewayConfig, type RouteConfig, routeId } from "../../config/index.ts";
+import {
+  type GatewayAccess,
+  type Identity,
+  type RouteIdentity,
+  stripRampartCookies,
+} from "../../identity/index.ts";
 import type { WafPolicy } from "../waf/index.ts";
 import type { Clock } from "../../platform/clock.ts";
 import type { BlockWatch } from "./blocks.ts";
@@ -35,13 +41,9 @@ export interface RouteControls {
   geo: GeoPolicy | undefined;
   bots: BotPolicy | undefined;
   waf: WafPolicy | undefined;
+  /** Present when the route has `auth` or `policy`. */
+  access: RouteIdentity | undefined;
 }
-
-/**
- * Who an authenticated request comes from. The SSO and service-auth issue supplies it; bot checks
- * never apply to service accounts, which are automated by design.
- */
-export type Identify = (req: IncomingMessage) => { kind: "service" | "user"; name: string } | undefined;
 
 export interface Admitted {
   refused: false;
@@ -53,6 +55,10 @@ export interface Admitted {
   client: string;
   rateHeaders: Record<string, string> | undefined;
   forwardHeaders: Record<string, string | string[]>;
+  /** Who is asking, on routes with `auth`. */
+  identity: Identity | undefined;
+  /** Runs the identity step again (a WebSocket is re-checked while it stays open). */
+  reauthorize: (() => Promise<boolean>) | undefined;
 }
 
 export interface Refusal {
@@ -83,7 +89,8 @@ export function createAdmission(o: {
   clock: Clock;
   /** Present when some route has `bots`. */
   bots?: BotProtection | undefined;
-  identify?: Identify | undefined;
+  /** Present when some route has `auth` or `policy`, or service accounts are configured. */
+  access?: GatewayAccess | undefined;
 }): Admission {
   const g = o.gateway;
   const routes = compileRoutes(o.routes);
@@ -94,7 +101,7 @@ export function createAdmission(o: {
       return [
         r,
         {
-          name: `${r.host ?? "*"}${r.path}`,
+          name: routeId(c),
           upstreams: createUpstreamSet(r.upstreams, { ...g, clock: o.clock, upstreamTls: c.upstreamTls }),
           ipRules: compileIpRules(g.ipRules, c.ipRules),
           securityHeaders: compileSecurityHeaders(c.securityHeaders),
@@ -103,6 +110,7 @@ export function createAdmission(o: {
           geo: c.geo ? compileGeoRules(c.geo, g.geo.unknownCountries) : undefined,
           bots: o.bots?.forRoute(c.bots),
           waf: c.waf,
+          access: o.access?.forRoute({ ...c, id: routeId(c) }),
         },
       ];
     }),
@@ -156,6 +164,12 @@ export function createAdmission(o: {
             decisions.record("bot_blocked", CHALLENGE_PATH, client, "failed_challenge");
         },
       };
+    const access = o.access;
+    if (access?.reserves(path) && !blocked)
+      return {
+        ...refuse(404, "not found", "identity"),
+        respond: (req, res) => access.answer(req, res, { client, country: undefined, encrypted, path }),
+      };
     const r = route(hostName(req.headers.host), path);
     if (!r) return refuse(404, "no route for this host and path");
     const rc = controls.get(r) as RouteControls;
@@ -167,15 +181,31 @@ export function createAdmission(o: {
       decisions.record("ip_denied", rc.name, client);
       return refuse(403, "requests from your address are not allowed here", rc.name);
     }
-    const country = rc.geo ? o.countries?.country(client) : undefined;
+    const country = rc.geo || rc.access?.policy ? o.countries?.country(client) : undefined;
     if (rc.geo?.refuses(country)) {
       decisions.record("geo_denied", rc.name, client, country ?? "unknown");
       return refuse(403, "requests from your country are not allowed here", rc.name);
     }
+    const context = { client, country, encrypted, path };
+    const authorized = rc.access && access ? await access.authorize(req, rc.access, context) : undefined;
+    if (authorized && !authorized.allowed) {
+      decisions.record(authorized.decision, rc.name, client, authorized.detail);
+      const { status, message, headers } = authorized;
+      if (status !== 302) return refuse(status, message, rc.name, headers);
+      return {
+        ...refuse(401, message, rc.name),
+        respond: (_req, res) => {
+          res.writeHead(302, { ...headers, "x-request-id": requestId, "content-length": 0 });
+          res.end();
+        },
+      };
+    }
+    if (authorized?.shadowDenied !== undefined)
+      decisions.record("policy_shadow_denied", rc.name, client, authorized.shadowDenied);
+    const identity = authorized?.identity;
+    // Service accounts are automated by design: bot checks are for anonymous and human traffic.
     const bot =
-      rc.bots && o.identify?.(req)?.kind !== "service"
-        ? await rc.bots.check(req, client, encrypted)
-        : undefined;
+      rc.bots && identity?.kind !== "service" ? await rc.bots.check(req, client, encrypted) : undefined;
     if (bot?.action === "block") {
       decisions.record("bot_blocked", rc.name, client, bot.signals.join(","));
       return refuse(403, "automated requests are not allowed here", rc.name);
@@ -206,6 +236,14 @@ export function createAdmission(o: {
       requestId,
     });
     if (bot) botForwardHeaders(forwardHeaders, bot);
+    if (authorized) {
+      const cookie = stripRampartCookies(req.headers.cookie);
+      if (cookie === undefined) delete forwardHeaders.cookie;
+      else forwardHeaders.cookie = cookie;
+      if (authorized.dropAuthorization) delete forwardHeaders.authorization;
+      Object.assign(forwardHeaders, authorized.headers);
+    }
+    const routeAccess = rc.access;
     return {
       refused: false,
       requestId,
@@ -215,6 +253,11 @@ export function createAdmission(o: {
       client,
       rateHeaders: rate?.headers,
       forwardHeaders,
+      identity,
+      reauthorize:
+        routeAccess && access
+          ? async () => (await access.authorize(req, routeAccess, context)).allowed
+          : undefined,
     };
   }
 

@@ -15,6 +15,15 @@ export type Decision =
   | "waf_blocked"
   /** The WAF matched on a route in detect mode: reported, not refused. */
   | "waf_detected"
+  /** No credential on a route that needs one (a browser is sent to sign in). */
+  | "auth_required"
+  /** A credential that did not verify: forged, expired, revoked or malformed. */
+  | "auth_failed"
+  | "policy_denied"
+  /** The route's policy would refuse, but it runs in shadow mode. */
+  | "policy_shadow_denied"
+  /** A person without a grant in force on a prod route. */
+  | "jit_required"
   | "upstream_error";
 
 const SEVERITY: Record<Decision, Severity> = {
@@ -27,6 +36,11 @@ const SEVERITY: Record<Decision, Severity> = {
   bot_blocked: "medium",
   waf_blocked: "high",
   waf_detected: "medium",
+  auth_required: "info",
+  auth_failed: "medium",
+  policy_denied: "medium",
+  policy_shadow_denied: "low",
+  jit_required: "medium",
   upstream_error: "medium",
 };
 

@@ -7,12 +7,18 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Registry } from "prom-client";
 import type { GatewayConfig, RouteConfig } from "../../config/index.ts";
+import {
+  createGatewayAccess,
+  type IdentityConfig,
+  identityConfigSchema,
+  type RbacConfig,
+} from "../../identity/index.ts";
 import { type Clock, systemClock } from "../../platform/clock.ts";
 import { createMemoryHotState, type HotState } from "../../platform/hotstate/index.ts";
 import type { Logger } from "../../platform/logging.ts";
 import type { SecurityEvent } from "../../platform/events/index.ts";
 import { createBuiltInWaf } from "../waf/index.ts";
-import { createAdmission, type Identify, type RouteControls } from "./admission.ts";
+import { createAdmission, type RouteControls } from "./admission.ts";
 import { watchBlocks } from "./blocks.ts";
 import { createBotProtection } from "./bots.ts";
 import { createDecisionRecorder, createGatewayMetrics } from "./decisions.ts";
@@ -23,6 +29,8 @@ import { answerAcmeHttp01, answerMalformed, listen, redirectToHttps, refuseSocke
 import { createRateLimiting } from "./rate-limit.ts";
 import { type CertificateAutomation, createCertificateAutomation } from "./acme.ts";
 import { type CertificateStatus, loadCertificates, serverTls } from "./tls.ts";
+
+const WEBSOCKET_RECHECK_MS = 1000;
 
 export interface Gateway {
   server: Server;
@@ -50,8 +58,8 @@ export async function startGateway(opts: {
   source?: string;
   clock?: Clock;
   logger?: Logger;
-  /** Who an authenticated request is (the SSO/service-auth issue supplies it); services skip bot checks. */
-  identify?: Identify;
+  /** Identity providers, service accounts and RBAC, for routes with `auth` or `policy`. */
+  identity?: { identity: IdentityConfig; rbac: Partial<RbacConfig> };
 }): Promise<Gateway> {
   const g = opts.gateway;
   const clock = opts.clock ?? systemClock;
@@ -72,7 +80,22 @@ export async function startGateway(opts: {
       );
     },
   });
-  const countries = opts.routes.some((r) => r.geo) ? await openCountryLookup(g.geo.database) : undefined;
+  const countries = opts.routes.some((r) => r.geo || r.policy)
+    ? await openCountryLookup(g.geo.database)
+    : undefined;
+  // The identity step, with Rampart's token endpoint and JWKS, when a route or a service needs it.
+  const id = opts.identity;
+  const access =
+    opts.routes.some((r) => r.auth || r.policy) || (id?.identity.serviceAccounts.length ?? 0) > 0
+      ? await createGatewayAccess({
+          identity: id?.identity ?? identityConfigSchema.parse({}),
+          rbac: id?.rbac ?? {},
+          hotState: opts.hot ?? (ownHot as HotState),
+          clock,
+          emit: opts.emit ?? (() => {}),
+          logger: opts.logger,
+        })
+      : undefined;
   // Dynamic blocks live in hot state; without a shared one they still work within this process.
   const blocks = await watchBlocks(opts.hot ?? (ownHot as HotState), { clock, logger: opts.logger });
   let routeControls: readonly RouteControls[] = [];
@@ -103,7 +126,7 @@ export async function startGateway(opts: {
     decisions,
     clock,
     bots: opts.routes.some((r) => r.bots) ? createBotProtection({ ...g.bots, clock }) : undefined,
-    identify: opts.identify,
+    access,
   });
   routeControls = compiled;
   const waf = opts.routes.some((r) => r.waf && r.waf.mode !== "off") ? createBuiltInWaf() : undefined;
@@ -145,6 +168,8 @@ export async function startGateway(opts: {
     await relayUpgrade(req, socket, head, a, (status, message) =>
       refuseSocket(socket, status, message, a.requestId, {}),
     );
+    const reauthorize = a.reauthorize;
+    if (reauthorize) watchUpgrade(socket, reauthorize);
   }
 
   const serverOptions = {
@@ -211,7 +236,34 @@ export async function startGateway(opts: {
   // A failed handshake (garbage, an old protocol version) only closes that connection.
   secure?.on("tlsClientError", () => {});
 
+  // An open WebSocket is checked again every second (sessions, tokens, grants and the policy come
+  // from per-replica caches, so this costs no I/O); revoked or expired access closes it.
+  const watched = new Set<NodeJS.Timeout>();
+  function watchUpgrade(socket: Duplex, reauthorize: () => Promise<boolean>): void {
+    let checking = false;
+    const timer = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      reauthorize()
+        .then((ok) => {
+          if (!ok) socket.destroy();
+        })
+        .catch(() => socket.destroy())
+        .finally(() => {
+          checking = false;
+        });
+    }, WEBSOCKET_RECHECK_MS);
+    timer.unref();
+    watched.add(timer);
+    socket.once("close", () => {
+      clearInterval(timer);
+      watched.delete(timer);
+    });
+  }
+
   const releaseAll = async () => {
+    for (const t of watched) clearInterval(t);
+    await access?.close();
     decisions.close();
     acme?.close();
     certificates?.close();

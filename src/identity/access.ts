@@ -1,0 +1,482 @@
+// The gateway's identity step: who is asking (session, access token, API key, client
+// certificate), with which roles (RBAC bindings and just-in-time grants), and whether the route's
+// policy lets them in. It also answers Rampart's own endpoints on every protected origin: the SSO
+// callback and logout, back-channel logout, the client-credentials token endpoint and the JWKS.
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
+import type { Clock } from "../platform/clock.ts";
+import { Invalid, RampartError, Unauthorized } from "../platform/errors.ts";
+import type { SecurityEvent } from "../platform/events/index.ts";
+import type { HotState } from "../platform/hotstate/index.ts";
+import type { Logger } from "../platform/logging.ts";
+import { createGrantCache, grantsForRoute, standingAccessAllowed } from "./jit/index.ts";
+import { type CompiledPolicy, compilePolicy, type RoutePolicy } from "./policy/index.ts";
+import { createRbac, type RbacConfig } from "./rbac/index.ts";
+import type { IdentityConfig, RouteAuth } from "./schema.ts";
+import {
+  createAccessTokens,
+  createApiKeys,
+  createCertificateIdentities,
+  createClientLockout,
+  createRevocations,
+  createServiceAccounts,
+  createTokenEndpoint,
+  readBearerToken,
+  TOKEN_PATH,
+} from "./service-auth/index.ts";
+import {
+  clearCookie,
+  createSessionStore,
+  readCookie,
+  type Session,
+  sessionCookieName,
+  stripRampartCookies,
+} from "./sessions/index.ts";
+import { createRelyingParty, LoginFailed, TooManyAttempts } from "./sso/index.ts";
+import { createAssertionSigner, createTokenKeys, JWKS_PATH } from "./tokens/index.ts";
+import type { AccessRequest, ClientCertificate, Identity } from "./types.ts";
+
+export const CALLBACK_PATH = "/.rampart/sso/callback";
+export const LOGOUT_PATH = "/.rampart/sso/logout";
+export const BACKCHANNEL_LOGOUT_PATH = "/.rampart/sso/backchannel-logout";
+
+/** A route's identity settings, as the gateway compiled them. */
+export interface RouteIdentity {
+  id: string;
+  environment: string | undefined;
+  standingAccess: boolean;
+  auth: RouteAuth | undefined;
+  policy: CompiledPolicy | undefined;
+}
+
+/** What the gateway knows of a request when the identity step runs. */
+export interface AccessContext {
+  client: string;
+  country: string | undefined;
+  encrypted: boolean;
+  /** Canonical path with its query. */
+  path: string;
+}
+
+export type AccessOutcome =
+  | {
+      allowed: true;
+      identity: Identity | undefined;
+      /** Headers to set on the upstream request (the identity assertion, X-Rampart-User, …). */
+      headers: Record<string, string>;
+      /** Whether the Authorization header carried a Rampart credential (then it is not forwarded). */
+      dropAuthorization: boolean;
+      /** The policy would have refused (shadow mode): the deciding rule, for the event. */
+      shadowDenied?: string;
+    }
+  | {
+      allowed: false;
+      status: number;
+      /** What the gateway records: auth_required, auth_failed, policy_denied, jit_required. */
+      decision: "auth_required" | "auth_failed" | "policy_denied" | "jit_required";
+      message: string;
+      headers: Record<string, string>;
+      /** Detail for the event (never a credential). */
+      detail?: string;
+    };
+
+export interface GatewayAccess {
+  /** Compiles a route's identity settings (once, at start). */
+  forRoute(r: {
+    id: string;
+    environment?: string | undefined;
+    standingAccess?: boolean;
+    auth?: RouteAuth | undefined;
+    policy?: RoutePolicy | undefined;
+  }): RouteIdentity | undefined;
+  /** Whether `path` is one of Rampart's own identity endpoints (answered by `answer`). */
+  reserves(path: string): boolean;
+  answer(req: IncomingMessage, res: ServerResponse, ctx: AccessContext): Promise<void>;
+  /** The identity step for a request on a route with `auth` or `policy`. */
+  authorize(req: IncomingMessage, route: RouteIdentity, ctx: AccessContext): Promise<AccessOutcome>;
+  close(): Promise<void>;
+}
+
+const REFRESH_BEFORE_MS = 60_000;
+const MAX_FORM_BYTES = 64 * 1024;
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        resolve(undefined);
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", () => resolve(undefined));
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": "no-store",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function redirect(res: ServerResponse, location: string, cookies: string[] = []) {
+  res.writeHead(303, { location, "cache-control": "no-store", "content-length": 0, "set-cookie": cookies });
+  res.end();
+}
+
+/** The verified client certificate of a TLS request, if any. */
+function clientCertificate(req: IncomingMessage): ClientCertificate | undefined {
+  const socket = req.socket as TLSSocket;
+  if (socket.encrypted !== true || !socket.authorized) return undefined;
+  const cert = socket.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return undefined;
+  const subject = Object.entries(cert.subject ?? {})
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(",");
+  return {
+    subject,
+    fingerprint: (cert.fingerprint256 ?? "").replace(/:/g, "").toLowerCase(),
+    san: (cert.subjectaltname ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
+}
+
+/** A browser navigating (not an API call): it can follow a redirect to the sign-in page. */
+function navigates(req: IncomingMessage): boolean {
+  if (req.method !== "GET" && req.method !== "HEAD") return false;
+  const accept = req.headers.accept ?? "";
+  return accept.includes("text/html");
+}
+
+export async function createGatewayAccess(o: {
+  identity: IdentityConfig;
+  rbac: Partial<RbacConfig>;
+  hotState: HotState;
+  clock: Clock;
+  emit: (e: SecurityEvent) => void;
+  logger?: Logger | undefined;
+  /** Issuer of Rampart's tokens and assertions (the gateway's public URL, or `rampart`). */
+  issuer?: string;
+}): Promise<GatewayAccess> {
+  const { clock, hotState, emit } = o;
+  const cfg = o.identity;
+  if (cfg.tokens.secret === undefined && (cfg.serviceAccounts.length > 0 || cfg.providers.length > 0))
+    o.logger?.warn(
+      "identity.tokens.secret is not set: tokens and assertions are signed with a key of this process only",
+    );
+  const keys = createTokenKeys({
+    secret: cfg.tokens.secret ?? randomBytes(32),
+    algorithm: cfg.tokens.algorithm,
+    rotationPeriodMs: cfg.tokens.rotationHours * 3_600_000,
+    clock,
+  });
+  const issuer = o.issuer ?? "rampart";
+  const assertions = createAssertionSigner({ keys, clock, issuer });
+  const accounts = createServiceAccounts(cfg.serviceAccounts);
+  const revocations = createRevocations({ hotState, clock, emit });
+  const accessTokens = createAccessTokens({ keys, clock, issuer, accounts, revocations });
+  const tokenEndpoint = createTokenEndpoint({
+    accounts,
+    accessTokens,
+    lockout: createClientLockout({ hotState, clock, emit }),
+    clock,
+    emit,
+  });
+  const apiKeys = createApiKeys({ hotState, clock, emit, accounts, revocations });
+  const certificates = createCertificateIdentities(cfg.clientCertificates, { accounts });
+  const sessions = createSessionStore({
+    hotState,
+    clock,
+    emit,
+    logger: o.logger,
+    idleTimeoutMs: cfg.sessions.idleTimeoutMinutes * 60_000,
+    absoluteTimeoutMs: cfg.sessions.absoluteTimeoutHours * 3_600_000,
+  });
+  const rp =
+    cfg.providers.length > 0
+      ? createRelyingParty({
+          providers: cfg.providers,
+          sessions,
+          hotState,
+          clock,
+          emit,
+          logger: o.logger,
+          callbackPath: CALLBACK_PATH,
+        })
+      : undefined;
+  const grants = await createGrantCache({ hotState, clock });
+  const rbac = createRbac(o.rbac);
+  await Promise.all([revocations.start(), apiKeys.start(), sessions.start()]);
+
+  const origin = (req: IncomingMessage, ctx: AccessContext) =>
+    `${ctx.encrypted ? "https" : "http"}://${req.headers.host ?? "localhost"}`;
+
+  /** The session behind the request's cookie, refreshed when its access token is about to lapse. */
+  async function sessionOf(req: IncomingMessage, secure: boolean): Promise<Session | null> {
+    const id = readCookie(req.headers.cookie, sessionCookieName(secure));
+    if (id === undefined) return null;
+    const session = await sessions.get(id);
+    if (session === null || rp === undefined) return session;
+    const expiresAt = session.tokens.expiresAt;
+    if (
+      expiresAt !== undefined &&
+      expiresAt - clock.now().getTime() < REFRESH_BEFORE_MS &&
+      session.tokens.refreshToken
+    )
+      return rp.refresh(session);
+    return session;
+  }
+
+  type Authenticated =
+    { identity: Identity; sessionId?: string; bearer: boolean } | { failed: string } | undefined;
+
+  async function authenticate(
+    req: IncomingMessage,
+    auth: RouteAuth,
+    secure: boolean,
+  ): Promise<Authenticated> {
+    const accepts = (c: string) => auth.accept.includes(c as never);
+    if (req.headers.authorization !== undefined && (accepts("access-token") || accepts("api-key"))) {
+      let token: string | undefined;
+      try {
+        token = readBearerToken(req.headers.authorization);
+      } catch {
+        return { failed: "malformed Authorization header" };
+      }
+      if (token !== undefined) {
+        if (token.startsWith("rpk_")) {
+          if (!accepts("api-key")) return { failed: "API keys are not accepted here" };
+          const identity = await apiKeys.verifyApiKey(token);
+          return identity ? { identity, bearer: true } : { failed: "invalid API key" };
+        }
+        if (!accepts("access-token")) return { failed: "access tokens are not accepted here" };
+        try {
+          return { identity: await accessTokens.verifyAccessToken(token), bearer: true };
+        } catch (err) {
+          if (err instanceof Unauthorized) return { failed: err.message };
+          throw err;
+        }
+      }
+    }
+    if (accepts("session")) {
+      const session = await sessionOf(req, secure);
+      if (session) return { identity: session.identity, sessionId: session.handle, bearer: false };
+    }
+    if (accepts("client-certificate")) {
+      const cert = clientCertificate(req);
+      const identity = cert ? certificates.identityFor(cert) : undefined;
+      if (identity) return { identity, bearer: false };
+    }
+    return undefined;
+  }
+
+  /** The identity with its RBAC roles and the JIT grants in force for this route. */
+  async function withRoles(identity: Identity, route: RouteIdentity, now: Date): Promise<Identity> {
+    const inForce = grantsForRoute(await grants.activeGrants(identity.subject, now), route, now);
+    const standing = standingAccessAllowed(route.environment, identity, route);
+    const roles = new Set<string>(standing ? [...identity.roles, ...rbac.rolesOf(identity)] : []);
+    for (const g of inForce) roles.add(g.role);
+    return { ...identity, roles: [...roles].sort(), grants: inForce.map((g) => g.grantId) };
+  }
+
+  const refuse = (
+    status: number,
+    decision: "auth_required" | "auth_failed" | "policy_denied" | "jit_required",
+    message: string,
+    headers: Record<string, string> = {},
+    detail?: string,
+  ): AccessOutcome => ({ allowed: false, status, decision, message, headers, ...(detail ? { detail } : {}) });
+
+  return {
+    forRoute(r) {
+      if (r.auth === undefined && r.policy === undefined) return undefined;
+      return {
+        id: r.id,
+        environment: r.environment,
+        standingAccess: r.standingAccess === true,
+        auth: r.auth,
+        policy: r.policy ? compilePolicy(r.policy) : undefined,
+      };
+    },
+
+    reserves: (path) => {
+      const p = path.split("?")[0] as string;
+      return (
+        p === CALLBACK_PATH ||
+        p === LOGOUT_PATH ||
+        p === BACKCHANNEL_LOGOUT_PATH ||
+        p === TOKEN_PATH ||
+        p === JWKS_PATH
+      );
+    },
+
+    async answer(req, res, ctx) {
+      const url = new URL(ctx.path, origin(req, ctx));
+      const secure = ctx.encrypted;
+      try {
+        switch (url.pathname) {
+          case JWKS_PATH:
+            return sendJson(res, 200, await keys.jwks(), { "cache-control": "public, max-age=300" });
+          case TOKEN_PATH: {
+            const body = await readBody(req, MAX_FORM_BYTES);
+            if (body === undefined) return sendJson(res, 413, { error: "invalid_request" });
+            const answer = await tokenEndpoint.handleTokenRequest({
+              method: req.method ?? "GET",
+              headers: req.headers,
+              body,
+              ip: ctx.client,
+            });
+            return sendJson(res, answer.status, answer.json, answer.headers);
+          }
+          case CALLBACK_PATH: {
+            if (!rp) return sendJson(res, 404, { error: "no identity provider is configured" });
+            const done = await rp.finishLogin({
+              callbackUrl: url.href,
+              cookieHeader: req.headers.cookie,
+              ip: ctx.client,
+            });
+            return redirect(res, done.returnTo, done.setCookies);
+          }
+          case LOGOUT_PATH: {
+            const session = await sessionOf(req, secure);
+            const cleared = [clearCookie(sessionCookieName(secure), secure)];
+            if (!session || !rp) {
+              if (session) await sessions.destroy(session.handle);
+              return redirect(res, "/", cleared);
+            }
+            const out = await rp.logout(session, `${origin(req, ctx)}/`);
+            return redirect(res, out.redirectUrl, cleared);
+          }
+          case BACKCHANNEL_LOGOUT_PATH: {
+            if (!rp || req.method !== "POST") return sendJson(res, 400, { error: "invalid_request" });
+            const body = await readBody(req, MAX_FORM_BYTES);
+            const token = body ? new URLSearchParams(body.toString("utf8")).get("logout_token") : null;
+            if (!token) return sendJson(res, 400, { error: "invalid_request" });
+            await rp.backChannelLogout(token);
+            return sendJson(res, 200, {});
+          }
+        }
+        return sendJson(res, 404, { error: "not found" });
+      } catch (err) {
+        if (err instanceof TooManyAttempts)
+          return sendJson(res, 429, { error: err.message }, { "retry-after": String(err.retryAfterS) });
+        if (err instanceof LoginFailed || err instanceof Invalid)
+          return sendJson(res, err.status, { error: err.message });
+        if (err instanceof RampartError) return sendJson(res, err.status, { error: err.message });
+        o.logger?.error({ err: (err as Error).message, path: url.pathname }, "identity endpoint failed");
+        return sendJson(res, 500, { error: "internal error" });
+      }
+    },
+
+    async authorize(req, route, ctx) {
+      const now = clock.now();
+      let identity: Identity | undefined;
+      let sessionId: string | undefined;
+      let bearer = false;
+      if (route.auth) {
+        const found = await authenticate(req, route.auth, ctx.encrypted);
+        if (found && "failed" in found)
+          return refuse(
+            401,
+            "auth_failed",
+            "the credential was not accepted",
+            { "www-authenticate": 'Bearer realm="rampart", error="invalid_token"' },
+            found.failed,
+          );
+        if (found === undefined && !route.auth.required) {
+          // Optional sign-in: the request goes on anonymous, and the policy decides.
+        } else if (found === undefined) {
+          const provider = route.auth.provider;
+          if (rp && provider !== undefined && navigates(req)) {
+            const start = await rp.beginLogin({
+              provider,
+              origin: origin(req, ctx),
+              returnTo: ctx.path,
+              ip: ctx.client,
+            });
+            return refuse(302, "auth_required", "sign in first", {
+              location: start.redirectUrl,
+              "set-cookie": start.setCookie,
+              "cache-control": "no-store",
+            });
+          }
+          return refuse(401, "auth_required", "authentication required", {
+            "www-authenticate": 'Bearer realm="rampart"',
+          });
+        } else {
+          identity = await withRoles(found.identity, route, now);
+          sessionId = found.sessionId;
+          bearer = found.bearer;
+          // On prod, people without standing access need a grant in force for this route.
+          if (
+            !standingAccessAllowed(route.environment, identity, route) &&
+            (identity.grants ?? []).length === 0
+          )
+            return refuse(
+              403,
+              "jit_required",
+              `this is a ${route.environment} route: request just-in-time access to use it`,
+              {},
+              identity.subject,
+            );
+        }
+      }
+      let shadowDenied: string | undefined;
+      if (route.policy) {
+        const request: AccessRequest = {
+          method: req.method ?? "GET",
+          path: ctx.path.split("?")[0] as string,
+          host: (req.headers.host ?? "").replace(/:\d+$/, ""),
+          ip: ctx.client,
+          now,
+          ...(ctx.country !== undefined ? { country: ctx.country } : {}),
+          ...(route.environment !== undefined ? { environment: route.environment } : {}),
+        };
+        const cert = clientCertificate(req);
+        if (cert) request.clientCertificate = cert;
+        const decision = route.policy.evaluate(identity, request);
+        const rule = decision.rule
+          ? `${decision.rule.kind}[${decision.rule.index}]${decision.rule.name ? ` ${decision.rule.name}` : ""}`
+          : "default deny";
+        if (!decision.allowed)
+          return refuse(
+            403,
+            "policy_denied",
+            "you are not allowed to use this route",
+            {},
+            `${identity?.subject ?? "anonymous"} ${rule}`,
+          );
+        if (decision.shadowDenied) shadowDenied = `${identity?.subject ?? "anonymous"} ${rule}`;
+      }
+      const headers =
+        identity && route.auth?.identityHeaders
+          ? await assertions.identityHeaders(identity, {
+              audience: route.id,
+              ...(sessionId ? { sessionId } : {}),
+            })
+          : {};
+      return {
+        allowed: true,
+        identity,
+        headers,
+        dropAuthorization: bearer,
+        ...(shadowDenied ? { shadowDenied } : {}),
+      };
+    },
+
+    async close() {
+      await Promise.all([revocations.close(), apiKeys.close(), sessions.close(), grants.close()]);
+    },
+  };
+}
