@@ -3,7 +3,7 @@
 // and a real (headless) Chromium solves the challenge page on its own.
 import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, expect, test } from "vitest";

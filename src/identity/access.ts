@@ -31,7 +31,6 @@ import {
   readCookie,
   type Session,
   sessionCookieName,
-  stripRampartCookies,
 } from "./sessions/index.ts";
 import { createRelyingParty, LoginFailed, TooManyAttempts } from "./sso/index.ts";
 import { createAssertionSigner, createTokenKeys, JWKS_PATH } from "./tokens/index.ts";
