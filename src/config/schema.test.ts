@@ -36,7 +36,47 @@ describe("schema", () => {
         period: "month",
       },
       routes: [],
+      identity: {
+        providers: [],
+        sessions: { idleTimeoutMinutes: 30, absoluteTimeoutHours: 12 },
+        tokens: { algorithm: "EdDSA", rotationHours: 24 },
+        serviceAccounts: [],
+        clientCertificates: [],
+      },
+      rbac: { roles: {}, bindings: [] },
+      jit: { requestExpiryHours: 24, roles: [], notify: { webhooks: [], slack: [] } },
     });
+  });
+
+  it("refuses identity settings that would widen access or point nowhere", async () => {
+    const problems = (routes: unknown[], identity: unknown = {}) =>
+      rampartConfigSchema
+        .safeParse({ version: 1, identity, routes })
+        .error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    const upstream = "http://127.0.0.1:1";
+    // Sign-in with no policy would admit anyone the provider knows: say who may use the route.
+    expect(problems([{ path: "/a", upstream, auth: {} }])).toEqual([
+      expect.stringMatching(/^routes\.0\.policy: a route with auth needs a policy/),
+    ]);
+    const policy = { rules: [{ allow: { groups: ["sre"] } }] };
+    expect(problems([{ path: "/a", upstream, auth: { provider: "okta" }, policy }])).toEqual([
+      "routes.0.auth.provider: no identity provider 'okta' (identity.providers: none)",
+    ]);
+    expect(problems([{ path: "/a", upstream, policy: { rules: [{ allow: { grups: ["sre"] } }] } }])).toEqual([
+      expect.stringMatching(/^routes\.0\.policy\.rules\.0\.allow: Unrecognized key: "grups"/),
+    ]);
+    expect(
+      problems([
+        { path: "/a", upstream, id: "tools" },
+        { path: "/b", upstream, id: "tools" },
+      ]),
+    ).toEqual(["routes.1.id: routes[0] has the id 'tools' too; give one an id of its own"]);
+    expect(problems([{ path: "/a", upstream, standingAccess: true }])).toEqual([
+      "routes.0.standingAccess: applies to environment: prod routes only",
+    ]);
+    expect(problems([], { tokens: { secret: "short" } })).toEqual([
+      "identity.tokens.secret: secret must be at least 32 characters",
+    ]);
   });
 
   it("reads a route's parameter allowlist and refuses an enum without values", () => {
