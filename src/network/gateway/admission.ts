@@ -186,6 +186,17 @@ export function createAdmission(o: {
       decisions.record("geo_denied", rc.name, client, country ?? "unknown");
       return refuse(403, "requests from your country are not allowed here", rc.name);
     }
+    // Rate limits come before sign-in: a flood must not fill hot state with login records.
+    const rate = rc.limiter ? await rc.limiter.check(client, rc.name, req.headers) : undefined;
+    if (rate?.kind === "unavailable")
+      return refuse(503, "rate limiting is unavailable; try again shortly", rc.name, { "retry-after": "5" });
+    if (rate?.kind === "limited") {
+      decisions.record("rate_limited", rc.name, client, rate.limit);
+      return refuse(429, "too many requests", rc.name, {
+        "retry-after": String(rate.retryAfterS),
+        ...rate.headers,
+      });
+    }
     const context = { client, country, encrypted, path };
     const authorized = rc.access && access ? await access.authorize(req, rc.access, context) : undefined;
     if (authorized && !authorized.allowed) {
@@ -217,16 +228,6 @@ export function createAdmission(o: {
         ...refuse(403, "this route admits browsers after a JavaScript check", rc.name),
         respond: (req, res) => policy.challenge(req, res, client, requestId),
       };
-    }
-    const rate = rc.limiter ? await rc.limiter.check(client, rc.name, req.headers) : undefined;
-    if (rate?.kind === "unavailable")
-      return refuse(503, "rate limiting is unavailable; try again shortly", rc.name, { "retry-after": "5" });
-    if (rate?.kind === "limited") {
-      decisions.record("rate_limited", rc.name, client, rate.limit);
-      return refuse(429, "too many requests", rc.name, {
-        "retry-after": String(rate.retryAfterS),
-        ...rate.headers,
-      });
     }
     const forwardHeaders = upstreamRequestHeaders(req.headers, {
       client,
