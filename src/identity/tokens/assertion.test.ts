@@ -51,6 +51,23 @@ describe("identity assertions", () => {
     ).rejects.toThrow();
   });
 
+  it("never hands one identity's cached assertion to another with the same claims", async () => {
+    const { signer } = setup();
+    const service = (subject: string): Identity => ({
+      kind: "service",
+      subject,
+      groups: [],
+      roles: ["reader"],
+      claims: {},
+      credential: "access-token",
+    });
+    const a = await signer.signAssertion(service("billing"), { audience: "api" });
+    const b = await signer.signAssertion(service("reports"), { audience: "api" });
+    const sub = (jwt: string) =>
+      JSON.parse(Buffer.from(jwt.split(".")[1] as string, "base64url").toString()).sub as string;
+    expect([sub(a), sub(b)]).toEqual(["billing", "reports"]);
+  });
+
   it("reuses one assertion per session and audience until it nears expiry", async () => {
     const { clock, signer } = setup();
     const first = await signer.signAssertion(alice, { audience: "grafana", sessionId: "s1" });

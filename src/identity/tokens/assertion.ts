@@ -57,8 +57,9 @@ export function createAssertionSigner(opts: AssertionSignerOptions): AssertionSi
     const lifetime = o.lifetimeSeconds ?? defaultLifetime;
     const { kid } = await opts.keys.signingKey();
     const claims = assertedClaims(identity);
-    // The claims are part of the key: when a grant expires the roles change, and so does the assertion.
-    const key = `${o.sessionId ?? ""}\n${o.audience}\n${kid}\n${lifetime}\n${digest(claims)}`;
+    // The subject and claims are part of the key: two identities never share an assertion, and
+    // when a grant expires the roles change, and so does the assertion.
+    const key = `${o.sessionId ?? ""}\n${identity.subject}\n${o.audience}\n${kid}\n${lifetime}\n${digest(claims)}`;
     const now = opts.clock.now().getTime() / 1000;
     const hit = cache.get(key);
     if (hit) {
