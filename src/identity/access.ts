@@ -5,8 +5,9 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
+import { decodeJwt, decodeProtectedHeader } from "jose";
 import type { Clock } from "../platform/clock.ts";
-import { Invalid, RampartError, Unauthorized } from "../platform/errors.ts";
+import { Invalid, RampartError, Unauthorized, Unavailable } from "../platform/errors.ts";
 import type { SecurityEvent } from "../platform/events/index.ts";
 import type { HotState } from "../platform/hotstate/index.ts";
 import type { Logger } from "../platform/logging.ts";
@@ -33,7 +34,7 @@ import {
   sessionCookieName,
 } from "./sessions/index.ts";
 import { createRelyingParty, LoginFailed, TooManyAttempts } from "./sso/index.ts";
-import { createAssertionSigner, createTokenKeys, JWKS_PATH } from "./tokens/index.ts";
+import { ACCESS_TOKEN_TYPE, createAssertionSigner, createTokenKeys, JWKS_PATH } from "./tokens/index.ts";
 import type { AccessRequest, ClientCertificate, Identity } from "./types.ts";
 
 export const CALLBACK_PATH = "/.rampart/sso/callback";
@@ -92,12 +93,13 @@ export interface GatewayAccess {
   /** Whether `path` is one of Rampart's own identity endpoints (answered by `answer`). */
   reserves(path: string): boolean;
   answer(req: IncomingMessage, res: ServerResponse, ctx: AccessContext): Promise<void>;
+  /** Whether an Authorization header carries a Rampart credential (never forwarded, on any route). */
+  carriesCredential(authorization: string | undefined): boolean;
   /** The identity step for a request on a route with `auth` or `policy`. */
   authorize(req: IncomingMessage, route: RouteIdentity, ctx: AccessContext): Promise<AccessOutcome>;
   close(): Promise<void>;
 }
 
-const REFRESH_BEFORE_MS = 60_000;
 const MAX_FORM_BYTES = 64 * 1024;
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
@@ -149,6 +151,26 @@ function clientCertificate(req: IncomingMessage): ClientCertificate | undefined 
       .map((s) => s.trim())
       .filter(Boolean),
   };
+}
+
+/**
+ * Whether an Authorization header carries one of Rampart's own credentials (an API key, or an access
+ * token this deployment issued), even on a route that does not accept it: those are never forwarded.
+ */
+function carriesRampartCredential(authorization: string | undefined, issuer: string): boolean {
+  let token: string | undefined;
+  try {
+    token = readBearerToken(authorization);
+  } catch {
+    return false; // not a bearer token: the app's own scheme
+  }
+  if (token === undefined) return false;
+  if (token.startsWith("rpk_")) return true;
+  try {
+    return decodeProtectedHeader(token).typ === ACCESS_TOKEN_TYPE && decodeJwt(token).iss === issuer;
+  } catch {
+    return false;
+  }
 }
 
 /** A browser navigating (not an API call): it can follow a redirect to the sign-in page. */
@@ -221,18 +243,17 @@ export async function createGatewayAccess(o: {
   const origin = (req: IncomingMessage, ctx: AccessContext) =>
     `${ctx.encrypted ? "https" : "http"}://${req.headers.host ?? "localhost"}`;
 
-  /** The session behind the request's cookie, refreshed when its access token is about to lapse. */
+  /** The session behind the request's cookie, refreshed once the provider's access token has lapsed. */
   async function sessionOf(req: IncomingMessage, secure: boolean): Promise<Session | null> {
     const id = readCookie(req.headers.cookie, sessionCookieName(secure));
     if (id === undefined) return null;
     const session = await sessions.get(id);
     if (session === null || rp === undefined) return session;
+    // The provider's access token never leaves the gateway: its expiry only says when to ask the
+    // provider about the user again. Refreshing ahead of it would call the provider on every
+    // request whenever its tokens live shorter than the lead.
     const expiresAt = session.tokens.expiresAt;
-    if (
-      expiresAt !== undefined &&
-      expiresAt - clock.now().getTime() < REFRESH_BEFORE_MS &&
-      session.tokens.refreshToken
-    )
+    if (expiresAt !== undefined && expiresAt <= clock.now().getTime() && session.tokens.refreshToken)
       return rp.refresh(session);
     return session;
   }
@@ -384,7 +405,20 @@ export async function createGatewayAccess(o: {
       let sessionId: string | undefined;
       let bearer = false;
       if (route.auth) {
-        const found = await authenticate(req, route.auth, ctx.encrypted);
+        let found: Authenticated;
+        try {
+          found = await authenticate(req, route.auth, ctx.encrypted);
+        } catch (err) {
+          // The provider (or hot state) cannot answer a refresh: fail closed, but say so and when to retry.
+          if (!(err instanceof Unavailable)) throw err;
+          return refuse(
+            503,
+            "auth_required",
+            "sign-in cannot be checked right now; try again shortly",
+            { "retry-after": "5" },
+            "unavailable",
+          );
+        }
         if (found && "failed" in found)
           return refuse(
             401,
@@ -469,10 +503,13 @@ export async function createGatewayAccess(o: {
         allowed: true,
         identity,
         headers,
-        dropAuthorization: bearer,
+        dropAuthorization: bearer || carriesRampartCredential(req.headers.authorization, issuer),
         ...(shadowDenied ? { shadowDenied } : {}),
       };
     },
+
+    carriesCredential: (authorization) =>
+      authorization !== undefined && carriesRampartCredential(authorization, issuer),
 
     async close() {
       await Promise.all([revocations.close(), apiKeys.close(), sessions.close(), grants.close()]);

@@ -237,13 +237,17 @@ export function createAdmission(o: {
       requestId,
     });
     if (bot) botForwardHeaders(forwardHeaders, bot);
-    if (authorized) {
-      const cookie = stripRampartCookies(req.headers.cookie);
-      if (cookie === undefined) delete forwardHeaders.cookie;
-      else forwardHeaders.cookie = cookie;
-      if (authorized.dropAuthorization) delete forwardHeaders.authorization;
-      Object.assign(forwardHeaders, authorized.headers);
+    // Rampart's cookies and credentials reach no upstream, on any route: an app behind a public
+    // route could otherwise replay a user's session.
+    const cookie = req.headers.cookie;
+    if (cookie !== undefined && cookie.includes("rampart_")) {
+      const left = stripRampartCookies(cookie);
+      if (left === undefined) delete forwardHeaders.cookie;
+      else forwardHeaders.cookie = left;
     }
+    if (authorized?.dropAuthorization || access?.carriesCredential(req.headers.authorization))
+      delete forwardHeaders.authorization;
+    if (authorized) Object.assign(forwardHeaders, authorized.headers);
     const routeAccess = rc.access;
     return {
       refused: false,
