@@ -3,11 +3,13 @@ import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../platform/logging.ts";
+import { registerAccessCommands } from "./access.ts";
 import { registerAuditCommands } from "./audit.ts";
 import { registerBlockCommands } from "./blocks.ts";
 import { registerWafCommands } from "./waf.ts";
 import { registerPolicyCommands } from "./policy.ts";
 import { registerConfigCommands } from "./config.ts";
+import { registerIdentityCommands } from "./identity.ts";
 import { parseWorkers, superviseGateway } from "./gateway-workers.ts";
 import { runGateway, runServer, runUp } from "./up.ts";
 
@@ -92,6 +94,8 @@ registerAuditCommands(program);
 registerBlockCommands(program);
 registerWafCommands(program);
 registerPolicyCommands(program);
+registerAccessCommands(program);
+registerIdentityCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as Error & { code?: string };

@@ -58,6 +58,11 @@ export const serverConfigSchema = z.strictObject({
   port: integer(0, 65_535).default(7600),
   /** URL users reach the console/API at, when it differs from host:port (behind a load balancer). */
   publicUrl: httpUrl().optional(),
+  /**
+   * The id of the gateway route in front of the API: people signed in there reach the API with
+   * the gateway's identity assertion, addressed to this audience. Absent: no assertions accepted.
+   */
+  assertionAudience: z.string().min(1).optional(),
 });
 
 export const databaseConfigSchema = z.strictObject({

@@ -11,6 +11,7 @@ import { Invalid, RampartError } from "../platform/errors.ts";
 import { securityEventSchema } from "../platform/events/index.ts";
 import { bearerAuth } from "./auth.ts";
 import { registerBlockRoutes } from "./gateway-blocks.ts";
+import { registerIdentityRoutes } from "./identity-routes.ts";
 import type { Runtime } from "./runtime.ts";
 
 const eventBatchSchema = z.strictObject({
@@ -60,7 +61,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   });
 
   const ingestAuth = bearerAuth(() => rt.config.events.ingestTokens);
-  const adminAuth = bearerAuth(() => rt.adminTokens.map((token) => ({ name: "admin", token })));
+  const authorize = rt.identity.callers.authorize;
 
   app.get(
     "/healthz",
@@ -120,7 +121,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       },
     },
     async (req) => {
-      adminAuth(req);
+      await authorize(req, "audit:read");
       const q = req.query as Record<string, string | undefined>;
       return queryEntries(
         rt.store.db.withTables<AuditTables>(),
@@ -134,7 +135,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     "/api/v1/audit/logs",
     { schema: { ...audit, description: "Logs per retention class and period." } },
     async (req) => {
-      adminAuth(req);
+      await authorize(req, "audit:read");
       return { logs: await rt.audit.logs(), verifierKey: rt.audit.verifierKey };
     },
   );
@@ -145,7 +146,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       schema: { ...audit, description: "Verify every log (or one) against its MACs and signed checkpoints." },
     },
     async (req) => {
-      adminAuth(req);
+      await authorize(req, "audit:verify");
       const log = (req.query as { log?: string }).log;
       return rt.audit.verify(log ? { log } : {});
     },
@@ -155,7 +156,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     "/api/v1/audit/checkpoint",
     { schema: { ...audit, description: "Sign a checkpoint now for every log that grew." } },
     async (req) => {
-      adminAuth(req);
+      await authorize(req, "audit:write");
       await rt.bus.flush();
       return { checkpoints: await rt.audit.checkpoint() };
     },
@@ -165,7 +166,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     "/api/v1/audit/proof/inclusion",
     { schema: { ...audit, description: "Inclusion proof of an entry (by id) in a signed checkpoint." } },
     async (req) => {
-      adminAuth(req);
+      await authorize(req, "audit:read");
       const { entry } = req.query as { entry?: string };
       if (!entry) throw new Invalid("required", "entry");
       return rt.audit.inclusionProof(entry);
@@ -176,7 +177,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     "/api/v1/audit/proof/consistency",
     { schema: { ...audit, description: "Consistency proof between two sizes of a log." } },
     async (req) => {
-      adminAuth(req);
+      await authorize(req, "audit:read");
       const { log, from, to } = req.query as { log?: string; from?: string; to?: string };
       if (!log) throw new Invalid("required", "log");
       const fromSize = Number(from);
@@ -194,7 +195,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       },
     },
     async (req) => {
-      adminAuth(req);
+      await authorize(req, "audit:read");
       const { value } = parseBody(z.strictObject({ value: z.string() }), req.body);
       return { hash: rt.audit.hashValue(value) };
     },
@@ -204,7 +205,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     "/api/v1/audit/export",
     { schema: { ...audit, description: "Build an offline-verifiable export bundle for [from, to)." } },
     async (req) => {
-      adminAuth(req);
+      await authorize(req, "audit:read");
       const { from, to } = parseBody(
         z.strictObject({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) }),
         req.body,
@@ -224,7 +225,8 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     },
   );
 
-  registerBlockRoutes(app, rt, { adminAuth, parseBody });
+  registerBlockRoutes(app, rt, { authorize, parseBody });
+  registerIdentityRoutes(app, rt.identity, { authorize, parseBody });
 
   return app;
 }

@@ -19,7 +19,22 @@ test("a block whose audit event cannot be written is not left in force, nor is i
     },
   } as unknown as EventBus;
   const app = Fastify();
-  registerBlockRoutes(app, { hot, clock, bus }, { adminAuth: () => "ops", parseBody: (_s, b) => b as never });
+  const ops = {
+    identity: {
+      kind: "user",
+      subject: "corp:ops",
+      groups: [],
+      roles: ["operator"],
+      claims: {},
+      credential: "session",
+    },
+    actor: { kind: "user", id: "corp:ops" },
+  } as const;
+  registerBlockRoutes(
+    app,
+    { hot, clock, bus },
+    { authorize: async () => ops, parseBody: (_s, b) => b as never },
+  );
   const list = createBlockList(hot, { clock });
   const add = (target: string) =>
     app.inject({

@@ -1,10 +1,11 @@
 // The control-plane API for dynamic IP blocks: operators (and, later, incident playbooks) block an
 // address or range for a while; every gateway replica sharing the hot state enforces it within
 // seconds. Each change is an audited event.
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { createBlockList, type IpBlock } from "../network/gateway/blocks.ts";
-import { newEvent } from "../platform/events/index.ts";
+import { type EventRef, newEvent } from "../platform/events/index.ts";
+import type { RouteKit } from "./identity-routes.ts";
 import type { Runtime } from "./runtime.ts";
 
 const newBlockSchema = z.strictObject({
@@ -20,20 +21,17 @@ const newBlockSchema = z.strictObject({
 export function registerBlockRoutes(
   app: FastifyInstance,
   rt: Pick<Runtime, "hot" | "clock" | "bus">,
-  o: {
-    adminAuth: (req: FastifyRequest) => string;
-    parseBody: <T>(schema: z.ZodType<T>, body: unknown) => T;
-  },
+  o: RouteKit,
 ): void {
   const blocks = createBlockList(rt.hot, { clock: rt.clock });
   const schema = { tags: ["gateway"], security: [{ bearer: [] }] };
-  const audit = async (type: string, by: string, b: IpBlock) => {
+  const audit = async (type: string, by: EventRef, b: IpBlock) => {
     await rt.bus.publish([
       newEvent(
         {
           type,
           severity: "medium",
-          actor: { kind: "token", id: by },
+          actor: by,
           target: { kind: "ip", id: b.target },
           data: { reason: b.reason, expiresAt: b.expiresAt },
         },
@@ -46,7 +44,7 @@ export function registerBlockRoutes(
     "/api/v1/gateway/blocks",
     { schema: { ...schema, description: "Dynamic IP blocks in force, with their expiry." } },
     async (req) => {
-      o.adminAuth(req);
+      await o.authorize(req, "gateway:blocks:read");
       return { blocks: await blocks.list() };
     },
   );
@@ -61,11 +59,11 @@ export function registerBlockRoutes(
       },
     },
     async (req, reply) => {
-      const by = o.adminAuth(req);
+      const { actor } = await o.authorize(req, "gateway:blocks:write");
       const { target, ttlSeconds, reason } = o.parseBody(newBlockSchema, req.body);
-      const block = await blocks.add({ target, ttlSeconds, reason, by });
+      const block = await blocks.add({ target, ttlSeconds, reason, by: actor.id });
       // No change without its audit entry: a block that cannot be recorded is taken back.
-      await audit("gateway.block_added", by, block).catch(async (err: unknown) => {
+      await audit("gateway.block_added", actor, block).catch(async (err: unknown) => {
         await blocks.remove(block.target).catch(() => {});
         throw err;
       });
@@ -82,9 +80,9 @@ export function registerBlockRoutes(
       },
     },
     async (req) => {
-      const by = o.adminAuth(req);
+      const { actor } = await o.authorize(req, "gateway:blocks:write");
       const block = await blocks.remove((req.params as { target: string }).target);
-      await audit("gateway.block_removed", by, block).catch(async (err: unknown) => {
+      await audit("gateway.block_removed", actor, block).catch(async (err: unknown) => {
         const left = Math.ceil((Date.parse(block.expiresAt) - rt.clock.now().getTime()) / 1000);
         if (left > 0) await blocks.add({ ...block, ttlSeconds: left }).catch(() => {});
         throw err;

@@ -24,8 +24,9 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-// Built into long-lived parts at start (listener, store, hot state, audit log): a reload cannot swap them.
-const restartSections = ["server", "database", "hotState", "audit"] as const;
+// Built into long-lived parts at start (listener, store, hot state, audit log, token keys, service
+// accounts, RBAC roles): a reload cannot swap them. The JIT policy and routes follow reloads.
+const restartSections = ["server", "database", "hotState", "audit", "identity", "rbac"] as const;
 
 /** Where a running server records its address, so local CLI commands can reach it. */
 export function serverStatePath(dataDir: string): string {

@@ -11,12 +11,15 @@ import {
   createAuditLog,
   openAuditKeys,
 } from "../monitoring/audit/index.ts";
+import { jitMigrations } from "../identity/jit/index.ts";
 import { countEvents, createMetrics, type Metrics } from "../monitoring/metrics/index.ts";
 import { type Clock, systemClock } from "../platform/clock.ts";
 import { createEventBus, type EventBus, newEvent, systemActor } from "../platform/events/index.ts";
 import { createHotState, type HotState } from "../platform/hotstate/index.ts";
 import type { Logger } from "../platform/logging.ts";
 import { openStore, type Store } from "../platform/store/index.ts";
+import { type ServerIdentity, startServerIdentity } from "./identity.ts";
+import { bindingMigrations } from "./rbac-bindings.ts";
 
 export interface Runtime {
   /** The config in force; replaced whole when a reload is accepted. */
@@ -31,10 +34,12 @@ export interface Runtime {
   readonly dataDir: string;
   /** Tokens allowed to call the admin API (constant-time compared by the server). */
   readonly adminTokens: readonly string[];
+  /** API callers and RBAC, just-in-time access, API keys, revocation. */
+  readonly identity: ServerIdentity;
   close(): Promise<void>;
 }
 
-export const migrations = { ...auditMigrations };
+export const migrations = { ...auditMigrations, ...jitMigrations, ...bindingMigrations };
 
 /** Path of the admin token created on first start of an embedded deployment. */
 export function adminTokenPath(dataDir: string): string {
@@ -101,7 +106,8 @@ export async function startRuntime(opts: {
   const clock = opts.clock ?? systemClock;
   const dataDir = resolve(config.database.dataDir);
   const store = await openStore({ url: config.database.url, dataDir, migrations });
-  const hot = createHotState({ redisUrl: config.hotState.redisUrl });
+  // The whole section: a key prefix given here (tests sharing one Redis) reaches the backend.
+  const hot = createHotState(config.hotState);
   const metrics = createMetrics();
   const audit = createAuditLog({
     store,
@@ -123,6 +129,23 @@ export async function startRuntime(opts: {
   const adminTokens = process.env.RAMPART_ADMIN_TOKEN
     ? [process.env.RAMPART_ADMIN_TOKEN]
     : [bootstrapAdminToken(dataDir)];
+  // Follows reloads: the server replaces `config` on the runtime object.
+  const live = { config };
+  const identity = await startServerIdentity({
+    config: () => live.config,
+    store,
+    hot,
+    clock,
+    emit: (e) => bus.emit(e),
+    logger,
+    adminTokens,
+  }).catch(async (err: unknown) => {
+    await bus.close().catch(() => {});
+    await audit.close().catch(() => {});
+    await hot.close();
+    await store.close();
+    throw err;
+  });
   bus.emit(
     newEvent(
       {
@@ -153,7 +176,12 @@ export async function startRuntime(opts: {
   expiry.unref();
   let closed = false;
   return {
-    config,
+    get config() {
+      return live.config;
+    },
+    set config(next) {
+      live.config = next;
+    },
     store,
     hot,
     bus,
@@ -163,10 +191,16 @@ export async function startRuntime(opts: {
     clock,
     dataDir,
     adminTokens,
+    identity,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(expiry);
+      await identity
+        .close()
+        .catch((err) =>
+          logger.error({ err: (err as Error).message }, "identity services did not stop cleanly"),
+        );
       bus.emit(newEvent({ type: "server.stopped", actor: systemActor, retention: "audit" }, clock.now()));
       await bus
         .close()

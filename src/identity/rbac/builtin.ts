@@ -12,6 +12,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, Role>> = Object.freeze({
     description: "security configuration, blocks, WAF, secrets policy, incidents; not RBAC itself",
     permissions: [
       "**:read",
+      "audit:verify",
       "gateway:**",
       "policy:**",
       "identity:**",
@@ -35,7 +36,8 @@ export const BUILT_IN_ROLES: Readonly<Record<string, Role>> = Object.freeze({
   },
   auditor: {
     description: "read-only everywhere, audit log included; never secret values",
-    permissions: ["**:read", "secrets:list"],
+    // Verifying the audit log is reading it with proofs: the auditor's job.
+    permissions: ["**:read", "audit:verify", "secrets:list"],
     refuse: ["secrets:read"],
   },
 });
