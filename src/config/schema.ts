@@ -446,6 +446,12 @@ export const tlsSchema = z
     minVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
     /** Answer plain HTTP with a permanent redirect to HTTPS. */
     redirectHttp: z.boolean().default(true),
+    /**
+     * CA bundle (PEM file) that client certificates are verified against. Clients are asked for a
+     * certificate, never required to send one; routes whose auth accepts client-certificate admit
+     * the verified ones that identity.clientCertificates maps.
+     */
+    clientCaFile: z.string().min(1).optional(),
   })
   .superRefine((t, ctx) => {
     if (t.certificates.length === 0 && !t.acme)

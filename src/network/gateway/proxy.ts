@@ -2,6 +2,7 @@
 // (admission.ts: client, route, checks) and are then forwarded to an upstream pool (forward.ts).
 // This file wires those parts together, listens, and shuts down in order.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { readFileSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
@@ -181,9 +182,12 @@ export async function startGateway(opts: {
     // How often Node looks for connections past those timeouts (default 30 s: too coarse).
     connectionsCheckingInterval: Math.min(1000, g.clientHeaderTimeoutMs),
   };
+  // Read once at start, like the certificate files' first load: a missing file stops the gateway.
+  const clientCa = g.tls?.clientCaFile ? readFileSync(g.tls.clientCaFile) : undefined;
   const certificates = g.tls
     ? loadCertificates(g.tls.certificates, {
         minVersion: g.tls.minVersion,
+        clientCa,
         clock,
         logger: opts.logger,
         emit: opts.emit,
@@ -213,7 +217,7 @@ export async function startGateway(opts: {
       ? createHttpsServer(
           {
             ...serverOptions,
-            ...serverTls(tls.minVersion),
+            ...serverTls({ minVersion: tls.minVersion, clientCa }),
             SNICallback: (name, cb) => cb(null, certificates.contextFor(name)),
             ...certificates.defaultOptions(),
           },
@@ -223,7 +227,9 @@ export async function startGateway(opts: {
         )
       : undefined;
   if (secure && certificates && tls)
-    certificates.onDefaultChange((pem) => secure.setSecureContext({ ...pem, ...serverTls(tls.minVersion) }));
+    certificates.onDefaultChange((pem) =>
+      secure.setSecureContext({ ...pem, ...serverTls({ minVersion: tls.minVersion, clientCa }) }),
+    );
   if (secure && acme) acme.attach(secure);
   const servers = secure ? [server, secure] : [server];
   for (const s of servers) {

@@ -73,27 +73,33 @@ export const TLS12_CIPHERS = [
   "ECDHE-RSA-CHACHA20-POLY1305",
 ].join(":");
 
-/** Options every server-side secure context of the gateway shares. */
-export const serverTls = (minVersion: TlsVersion) => ({
-  minVersion,
+export interface ServerTlsOptions {
+  minVersion: TlsVersion;
+  /** CAs (PEM) that client certificates are verified against; absent: none are asked for. */
+  clientCa?: Buffer | undefined;
+}
+
+/**
+ * Options every server-side secure context of the gateway shares. Client certificates are asked
+ * for, never required: the handshake succeeds without one or with an unverified one, and the
+ * identity step admits only verified certificates that config maps to an identity.
+ */
+export const serverTls = (o: ServerTlsOptions) => ({
+  minVersion: o.minVersion,
   ciphers: TLS12_CIPHERS,
   honorCipherOrder: true,
+  ...(o.clientCa ? { ca: o.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
 });
 
-function fromPem(hosts: string[], source: Loaded["source"], pem: PemPair, minVersion: TlsVersion): Loaded {
+function fromPem(hosts: string[], source: Loaded["source"], pem: PemPair, tls: ServerTlsOptions): Loaded {
   const x509 = new X509Certificate(pem.cert);
   // createSecureContext checks that the key matches the certificate.
-  const context = createSecureContext({ ...pem, ...serverTls(minVersion) });
+  const context = createSecureContext({ ...pem, ...serverTls(tls) });
   return { hosts, source, pem, context, notAfter: new Date(x509.validTo), fingerprint: x509.fingerprint256 };
 }
 
-function load(c: CertificateConfig, minVersion: TlsVersion): Loaded {
-  return fromPem(
-    c.hosts,
-    "file",
-    { cert: readFileSync(c.certFile), key: readFileSync(c.keyFile) },
-    minVersion,
-  );
+function load(c: CertificateConfig, tls: ServerTlsOptions): Loaded {
+  return fromPem(c.hosts, "file", { cert: readFileSync(c.certFile), key: readFileSync(c.keyFile) }, tls);
 }
 
 function hostMatches(pattern: string, host: string): boolean {
@@ -108,8 +114,7 @@ const sameHosts = (a: readonly string[], b: readonly string[]) =>
 
 export function loadCertificates(
   list: readonly CertificateConfig[],
-  o: {
-    minVersion: TlsVersion;
+  o: ServerTlsOptions & {
     clock: Clock;
     logger?: Logger | undefined;
     /** Where `gateway.certificate_expiring` events go. */
@@ -120,7 +125,7 @@ export function loadCertificates(
   },
 ): CertificateStore {
   // Throws on a bad file at start: a gateway must not come up without its certificates.
-  const files = list.map((c) => load(c, o.minVersion));
+  const files = list.map((c) => load(c, o));
   // Issued at runtime; searched after the files, so a configured certificate wins.
   const added: Loaded[] = [];
   const all = () => [...files, ...added];
@@ -175,7 +180,7 @@ export function loadCertificates(
     const onChange = (cur: Stats, prev: Stats) => {
       if (cur.mtimeMs === prev.mtimeMs) return;
       try {
-        const fresh = load(list[i] as CertificateConfig, o.minVersion);
+        const fresh = load(list[i] as CertificateConfig, o);
         files[i] = fresh;
         check(fresh);
         if (i === 0) defaultListener?.(fresh.pem);
@@ -208,7 +213,7 @@ export function loadCertificates(
       defaultListener = listener;
     },
     put(hosts, pem) {
-      const fresh = fromPem([...hosts], "acme", pem, o.minVersion);
+      const fresh = fromPem([...hosts], "acme", pem, o);
       const i = added.findIndex((l) => sameHosts(l.hosts, hosts));
       const wasDefault = all()[0];
       if (i === -1) added.push(fresh);
