@@ -140,7 +140,7 @@ describe("parseConfig: located errors", () => {
     expect(configError.message.split("\n")).toEqual([
       'conf/rampart.yaml:2:14 environment: expected one of: "dev", "sit", "uat", "prod"',
       "conf/rampart.yaml:4:9 server.port: must be at most 65535",
-      "conf/rampart.yaml:5:3 server.colour: unknown key (expected one of: host, port, publicUrl)",
+      "conf/rampart.yaml:5:3 server.colour: unknown key (expected one of: host, port, publicUrl, assertionAudience)",
       "conf/rampart.yaml:7:8 database.url: environment variable DB_URL is not set",
       "conf/rampart.yaml:9:26 audit.retention.security: security retention must be at least 365 days",
       "conf/rampart.yaml:9:37 audit.retention.audit: must be at least 1",
