@@ -101,6 +101,20 @@ export interface GatewayAccess {
 }
 
 const MAX_FORM_BYTES = 64 * 1024;
+/** How long a resolved identity (roles, upstream headers) serves one credential on one route. */
+const RESOLVED_MS = 250;
+const RESOLVED_ENTRIES = 10_000;
+
+interface Resolved {
+  /** The session's identity object it was built from; undefined for tokens and certificates. */
+  base: Identity | undefined;
+  identity: Identity;
+  headers: Record<string, string>;
+  /** performance.now() after which it is rebuilt: freshness is real time, whatever the clock says. */
+  freshUntil: number;
+  /** Epoch ms (the clock's time) when the first grant it counts ends. */
+  firstGrantEnds: number;
+}
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
@@ -258,8 +272,9 @@ export async function createGatewayAccess(o: {
     return session;
   }
 
+  /** `key` names the credential (session handle, token, certificate) for the resolved-identity cache. */
   type Authenticated =
-    { identity: Identity; sessionId?: string; bearer: boolean } | { failed: string } | undefined;
+    { identity: Identity; key: string; sessionId?: string; bearer: boolean } | { failed: string } | undefined;
 
   async function authenticate(
     req: IncomingMessage,
@@ -278,11 +293,11 @@ export async function createGatewayAccess(o: {
         if (token.startsWith("rpk_")) {
           if (!accepts("api-key")) return { failed: "API keys are not accepted here" };
           const identity = await apiKeys.verifyApiKey(token);
-          return identity ? { identity, bearer: true } : { failed: "invalid API key" };
+          return identity ? { identity, key: token, bearer: true } : { failed: "invalid API key" };
         }
         if (!accepts("access-token")) return { failed: "access tokens are not accepted here" };
         try {
-          return { identity: await accessTokens.verifyAccessToken(token), bearer: true };
+          return { identity: await accessTokens.verifyAccessToken(token), key: token, bearer: true };
         } catch (err) {
           if (err instanceof Unauthorized) return { failed: err.message };
           throw err;
@@ -291,23 +306,56 @@ export async function createGatewayAccess(o: {
     }
     if (accepts("session")) {
       const session = await sessionOf(req, secure);
-      if (session) return { identity: session.identity, sessionId: session.handle, bearer: false };
+      if (session)
+        return {
+          identity: session.identity,
+          key: session.handle,
+          sessionId: session.handle,
+          bearer: false,
+        };
     }
     if (accepts("client-certificate")) {
       const cert = clientCertificate(req);
       const identity = cert ? certificates.identityFor(cert) : undefined;
-      if (identity) return { identity, bearer: false };
+      if (identity && cert) return { identity, key: `cert:${cert.fingerprint}`, bearer: false };
     }
     return undefined;
   }
 
-  /** The identity with its RBAC roles and the JIT grants in force for this route. */
-  async function withRoles(identity: Identity, route: RouteIdentity, now: Date): Promise<Identity> {
+  // The identity with its roles and its upstream headers, per credential and route, for a moment:
+  // at thousands of requests a second, RBAC, the grant lookup and the assertion's cache key would
+  // otherwise be redone for every one. A session re-read from hot state (a new identity object)
+  // or a grant's end makes it stale at once; a revoked credential never gets this far.
+  const resolved = new Map<string, Resolved>();
+  function resolvedFor(key: string, base: Identity | undefined, t: number): Resolved | undefined {
+    const hit = resolved.get(key);
+    return hit && hit.base === base && t < hit.firstGrantEnds && performance.now() < hit.freshUntil
+      ? hit
+      : undefined;
+  }
+  function remember(key: string, entry: Resolved): void {
+    if (resolved.size >= RESOLVED_ENTRIES) resolved.clear();
+    resolved.set(key, entry);
+  }
+
+  /** The identity with its RBAC roles and the JIT grants in force for this route; when the first grant ends. */
+  async function withRoles(
+    identity: Identity,
+    route: RouteIdentity,
+    now: Date,
+  ): Promise<{ identity: Identity; firstEnd: number }> {
     const inForce = grantsForRoute(await grants.activeGrants(identity.subject, now), route, now);
     const standing = standingAccessAllowed(route.environment, identity, route);
     const roles = new Set<string>(standing ? [...identity.roles, ...rbac.rolesOf(identity)] : []);
-    for (const g of inForce) roles.add(g.role);
-    return { ...identity, roles: [...roles].sort(), grants: inForce.map((g) => g.grantId) };
+    let firstEnd = Number.POSITIVE_INFINITY;
+    for (const g of inForce) {
+      roles.add(g.role);
+      firstEnd = Math.min(firstEnd, g.ends.getTime());
+    }
+    return {
+      identity: { ...identity, roles: [...roles].sort(), grants: inForce.map((g) => g.grantId) },
+      firstEnd,
+    };
   }
 
   const refuse = (
@@ -402,7 +450,7 @@ export async function createGatewayAccess(o: {
     async authorize(req, route, ctx) {
       const now = clock.now();
       let identity: Identity | undefined;
-      let sessionId: string | undefined;
+      let identityHeaders: Record<string, string> = {};
       let bearer = false;
       if (route.auth) {
         let found: Authenticated;
@@ -448,8 +496,30 @@ export async function createGatewayAccess(o: {
             "www-authenticate": 'Bearer realm="rampart"',
           });
         } else {
-          identity = await withRoles(found.identity, route, now);
-          sessionId = found.sessionId;
+          const t = now.getTime();
+          const cacheKey = `${found.key}\n${route.id}`;
+          // Tokens verify to a new object each time; a session's stays the same until re-read.
+          const base = found.sessionId === undefined ? undefined : found.identity;
+          let entry = resolvedFor(cacheKey, base, t);
+          if (!entry) {
+            const withGrants = await withRoles(found.identity, route, now);
+            const headers = route.auth.identityHeaders
+              ? await assertions.identityHeaders(withGrants.identity, {
+                  audience: route.id,
+                  ...(found.sessionId ? { sessionId: found.sessionId } : {}),
+                })
+              : {};
+            entry = {
+              base,
+              identity: withGrants.identity,
+              headers,
+              freshUntil: performance.now() + RESOLVED_MS,
+              firstGrantEnds: withGrants.firstEnd,
+            };
+            remember(cacheKey, entry);
+          }
+          identity = entry.identity;
+          identityHeaders = entry.headers;
           bearer = found.bearer;
           // On prod, people without standing access need a grant in force for this route.
           if (
@@ -479,30 +549,19 @@ export async function createGatewayAccess(o: {
         const cert = clientCertificate(req);
         if (cert) request.clientCertificate = cert;
         const decision = route.policy.evaluate(identity, request);
-        const rule = decision.rule
-          ? `${decision.rule.kind}[${decision.rule.index}]${decision.rule.name ? ` ${decision.rule.name}` : ""}`
-          : "default deny";
-        if (!decision.allowed)
-          return refuse(
-            403,
-            "policy_denied",
-            "you are not allowed to use this route",
-            {},
-            `${identity?.subject ?? "anonymous"} ${rule}`,
-          );
-        if (decision.shadowDenied) shadowDenied = `${identity?.subject ?? "anonymous"} ${rule}`;
+        if (!decision.allowed || decision.shadowDenied) {
+          const r = decision.rule;
+          const rule = r ? `${r.kind}[${r.index}]${r.name ? ` ${r.name}` : ""}` : "default deny";
+          const detail = `${identity?.subject ?? "anonymous"} ${rule}`;
+          if (!decision.allowed)
+            return refuse(403, "policy_denied", "you are not allowed to use this route", {}, detail);
+          shadowDenied = detail;
+        }
       }
-      const headers =
-        identity && route.auth?.identityHeaders
-          ? await assertions.identityHeaders(identity, {
-              audience: route.id,
-              ...(sessionId ? { sessionId } : {}),
-            })
-          : {};
       return {
         allowed: true,
         identity,
-        headers,
+        headers: identityHeaders,
         dropAuthorization: bearer || carriesRampartCredential(req.headers.authorization, issuer),
         ...(shadowDenied ? { shadowDenied } : {}),
       };

@@ -99,6 +99,26 @@ describe("session store", () => {
     expect(await stored()).toBe(session.lastSeenAt + 61_000);
   });
 
+  it("keeps a session for every one of a browser's parallel requests at the touch moment", async () => {
+    const clock = manualClock();
+    const hotState = createMemoryHotState({ clock });
+    let writes = 0;
+    const compareAndSet = hotState.compareAndSet.bind(hotState);
+    hotState.compareAndSet = (...args) => {
+      writes++;
+      return compareAndSet(...args);
+    };
+    const store = createSessionStore({ hotState, clock });
+    const { id } = await store.create(input("alice"));
+    writes = 0;
+    clock.advance(61_000);
+    // Fifty requests see a stale last-seen at once: one write, which the others wait for, rather
+    // than fifty racing compare-and-sets that some would lose (the session with them).
+    const seen = await Promise.all(Array.from({ length: 50 }, () => store.get(id)));
+    expect(seen.filter((s) => s?.identity.subject === "corp:alice")).toHaveLength(50);
+    expect(writes).toBe(1);
+  });
+
   it("revokes every session of a subject and emits one event", async () => {
     const events: SecurityEvent[] = [];
     const store = createSessionStore({ hotState: createMemoryHotState(), emit: (e) => events.push(e) });

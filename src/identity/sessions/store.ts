@@ -95,6 +95,17 @@ export function createSessionStore(opts: SessionStoreOptions): SessionStore {
   const touchMs = opts.touchIntervalMs ?? 60_000;
   const recheckMs = opts.recheckMs ?? 1000;
   const cacheSize = opts.cacheSize ?? 10_000;
+  // Cookie id → handle: the same browser sends the same cookie request after request, and hashing
+  // it each time cost more than the rest of the lookup.
+  const handles = new Map<string, string>();
+  const handleOf = (id: string): string => {
+    let handle = handles.get(id);
+    if (handle === undefined) {
+      if (handles.size >= cacheSize) handles.clear();
+      handles.set(id, (handle = sha256(id)));
+    }
+    return handle;
+  };
   const cache = new Map<string, { session: Session; checkedAt: number }>();
   let unsubscribe: (() => Promise<void>) | undefined;
 
@@ -171,6 +182,21 @@ export function createSessionStore(opts: SessionStoreOptions): SessionStore {
     return null;
   }
 
+  // A browser's parallel requests reach the touch interval together: one write per replica, which
+  // the others wait for, rather than a compare-and-set race that some would lose.
+  const touching = new Map<string, Promise<Session | null>>();
+  function touch(handle: string, t: number): Promise<Session | null> {
+    let pending = touching.get(handle);
+    if (!pending) {
+      pending = replace(handle, (s) => ({ ...s, lastSeenAt: Math.max(s.lastSeenAt, t) }))
+        // Still contended after every retry (other replicas): the session is no less live for it.
+        .then((next) => next ?? read(handle))
+        .finally(() => touching.delete(handle));
+      touching.set(handle, pending);
+    }
+    return pending;
+  }
+
   async function dropAll(key: string): Promise<number> {
     const handles = await indexed(key);
     let n = 0;
@@ -207,7 +233,7 @@ export function createSessionStore(opts: SessionStoreOptions): SessionStore {
 
     async get(id) {
       if (id === undefined || !ID.test(id)) return null;
-      const handle = sha256(id);
+      const handle = handleOf(id);
       const t = now();
       const cached = cache.get(handle);
       let session: Session | null;
@@ -224,8 +250,7 @@ export function createSessionStore(opts: SessionStoreOptions): SessionStore {
         await drop(session);
         return null;
       }
-      if (t - session.lastSeenAt >= touchMs)
-        session = await replace(handle, (s) => ({ ...s, lastSeenAt: t }));
+      if (t - session.lastSeenAt >= touchMs) return touch(handle, t);
       return session;
     },
 
