@@ -220,7 +220,7 @@ describe("rampart config validate --json", () => {
           line: 3,
           column: 3,
           path: "server.prot",
-          message: "unknown key (expected one of: host, port, publicUrl)",
+          message: "unknown key (expected one of: host, port, publicUrl, assertionAudience)",
         },
         {
           file,

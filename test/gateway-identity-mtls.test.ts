@@ -31,7 +31,7 @@ function issue(name: string, cn: string, ca?: string, extra: string[] = []) {
 }
 
 const ca = issue("ca", "Rampart test client CA");
-const otherCa = issue("other-ca", "Somebody else's CA");
+issue("other-ca", "Somebody else's CA"); // signs the forged certificate below
 const server = issue("server", "localhost", "ca", ["-addext", "subjectAltName=DNS:localhost", ...LEAF]);
 const billing = issue("billing", "billing", "ca", [
   "-addext",
