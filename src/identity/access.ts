@@ -1,13 +1,13 @@
 // The gateway's identity step: who is asking (session, access token, API key, client
 // certificate), with which roles (RBAC bindings and just-in-time grants), and whether the route's
-// policy lets them in. It also answers Rampart's own endpoints on every protected origin: the SSO
-// callback and logout, back-channel logout, the client-credentials token endpoint and the JWKS.
+// policy lets them in. Rampart's own endpoints on every protected origin (SSO callback, logout,
+// token endpoint, JWKS) are answered through it by endpoints.ts.
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import type { Clock } from "../platform/clock.ts";
-import { Invalid, RampartError, Unauthorized, Unavailable } from "../platform/errors.ts";
+import { Unauthorized, Unavailable } from "../platform/errors.ts";
 import type { SecurityEvent } from "../platform/events/index.ts";
 import type { HotState } from "../platform/hotstate/index.ts";
 import type { Logger } from "../platform/logging.ts";
@@ -24,22 +24,12 @@ import {
   createServiceAccounts,
   createTokenEndpoint,
   readBearerToken,
-  TOKEN_PATH,
 } from "./service-auth/index.ts";
-import {
-  clearCookie,
-  createSessionStore,
-  readCookie,
-  type Session,
-  sessionCookieName,
-} from "./sessions/index.ts";
-import { createRelyingParty, LoginFailed, TooManyAttempts } from "./sso/index.ts";
-import { ACCESS_TOKEN_TYPE, createAssertionSigner, createTokenKeys, JWKS_PATH } from "./tokens/index.ts";
+import { createSessionStore, readCookie, type Session, sessionCookieName } from "./sessions/index.ts";
+import { createRelyingParty } from "./sso/index.ts";
+import { ACCESS_TOKEN_TYPE, createAssertionSigner, createTokenKeys } from "./tokens/index.ts";
+import { answerEndpoint, CALLBACK_PATH, isIdentityEndpoint, originOf } from "./endpoints.ts";
 import type { AccessRequest, ClientCertificate, Identity } from "./types.ts";
-
-export const CALLBACK_PATH = "/.rampart/sso/callback";
-export const LOGOUT_PATH = "/.rampart/sso/logout";
-export const BACKCHANNEL_LOGOUT_PATH = "/.rampart/sso/backchannel-logout";
 
 /** A route's identity settings, as the gateway compiled them. */
 export interface RouteIdentity {
@@ -100,7 +90,6 @@ export interface GatewayAccess {
   close(): Promise<void>;
 }
 
-const MAX_FORM_BYTES = 64 * 1024;
 /** How long a resolved identity (roles, upstream headers) serves one credential on one route. */
 const RESOLVED_MS = 250;
 const RESOLVED_ENTRIES = 10_000;
@@ -114,38 +103,6 @@ interface Resolved {
   freshUntil: number;
   /** Epoch ms (the clock's time) when the first grant it counts ends. */
   firstGrantEnds: number;
-}
-
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        resolve(undefined);
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", () => resolve(undefined));
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "cache-control": "no-store",
-    "content-length": Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
-function redirect(res: ServerResponse, location: string, cookies: string[] = []) {
-  res.writeHead(303, { location, "cache-control": "no-store", "content-length": 0, "set-cookie": cookies });
-  res.end();
 }
 
 /** The verified client certificate of a TLS request, if any. */
@@ -253,9 +210,6 @@ export async function createGatewayAccess(o: {
   const grants = await createGrantCache({ hotState, clock });
   const rbac = createRbac(o.rbac);
   await Promise.all([revocations.start(), apiKeys.start(), sessions.start()]);
-
-  const origin = (req: IncomingMessage, ctx: AccessContext) =>
-    `${ctx.encrypted ? "https" : "http"}://${req.headers.host ?? "localhost"}`;
 
   /** The session behind the request's cookie, refreshed once the provider's access token has lapsed. */
   async function sessionOf(req: IncomingMessage, secure: boolean): Promise<Session | null> {
@@ -378,74 +332,10 @@ export async function createGatewayAccess(o: {
       };
     },
 
-    reserves: (path) => {
-      const p = path.split("?")[0] as string;
-      return (
-        p === CALLBACK_PATH ||
-        p === LOGOUT_PATH ||
-        p === BACKCHANNEL_LOGOUT_PATH ||
-        p === TOKEN_PATH ||
-        p === JWKS_PATH
-      );
-    },
+    reserves: isIdentityEndpoint,
 
-    async answer(req, res, ctx) {
-      const url = new URL(ctx.path, origin(req, ctx));
-      const secure = ctx.encrypted;
-      try {
-        switch (url.pathname) {
-          case JWKS_PATH:
-            return sendJson(res, 200, await keys.jwks(), { "cache-control": "public, max-age=300" });
-          case TOKEN_PATH: {
-            const body = await readBody(req, MAX_FORM_BYTES);
-            if (body === undefined) return sendJson(res, 413, { error: "invalid_request" });
-            const answer = await tokenEndpoint.handleTokenRequest({
-              method: req.method ?? "GET",
-              headers: req.headers,
-              body,
-              ip: ctx.client,
-            });
-            return sendJson(res, answer.status, answer.json, answer.headers);
-          }
-          case CALLBACK_PATH: {
-            if (!rp) return sendJson(res, 404, { error: "no identity provider is configured" });
-            const done = await rp.finishLogin({
-              callbackUrl: url.href,
-              cookieHeader: req.headers.cookie,
-              ip: ctx.client,
-            });
-            return redirect(res, done.returnTo, done.setCookies);
-          }
-          case LOGOUT_PATH: {
-            const session = await sessionOf(req, secure);
-            const cleared = [clearCookie(sessionCookieName(secure), secure)];
-            if (!session || !rp) {
-              if (session) await sessions.destroy(session.handle);
-              return redirect(res, "/", cleared);
-            }
-            const out = await rp.logout(session, `${origin(req, ctx)}/`);
-            return redirect(res, out.redirectUrl, cleared);
-          }
-          case BACKCHANNEL_LOGOUT_PATH: {
-            if (!rp || req.method !== "POST") return sendJson(res, 400, { error: "invalid_request" });
-            const body = await readBody(req, MAX_FORM_BYTES);
-            const token = body ? new URLSearchParams(body.toString("utf8")).get("logout_token") : null;
-            if (!token) return sendJson(res, 400, { error: "invalid_request" });
-            await rp.backChannelLogout(token);
-            return sendJson(res, 200, {});
-          }
-        }
-        return sendJson(res, 404, { error: "not found" });
-      } catch (err) {
-        if (err instanceof TooManyAttempts)
-          return sendJson(res, 429, { error: err.message }, { "retry-after": String(err.retryAfterS) });
-        if (err instanceof LoginFailed || err instanceof Invalid)
-          return sendJson(res, err.status, { error: err.message });
-        if (err instanceof RampartError) return sendJson(res, err.status, { error: err.message });
-        o.logger?.error({ err: (err as Error).message, path: url.pathname }, "identity endpoint failed");
-        return sendJson(res, 500, { error: "internal error" });
-      }
-    },
+    answer: (req, res, ctx) =>
+      answerEndpoint(req, res, ctx, { keys, tokenEndpoint, rp, sessions, sessionOf, logger: o.logger }),
 
     async authorize(req, route, ctx) {
       const now = clock.now();
@@ -482,7 +372,7 @@ export async function createGatewayAccess(o: {
           if (rp && provider !== undefined && navigates(req)) {
             const start = await rp.beginLogin({
               provider,
-              origin: origin(req, ctx),
+              origin: originOf(req, ctx.encrypted),
               returnTo: ctx.path,
               ip: ctx.client,
             });
