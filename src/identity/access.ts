@@ -320,6 +320,118 @@ export async function createGatewayAccess(o: {
     detail?: string,
   ): AccessOutcome => ({ allowed: false, status, decision, message, headers, ...(detail ? { detail } : {}) });
 
+  /** The identity step; hot-state and provider outages surface as Unavailable. */
+  async function decide(
+    req: IncomingMessage,
+    route: RouteIdentity,
+    ctx: AccessContext,
+  ): Promise<AccessOutcome> {
+    const now = clock.now();
+    let identity: Identity | undefined;
+    let identityHeaders: Record<string, string> = {};
+    let bearer = false;
+    if (route.auth) {
+      const found = await authenticate(req, route.auth, ctx.encrypted);
+      if (found && "failed" in found)
+        return refuse(
+          401,
+          "auth_failed",
+          "the credential was not accepted",
+          { "www-authenticate": 'Bearer realm="rampart", error="invalid_token"' },
+          found.failed,
+        );
+      if (found === undefined && !route.auth.required) {
+        // Optional sign-in: the request goes on anonymous, and the policy decides.
+      } else if (found === undefined) {
+        const provider = route.auth.provider;
+        if (rp && provider !== undefined && navigates(req)) {
+          const start = await rp.beginLogin({
+            provider,
+            origin: originOf(req, ctx.encrypted),
+            returnTo: ctx.path,
+            ip: ctx.client,
+          });
+          return refuse(302, "auth_required", "sign in first", {
+            location: start.redirectUrl,
+            "set-cookie": start.setCookie,
+            "cache-control": "no-store",
+          });
+        }
+        return refuse(401, "auth_required", "authentication required", {
+          "www-authenticate": 'Bearer realm="rampart"',
+        });
+      } else {
+        const t = now.getTime();
+        const cacheKey = `${found.key}\n${route.id}`;
+        // Tokens verify to a new object each time; a session's stays the same until re-read.
+        const base = found.sessionId === undefined ? undefined : found.identity;
+        let entry = resolvedFor(cacheKey, base, t);
+        if (!entry) {
+          const withGrants = await withRoles(found.identity, route, now);
+          const headers = route.auth.identityHeaders
+            ? await assertions.identityHeaders(withGrants.identity, {
+                audience: route.id,
+                ...(found.sessionId ? { sessionId: found.sessionId } : {}),
+              })
+            : {};
+          entry = {
+            base,
+            identity: withGrants.identity,
+            headers,
+            freshUntil: performance.now() + RESOLVED_MS,
+            firstGrantEnds: withGrants.firstEnd,
+          };
+          remember(cacheKey, entry);
+        }
+        identity = entry.identity;
+        identityHeaders = entry.headers;
+        bearer = found.bearer;
+        // On prod, people without standing access need a grant in force for this route.
+        if (
+          !standingAccessAllowed(route.environment, identity, route) &&
+          (identity.grants ?? []).length === 0
+        )
+          return refuse(
+            403,
+            "jit_required",
+            `this is a ${route.environment} route: request just-in-time access to use it`,
+            {},
+            identity.subject,
+          );
+      }
+    }
+    let shadowDenied: string | undefined;
+    if (route.policy) {
+      const request: AccessRequest = {
+        method: req.method ?? "GET",
+        path: ctx.path.split("?")[0] as string,
+        host: (req.headers.host ?? "").replace(/:\d+$/, ""),
+        ip: ctx.client,
+        now,
+        ...(ctx.country !== undefined ? { country: ctx.country } : {}),
+        ...(route.environment !== undefined ? { environment: route.environment } : {}),
+      };
+      const cert = clientCertificate(req);
+      if (cert) request.clientCertificate = cert;
+      const decision = route.policy.evaluate(identity, request);
+      if (!decision.allowed || decision.shadowDenied) {
+        const r = decision.rule;
+        const rule = r ? `${r.kind}[${r.index}]${r.name ? ` ${r.name}` : ""}` : "default deny";
+        const detail = `${identity?.subject ?? "anonymous"} ${rule}`;
+        if (!decision.allowed)
+          return refuse(403, "policy_denied", "you are not allowed to use this route", {}, detail);
+        shadowDenied = detail;
+      }
+    }
+    return {
+      allowed: true,
+      identity,
+      headers: identityHeaders,
+      dropAuthorization: bearer || carriesRampartCredential(req.headers.authorization, issuer),
+      ...(shadowDenied ? { shadowDenied } : {}),
+    };
+  }
+
   return {
     forRoute(r) {
       if (r.auth === undefined && r.policy === undefined) return undefined;
@@ -338,123 +450,20 @@ export async function createGatewayAccess(o: {
       answerEndpoint(req, res, ctx, { keys, tokenEndpoint, rp, sessions, sessionOf, logger: o.logger }),
 
     async authorize(req, route, ctx) {
-      const now = clock.now();
-      let identity: Identity | undefined;
-      let identityHeaders: Record<string, string> = {};
-      let bearer = false;
-      if (route.auth) {
-        let found: Authenticated;
-        try {
-          found = await authenticate(req, route.auth, ctx.encrypted);
-        } catch (err) {
-          // The provider (or hot state) cannot answer a refresh: fail closed, but say so and when to retry.
-          if (!(err instanceof Unavailable)) throw err;
-          return refuse(
-            503,
-            "auth_required",
-            "sign-in cannot be checked right now; try again shortly",
-            { "retry-after": "5" },
-            "unavailable",
-          );
-        }
-        if (found && "failed" in found)
-          return refuse(
-            401,
-            "auth_failed",
-            "the credential was not accepted",
-            { "www-authenticate": 'Bearer realm="rampart", error="invalid_token"' },
-            found.failed,
-          );
-        if (found === undefined && !route.auth.required) {
-          // Optional sign-in: the request goes on anonymous, and the policy decides.
-        } else if (found === undefined) {
-          const provider = route.auth.provider;
-          if (rp && provider !== undefined && navigates(req)) {
-            const start = await rp.beginLogin({
-              provider,
-              origin: originOf(req, ctx.encrypted),
-              returnTo: ctx.path,
-              ip: ctx.client,
-            });
-            return refuse(302, "auth_required", "sign in first", {
-              location: start.redirectUrl,
-              "set-cookie": start.setCookie,
-              "cache-control": "no-store",
-            });
-          }
-          return refuse(401, "auth_required", "authentication required", {
-            "www-authenticate": 'Bearer realm="rampart"',
-          });
-        } else {
-          const t = now.getTime();
-          const cacheKey = `${found.key}\n${route.id}`;
-          // Tokens verify to a new object each time; a session's stays the same until re-read.
-          const base = found.sessionId === undefined ? undefined : found.identity;
-          let entry = resolvedFor(cacheKey, base, t);
-          if (!entry) {
-            const withGrants = await withRoles(found.identity, route, now);
-            const headers = route.auth.identityHeaders
-              ? await assertions.identityHeaders(withGrants.identity, {
-                  audience: route.id,
-                  ...(found.sessionId ? { sessionId: found.sessionId } : {}),
-                })
-              : {};
-            entry = {
-              base,
-              identity: withGrants.identity,
-              headers,
-              freshUntil: performance.now() + RESOLVED_MS,
-              firstGrantEnds: withGrants.firstEnd,
-            };
-            remember(cacheKey, entry);
-          }
-          identity = entry.identity;
-          identityHeaders = entry.headers;
-          bearer = found.bearer;
-          // On prod, people without standing access need a grant in force for this route.
-          if (
-            !standingAccessAllowed(route.environment, identity, route) &&
-            (identity.grants ?? []).length === 0
-          )
-            return refuse(
-              403,
-              "jit_required",
-              `this is a ${route.environment} route: request just-in-time access to use it`,
-              {},
-              identity.subject,
-            );
-        }
+      try {
+        return await decide(req, route, ctx);
+      } catch (err) {
+        // Hot state or the provider cannot answer (a session, a grant, a refresh, a sign-in):
+        // fail closed, but say so and when to retry.
+        if (!(err instanceof Unavailable)) throw err;
+        return refuse(
+          503,
+          "auth_required",
+          "sign-in cannot be checked right now; try again shortly",
+          { "retry-after": "5" },
+          "unavailable",
+        );
       }
-      let shadowDenied: string | undefined;
-      if (route.policy) {
-        const request: AccessRequest = {
-          method: req.method ?? "GET",
-          path: ctx.path.split("?")[0] as string,
-          host: (req.headers.host ?? "").replace(/:\d+$/, ""),
-          ip: ctx.client,
-          now,
-          ...(ctx.country !== undefined ? { country: ctx.country } : {}),
-          ...(route.environment !== undefined ? { environment: route.environment } : {}),
-        };
-        const cert = clientCertificate(req);
-        if (cert) request.clientCertificate = cert;
-        const decision = route.policy.evaluate(identity, request);
-        if (!decision.allowed || decision.shadowDenied) {
-          const r = decision.rule;
-          const rule = r ? `${r.kind}[${r.index}]${r.name ? ` ${r.name}` : ""}` : "default deny";
-          const detail = `${identity?.subject ?? "anonymous"} ${rule}`;
-          if (!decision.allowed)
-            return refuse(403, "policy_denied", "you are not allowed to use this route", {}, detail);
-          shadowDenied = detail;
-        }
-      }
-      return {
-        allowed: true,
-        identity,
-        headers: identityHeaders,
-        dropAuthorization: bearer || carriesRampartCredential(req.headers.authorization, issuer),
-        ...(shadowDenied ? { shadowDenied } : {}),
-      };
     },
 
     carriesCredential: (authorization) =>
