@@ -3,64 +3,14 @@
 // config objects on every request (parse the CIDR, build the glob's regex, ask Intl for the time).
 // Both decide every case first and must agree; the output says so. Run: node bench/identity/policy.ts
 import ipaddr from "ipaddr.js";
-import { compilePolicy, parseRoutePolicy, type RoutePolicyInput } from "../../src/identity/policy/index.ts";
+import { compilePolicy, parseRoutePolicy } from "../../src/identity/policy/index.ts";
 import type { AccessRequest, Identity } from "../../src/identity/types.ts";
+import { POLICY } from "./twenty-rules.ts";
 
 const CASES = Number(process.env.BENCH_CASES ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 50);
 
 type Raw = Record<string, unknown>;
-
-const POLICY = {
-  rules: [
-    { name: "embargo", deny: { countries: ["KP", "IR", "SY", "CU"] } },
-    { name: "known-bad", deny: { sourceCidrs: ["203.0.113.0/24", "198.51.100.0/24", "2001:db8:bad::/48"] } },
-    { name: "no-deletes-on-audit", deny: { methods: ["DELETE"], paths: ["/audit/**"] } },
-    { name: "no-contractors-on-prod", deny: { groups: ["contractors"], environments: ["prod"] } },
-    {
-      allow: {
-        groups: ["sre"],
-        methods: ["GET", "POST", "PUT"],
-        paths: ["/admin/**"],
-        sourceCidrs: ["10.0.0.0/8"],
-      },
-    },
-    { allow: { groups: ["sre", "platform"], paths: ["/metrics", "/healthz"] } },
-    { allow: { groups: ["finance"], paths: ["/billing/**", "/reports/*/finance"], methods: ["GET"] } },
-    {
-      allow: {
-        domains: ["example.com"],
-        paths: ["/wiki/**"],
-        time: {
-          days: ["mon", "tue", "wed", "thu", "fri"],
-          from: "08:00",
-          to: "19:00",
-          timeZone: "Europe/London",
-        },
-      },
-    },
-    { allow: { claims: { department: ["security"] }, roles: ["oncall"] } },
-    { allow: { claims: { "org.unit": ["payments", "risk"] }, paths: ["/payments/**"] } },
-    { allow: { serviceAccounts: ["billing-worker", "invoice-mailer"], paths: ["/api/*/invoices/**"] } },
-    { allow: { serviceAccounts: ["metrics-scraper"], paths: ["/metrics"], methods: ["GET"] } },
-    {
-      allow: {
-        roles: ["db-admin"],
-        paths: ["/db/**"],
-        time: { from: "22:00", to: "06:00", timeZone: "Asia/Kolkata" },
-      },
-    },
-    { allow: { emails: ["ceo@example.com", "cfo@example.com"], paths: ["/board/**"] } },
-    { allow: { users: ["corp:u7", "corp:u13"], paths: ["/beta/**"] } },
-    { allow: { groups: ["dev"], environments: ["staging", "dev"] } },
-    { allow: { groups: ["support"], paths: ["/tickets/**"], countries: ["IN", "GB", "US"] } },
-    {
-      allow: { kind: "service", credential: "client-certificate", sourceCidrs: ["10.20.0.0/16", "fd00::/8"] },
-    },
-    { allow: { clientCertificate: { sans: ["DNS:build.internal"] }, paths: ["/artifacts/**"] } },
-    { allow: { groups: ["auditors"], methods: ["GET"], paths: ["/audit/**", "/reports/**"] } },
-  ],
-} satisfies RoutePolicyInput;
 
 // A small deterministic generator, so every run decides the same cases.
 let seed = 42;

@@ -32,6 +32,7 @@ import { startTestIdp, type TestIdp } from "../../test/support/oidc-provider.ts"
 import { freePort, type RunningService, startRedis } from "../../test/support/services.ts";
 import { type Load, waitUp, wrk } from "../load.ts";
 import { busyPerRequest, type ExtraCpu, extraCpu, type ProfiledRun } from "./profile.ts";
+import { POLICY } from "./twenty-rules.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -54,58 +55,7 @@ const SERVICE_ACCOUNTS = [
   },
 ];
 
-// The policy of bench/identity/policy.ts (which runs on import, so it is mirrored, not imported).
 // Every request checks all four denies; the user's path is allowed only by the last rule.
-const POLICY = {
-  rules: [
-    { name: "embargo", deny: { countries: ["KP", "IR", "SY", "CU"] } },
-    { name: "known-bad", deny: { sourceCidrs: ["203.0.113.0/24", "198.51.100.0/24", "2001:db8:bad::/48"] } },
-    { name: "no-deletes-on-audit", deny: { methods: ["DELETE"], paths: ["/audit/**"] } },
-    { name: "no-contractors-on-prod", deny: { groups: ["contractors"], environments: ["prod"] } },
-    {
-      allow: {
-        groups: ["sre"],
-        methods: ["GET", "POST", "PUT"],
-        paths: ["/admin/**"],
-        sourceCidrs: ["10.0.0.0/8"],
-      },
-    },
-    { allow: { groups: ["sre", "platform"], paths: ["/metrics", "/healthz"] } },
-    { allow: { groups: ["finance"], paths: ["/billing/**", "/reports/*/finance"], methods: ["GET"] } },
-    {
-      allow: {
-        domains: ["example.com"],
-        paths: ["/wiki/**"],
-        time: {
-          days: ["mon", "tue", "wed", "thu", "fri"],
-          from: "08:00",
-          to: "19:00",
-          timeZone: "Europe/London",
-        },
-      },
-    },
-    { allow: { claims: { department: ["security"] }, roles: ["oncall"] } },
-    { allow: { claims: { "org.unit": ["payments", "risk"] }, paths: ["/payments/**"] } },
-    { allow: { serviceAccounts: ["billing-worker", "invoice-mailer"], paths: ["/api/*/invoices/**"] } },
-    { allow: { serviceAccounts: ["metrics-scraper"], paths: ["/metrics"], methods: ["GET"] } },
-    {
-      allow: {
-        roles: ["db-admin"],
-        paths: ["/db/**"],
-        time: { from: "22:00", to: "06:00", timeZone: "Asia/Kolkata" },
-      },
-    },
-    { allow: { emails: ["ceo@example.com", "cfo@example.com"], paths: ["/board/**"] } },
-    { allow: { users: ["corp:u7", "corp:u13"], paths: ["/beta/**"] } },
-    { allow: { groups: ["dev"], environments: ["staging", "dev"] } },
-    { allow: { groups: ["support"], paths: ["/tickets/**"], countries: ["IN", "GB", "US"] } },
-    {
-      allow: { kind: "service", credential: "client-certificate", sourceCidrs: ["10.20.0.0/16", "fd00::/8"] },
-    },
-    { allow: { clientCertificate: { sans: ["DNS:build.internal"] }, paths: ["/artifacts/**"] } },
-    { allow: { groups: ["auditors"], methods: ["GET"], paths: ["/audit/**", "/reports/**"] } },
-  ],
-};
 const USER_PATH = "/audit/log"; // allowed by the last rule, for user "alice" in group "auditors"
 const SERVICE_PATH = "/api/v1/invoices/9"; // allowed by the 11th rule, for "billing-worker"
 // The upstream echoes the identity it was given, so the bench can check it before the load.
