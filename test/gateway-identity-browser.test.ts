@@ -5,8 +5,13 @@ import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { rampartConfigSchema } from "../src/config/index.ts";
-import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
-import { corpProvider, rampartClient, TOKENS_SECRET } from "./support/identity-gateway.ts";
+import type { Gateway } from "../src/network/gateway/proxy.ts";
+import {
+  corpProvider,
+  rampartClient,
+  TOKENS_SECRET,
+  startConfiguredGateway,
+} from "./support/identity-gateway.ts";
 import { startTestIdp, type TestIdp } from "./support/oidc-provider.ts";
 import { freePort, listenLocal } from "./support/services.ts";
 
@@ -45,11 +50,7 @@ beforeAll(async () => {
       { path: "/", upstream },
     ],
   });
-  gw = await startGateway({
-    gateway: config.gateway,
-    routes: config.routes,
-    identity: { identity: config.identity, rbac: config.rbac },
-  });
+  gw = await startConfiguredGateway(config);
 });
 
 afterAll(async () => {

@@ -14,7 +14,7 @@ import {
   hashClientSecret,
 } from "../src/identity/service-auth/index.ts";
 import { ACCESS_TOKEN_TYPE, createTokenKeys, signJwt } from "../src/identity/tokens/index.ts";
-import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
+import type { Gateway } from "../src/network/gateway/proxy.ts";
 import { type Clock, systemClock } from "../src/platform/clock.ts";
 import { createMemoryHotState } from "../src/platform/hotstate/index.ts";
 import {
@@ -29,6 +29,7 @@ import {
   signIn,
   startEchoUpstream,
   TOKENS_SECRET,
+  startConfiguredGateway,
 } from "./support/identity-gateway.ts";
 import { startTestIdp, type TestIdp } from "./support/oidc-provider.ts";
 import { freePort } from "./support/services.ts";
@@ -81,10 +82,7 @@ beforeAll(async () => {
       },
     ],
   });
-  gw = await startGateway({
-    gateway: config.gateway,
-    routes: config.routes,
-    identity: { identity: config.identity, rbac: config.rbac },
+  gw = await startConfiguredGateway(config, {
     hot,
   });
   alice = await signIn(gw.url, idp, "alice", "/app/");

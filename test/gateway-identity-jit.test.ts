@@ -13,7 +13,7 @@ import {
 } from "../src/identity/jit/index.ts";
 import { hashClientSecret } from "../src/identity/service-auth/index.ts";
 import type { Identity } from "../src/identity/types.ts";
-import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
+import type { Gateway } from "../src/network/gateway/proxy.ts";
 import { manualClock } from "../src/platform/clock.ts";
 import { Forbidden } from "../src/platform/errors.ts";
 import type { SecurityEvent } from "../src/platform/events/index.ts";
@@ -27,6 +27,7 @@ import {
   signIn,
   startEchoUpstream,
   TOKENS_SECRET,
+  startConfiguredGateway,
 } from "./support/identity-gateway.ts";
 import { startTestIdp, type TestIdp } from "./support/oidc-provider.ts";
 import { freePort } from "./support/services.ts";
@@ -100,10 +101,7 @@ beforeAll(async () => {
       },
     ],
   });
-  gw = await startGateway({
-    gateway: config.gateway,
-    routes: config.routes,
-    identity: { identity: config.identity, rbac: config.rbac },
+  gw = await startConfiguredGateway(config, {
     hot,
     clock,
     emit: (e) => events.push(e),

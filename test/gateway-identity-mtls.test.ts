@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { rampartConfigSchema } from "../src/config/index.ts";
-import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
-import { startEchoUpstream } from "./support/identity-gateway.ts";
+import type { Gateway } from "../src/network/gateway/proxy.ts";
+import { startEchoUpstream, startConfiguredGateway } from "./support/identity-gateway.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rampart-mtls-"));
 const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"];
@@ -74,11 +74,7 @@ beforeAll(async () => {
       },
     ],
   });
-  gw = await startGateway({
-    gateway: config.gateway,
-    routes: config.routes,
-    identity: { identity: config.identity, rbac: config.rbac },
-  });
+  gw = await startConfiguredGateway(config);
 });
 
 afterAll(async () => {

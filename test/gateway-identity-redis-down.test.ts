@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { rampartConfigSchema } from "../src/config/index.ts";
 import { hashClientSecret } from "../src/identity/service-auth/index.ts";
-import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
+import type { Gateway } from "../src/network/gateway/proxy.ts";
 import { createRedisHotState, type HotState } from "../src/platform/hotstate/index.ts";
 import { startTestIdp, type TestIdp } from "./support/oidc-provider.ts";
 import {
@@ -16,6 +16,7 @@ import {
   signIn,
   startEchoUpstream,
   TOKENS_SECRET,
+  startConfiguredGateway,
 } from "./support/identity-gateway.ts";
 import { freePort, type RunningService, startRedis } from "./support/services.ts";
 
@@ -56,10 +57,7 @@ beforeAll(async () => {
       },
     ],
   });
-  gw = await startGateway({
-    gateway: config.gateway,
-    routes: config.routes,
-    identity: { identity: config.identity, rbac: config.rbac },
+  gw = await startConfiguredGateway(config, {
     hot,
   });
 }, 60_000);

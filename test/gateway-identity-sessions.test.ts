@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
 import { rampartConfigSchema } from "../src/config/index.ts";
 import { createSessionStore } from "../src/identity/sessions/index.ts";
-import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
+import type { Gateway } from "../src/network/gateway/proxy.ts";
 import { createMemoryHotState } from "../src/platform/hotstate/index.ts";
 import {
   API,
@@ -21,6 +21,7 @@ import {
   signIn,
   startEchoUpstream,
   TOKENS_SECRET,
+  startConfiguredGateway,
 } from "./support/identity-gateway.ts";
 import { startTestIdp, type TestIdp, type TestUser } from "./support/oidc-provider.ts";
 import { freePort } from "./support/services.ts";
@@ -68,10 +69,7 @@ beforeAll(async () => {
       },
     ],
   });
-  gw = await startGateway({
-    gateway: config.gateway,
-    routes: config.routes,
-    identity: { identity: config.identity, rbac: config.rbac },
+  gw = await startConfiguredGateway(config, {
     hot,
   });
   await sessions.start();

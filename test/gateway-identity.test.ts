@@ -6,7 +6,8 @@ import { createRemoteJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { rampartConfigSchema } from "../src/config/index.ts";
 import { hashClientSecret } from "../src/identity/service-auth/index.ts";
-import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
+import type { Gateway } from "../src/network/gateway/proxy.ts";
+import { startConfiguredGateway } from "./support/identity-gateway.ts";
 import type { SecurityEvent } from "../src/platform/events/index.ts";
 import { eventually } from "../src/platform/hotstate/contract.ts";
 import { createMemoryHotState } from "../src/platform/hotstate/index.ts";
@@ -83,10 +84,7 @@ beforeAll(async () => {
       { path: "/", upstream },
     ],
   });
-  gw = await startGateway({
-    gateway: config.gateway,
-    routes: config.routes,
-    identity: { identity: config.identity, rbac: config.rbac },
+  gw = await startConfiguredGateway(config, {
     hot,
     emit: (e) => events.push(e),
   });

@@ -29,7 +29,7 @@ import { createSessionStore, readCookie, type Session, sessionCookieName } from 
 import { createRelyingParty } from "./sso/index.ts";
 import { ACCESS_TOKEN_TYPE, createAssertionSigner, createTokenKeys } from "./tokens/index.ts";
 import { answerEndpoint, CALLBACK_PATH, isIdentityEndpoint, originOf } from "./endpoints.ts";
-import type { AccessRequest, ClientCertificate, Identity } from "./types.ts";
+import type { AccessRequest, ClientCertificate, Credential, Identity } from "./types.ts";
 
 /** A route's identity settings, as the gateway compiled them. */
 export interface RouteIdentity {
@@ -235,7 +235,7 @@ export async function createGatewayAccess(o: {
     auth: RouteAuth,
     secure: boolean,
   ): Promise<Authenticated> {
-    const accepts = (c: string) => auth.accept.includes(c as never);
+    const accepts = (c: Credential) => auth.accept.includes(c);
     if (req.headers.authorization !== undefined && (accepts("access-token") || accepts("api-key"))) {
       let token: string | undefined;
       try {

@@ -33,7 +33,7 @@ test("a block whose audit event cannot be written is not left in force, nor is i
   registerBlockRoutes(
     app,
     { hot, clock, bus },
-    { authorize: async () => ops, parseBody: (_s, b) => b as never },
+    { authorize: async () => ops, parseBody: (schema, b) => schema.parse(b) },
   );
   const list = createBlockList(hot, { clock });
   const add = (target: string) =>

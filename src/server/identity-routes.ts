@@ -2,6 +2,7 @@
 // a subject everywhere, and RBAC bindings. Each route names the RBAC action it needs.
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
+import { jitRequestInputSchema } from "../identity/jit/index.ts";
 import { Forbidden } from "../platform/errors.ts";
 import type { Caller } from "./callers.ts";
 import type { ServerIdentity } from "./identity.ts";
@@ -60,7 +61,7 @@ export function registerIdentityRoutes(app: FastifyInstance, id: ServerIdentity,
     },
     async (req, reply) => {
       const { identity: who } = await authorize(req, "jit:requests:create");
-      return reply.status(201).send(await id.jit.request(who, req.body as never));
+      return reply.status(201).send(await id.jit.request(who, parseBody(jitRequestInputSchema, req.body)));
     },
   );
 

@@ -49,7 +49,7 @@ export function createRbacBindings(o: {
   logger: Logger;
 }): RbacBindings {
   const { rbac, clock } = o;
-  const db = o.store.db.withTables<BindingTables>() as unknown as Kysely<BindingTables>;
+  const db = o.store.db.withTables<BindingTables>();
   const fromConfig = rbac.bindings();
   const configIds = new Set(fromConfig.map((b) => b.id));
 

@@ -3,6 +3,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { ClientMetadata } from "oidc-provider";
 import { expect } from "vitest";
+import type { RampartConfig } from "../../src/config/index.ts";
+import { type Gateway, startGateway } from "../../src/network/gateway/proxy.ts";
 import type { TestIdp } from "./oidc-provider.ts";
 import { listenLocal } from "./services.ts";
 
@@ -89,4 +91,16 @@ export async function msUntil(refused: () => Promise<boolean>, limitMs = 5000): 
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`still admitted after ${limitMs} ms`);
+}
+
+type GatewayDeps = Omit<Parameters<typeof startGateway>[0], "gateway" | "routes" | "identity">;
+
+/** A gateway in this process with a parsed rampart.yaml's gateway, routes, identity and RBAC. */
+export function startConfiguredGateway(config: RampartConfig, deps: GatewayDeps = {}): Promise<Gateway> {
+  return startGateway({
+    gateway: config.gateway,
+    routes: config.routes,
+    identity: { identity: config.identity, rbac: config.rbac },
+    ...deps,
+  });
 }

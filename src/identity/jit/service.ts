@@ -2,7 +2,6 @@
 // policy decide, and an approved request becomes a grant that ends by itself. The store keeps the
 // record; hot state carries the grants in force to every replica (grants.ts).
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
 import { z } from "zod";
 import type { Clock } from "../../platform/clock.ts";
 import { Conflict, Forbidden, Invalid, NotFound } from "../../platform/errors.ts";
@@ -195,7 +194,7 @@ function toRequest(r: Row, decisions: JitTables["jit_approvals"][]): JitRequest 
 /** Builds the JIT access service; resolves once it listens for grant changes from other replicas. */
 export async function createJitAccess(opts: JitAccessOptions): Promise<JitAccess> {
   const { hotState, clock, notify } = opts;
-  const db = opts.store.db.withTables<JitTables>() as unknown as Kysely<JitTables>;
+  const db = opts.store.db.withTables<JitTables>();
   const policy = () => (typeof opts.policy === "function" ? opts.policy() : opts.policy);
   const cache = await createGrantCache({ hotState, clock });
 

@@ -52,9 +52,9 @@ export function parseIp(text: string): ParsedIp | undefined {
   if (!text.includes(":")) return parseV4(text);
   const g = groupsV6(text);
   if (g === undefined) return undefined;
-  const w = [0, 1, 2, 3].map((i) => ((g[2 * i] as number) * 0x10000 + (g[2 * i + 1] as number)) >>> 0);
-  if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) return w[3] as number;
-  return w as unknown as ParsedIp;
+  const word = (i: number) => ((g[2 * i] as number) * 0x10000 + (g[2 * i + 1] as number)) >>> 0;
+  const w = [word(0), word(1), word(2), word(3)] as const;
+  return w[0] === 0 && w[1] === 0 && w[2] === 0xffff ? w[3] : w;
 }
 
 const maskOf = (bits: number) =>

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, generateKeyPairSync, randomUUID } from "node:crypto";
+import { createHash, createPublicKey, generateKeyPairSync, type JsonWebKey, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { Redis } from "ioredis";
 import { generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
@@ -354,7 +354,7 @@ describe("back-channel logout", () => {
     const tamperedPayload = Buffer.from(JSON.stringify(valid({ sub: "bob" }))).toString("base64url");
     const jwks = (await (await fetch(`${idp.issuer}/jwks`)).json()) as { keys: object[] };
     // Key confusion: HMAC keyed with the provider's public key.
-    const publicPem = createPublicKey({ key: jwks.keys[0] as never, format: "jwk" }).export({
+    const publicPem = createPublicKey({ key: jwks.keys[0] as JsonWebKey, format: "jwk" }).export({
       type: "spki",
       format: "pem",
     });

@@ -13,6 +13,7 @@ import {
 import {
   type Detection,
   type Detector,
+  NO_DETECTIONS,
   type ParanoiaLevel,
   type RequestDetector,
   SEVERITY_POINTS,
@@ -63,8 +64,6 @@ export function formatDetail(v: WafVerdict, maxChars = 512): string {
   const text = `${v.matches.map((m) => `${m.rule}@${escape(m.target)}`).join(",")} score=${v.score}`;
   return text.length > maxChars ? `${text.slice(0, maxChars - 3)}...` : text;
 }
-
-const NOTHING: readonly Detection[] = Object.freeze([]);
 
 const ALLOW: WafVerdict = { score: 0, matches: [], blocked: false };
 
@@ -150,7 +149,7 @@ export function createWaf(o: {
         }
       }
     }
-    const found = byRule ? [...byRule.values()] : NOTHING;
+    const found = byRule ? [...byRule.values()] : NO_DETECTIONS;
     if (cacheable) remember(name, value, found);
     return found;
   }

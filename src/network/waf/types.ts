@@ -30,7 +30,7 @@ export interface Detection {
 export interface Detector {
   /** Family name, e.g. `sqli`. */
   name: string;
-  inspect(target: Target): Detection[];
+  inspect(target: Target): readonly Detection[];
 }
 
 /**
@@ -41,5 +41,8 @@ export interface Detector {
 export interface RequestDetector {
   name: string;
   /** `targets`: the request's targets as the engine parsed them (the engine always passes them). */
-  inspectRequest(req: InspectedRequest, targets?: readonly Target[]): Detection[];
+  inspectRequest(req: InspectedRequest, targets?: readonly Target[]): readonly Detection[];
 }
+
+/** What most values yield: one shared, frozen empty list rather than a new array per call. */
+export const NO_DETECTIONS: readonly Detection[] = Object.freeze([]);

@@ -9,7 +9,14 @@
 // textarea with `Location: Berlin` or `Host: the Smiths` is prose: those values fail the grammar.
 // Raw request bodies (batch requests, MIME documents) legitimately hold headers and are skipped.
 // Plain char loops, linear in the value. Rules are our own.
-import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
+import {
+  type Detection,
+  type Detector,
+  type ParanoiaLevel,
+  type Severity,
+  type Target,
+  NO_DETECTIONS,
+} from "../types.ts";
 import { words } from "./lexicon.ts";
 
 type RuleId =
@@ -289,7 +296,6 @@ function isHeaderLine(v: string, line: { start: number; end: number }): boolean 
 
 // Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
 const NO_RULES: readonly RuleId[] = Object.freeze([]);
-const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
 
 /** What every rule but `crlf-request-line` on a whole value needs: a break, a wide char, `<` or `\`. */
 const NEEDED = /[\n\r<\\\u0100-\uffff]/;
@@ -381,7 +387,7 @@ function classifyLines(v: string, targetName: string): readonly RuleId[] {
 
 export const crlfDetector: Detector = {
   name: "crlf",
-  inspect(target: Target): Detection[] {
+  inspect(target: Target): readonly Detection[] {
     const rules = classifyCrlf(target.value, target.name);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
     return rules.map((rule) => {

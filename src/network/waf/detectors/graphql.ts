@@ -10,7 +10,14 @@
 // reads as a GraphQL document and stays within GraphQL's lexical grammar (JSON whose quotes a
 // decoded variant stripped does not). The tokenizer skips strings, block strings and comments,
 // counts braces only outside argument lists, and is a single linear pass. Rules are our own.
-import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
+import {
+  type Detection,
+  type Detector,
+  type ParanoiaLevel,
+  type Severity,
+  type Target,
+  NO_DETECTIONS,
+} from "../types.ts";
 
 type RuleId =
   | "graphql-introspection"
@@ -268,7 +275,6 @@ function batchIndex(name: string): number {
 
 // Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
 const NO_RULES: readonly RuleId[] = Object.freeze([]);
-const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
 
 const NEEDED = /[_{]/;
 
@@ -300,7 +306,7 @@ export function classifyGraphql(value: string, name = ""): readonly RuleId[] {
 
 export const graphqlDetector: Detector = {
   name: "graphql",
-  inspect(target: Target): Detection[] {
+  inspect(target: Target): readonly Detection[] {
     const rules = classifyGraphql(target.value, target.name);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
     return rules.map((rule) => {

@@ -9,7 +9,14 @@
 // in filter syntax. The engine feeds decoded variants (URL, HTML, JS/CSS escapes, base64,
 // lowercase), so `%29%28` and `\29\28` arrive here as `)(`. Scanning jumps from paren to paren
 // (and from `:=` to `:=`) with bounded look-ahead: linear in the value. Rules are our own.
-import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
+import {
+  type Detection,
+  type Detector,
+  type ParanoiaLevel,
+  type Severity,
+  type Target,
+  NO_DETECTIONS,
+} from "../types.ts";
 import { words } from "./lexicon.ts";
 
 type RuleId =
@@ -273,7 +280,6 @@ function scanParens(v: string, out: Set<RuleId>): void {
 
 // Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
 const NO_RULES: readonly RuleId[] = Object.freeze([]);
-const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
 
 const NEEDED = /[():]/;
 const FILTER_CHARS = /[=&|!*%\\]/;
@@ -297,7 +303,7 @@ export function classifyLdap(value: string): readonly RuleId[] {
 
 export const ldapDetector: Detector = {
   name: "ldap",
-  inspect(target: Target): Detection[] {
+  inspect(target: Target): readonly Detection[] {
     const rules = classifyLdap(target.value);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
     return rules.map((rule) => {

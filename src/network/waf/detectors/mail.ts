@@ -9,7 +9,14 @@
 // Line breaks are real CR or LF, raw or decoded from any encoding the engine's variants undo.
 // The engine base64-decodes only values of 16 chars and more; a CRLF-led command encodes shorter
 // (`DQpRVUlUDQo`), so such values are decoded here. Plain char loops. Rules are our own.
-import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
+import {
+  type Detection,
+  type Detector,
+  type ParanoiaLevel,
+  type Severity,
+  type Target,
+  NO_DETECTIONS,
+} from "../types.ts";
 import { type BrokenLine, headerAt, isBreak, linesAfterBreaks } from "./crlf.ts";
 import { words } from "./lexicon.ts";
 
@@ -172,7 +179,6 @@ const BREAK = /[\n\r]/;
 
 // Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
 const NO_RULES: readonly RuleId[] = Object.freeze([]);
-const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
 
 /** Rules a value matches, at every paranoia level. */
 export function classifyMail(value: string, targetName = ""): readonly RuleId[] {
@@ -197,7 +203,7 @@ export function classifyMail(value: string, targetName = ""): readonly RuleId[] 
 
 export const mailDetector: Detector = {
   name: "mail",
-  inspect(target: Target): Detection[] {
+  inspect(target: Target): readonly Detection[] {
     const rules = classifyMail(target.value, target.name);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
     return rules.map((rule) => {

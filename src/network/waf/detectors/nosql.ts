@@ -9,7 +9,14 @@
 // in MongoDB, but the engine also feeds the lowercased variant, so the tables are lowercase. APIs
 // that accept operators by design (Parse Server, Feathers, Strapi filters) need an exclusion of
 // `nosql-operator-injection` on their routes. Scanning is indexOf/char loops: linear in the value.
-import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
+import {
+  type Detection,
+  type Detector,
+  type ParanoiaLevel,
+  type Severity,
+  type Target,
+  NO_DETECTIONS,
+} from "../types.ts";
 import { words } from "./lexicon.ts";
 
 type RuleId =
@@ -313,7 +320,6 @@ function scanShell(v: string, out: Set<RuleId>): void {
 
 // Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
 const NO_RULES: readonly RuleId[] = Object.freeze([]);
-const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
 
 const NEEDED = /[$;|&(]/;
 const KEYED = /[$'"]|db\./;
@@ -336,7 +342,7 @@ export function classifyNosql(value: string, name = ""): readonly RuleId[] {
 
 export const nosqlDetector: Detector = {
   name: "nosql",
-  inspect(target: Target): Detection[] {
+  inspect(target: Target): readonly Detection[] {
     const rules = classifyNosql(target.value, target.name);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
     return rules.map((rule) => {

@@ -5,7 +5,14 @@
 // A directive counts by its grammar: the directive's name and one of its own attributes (`exec cmd=`,
 // `include virtual=`, `echo var=`, `config timefmt=`), so that HTML comments such as `<!-- #header -->`
 // (an id marker) do not. Plain char loops over the lowercased value. Rules are our own.
-import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
+import {
+  type Detection,
+  type Detector,
+  type ParanoiaLevel,
+  type Severity,
+  type Target,
+  NO_DETECTIONS,
+} from "../types.ts";
 import { words } from "./lexicon.ts";
 
 type RuleId = "ssi-exec" | "ssi-directive" | "ssi-esi-tag" | "ssi-directive-bare" | "ssi-esi-variable";
@@ -105,7 +112,6 @@ const ESI_VARIABLES = ["$(http_", "$(query_string", "$(remote_addr", "$(request_
 
 // Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
 const NO_RULES: readonly RuleId[] = Object.freeze([]);
-const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
 
 const NEEDED = /[<$]/;
 
@@ -129,7 +135,7 @@ export function classifySsi(value: string): readonly RuleId[] {
 
 export const ssiDetector: Detector = {
   name: "ssi",
-  inspect(target: Target): Detection[] {
+  inspect(target: Target): readonly Detection[] {
     const rules = classifySsi(target.value);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
     return rules.map((rule) => {

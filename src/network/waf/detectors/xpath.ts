@@ -9,7 +9,14 @@
 // location path, an axis, the context node, or nothing at all (`name()`, `text()`, `true()`). The
 // engine feeds decoded variants, the lowercased one among them, so the tables are lowercase.
 // Scanning is index/char loops with bounded look-ahead: linear in the value. Rules are our own.
-import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
+import {
+  type Detection,
+  type Detector,
+  type ParanoiaLevel,
+  type Severity,
+  type Target,
+  NO_DETECTIONS,
+} from "../types.ts";
 import { words } from "./lexicon.ts";
 
 type RuleId = "xpath-function-path" | "xpath-axis" | "xpath-boolean-breakout" | "xpath-path-predicate";
@@ -248,7 +255,6 @@ function hasPathPredicate(v: string): boolean {
 
 // Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
 const NO_RULES: readonly RuleId[] = Object.freeze([]);
-const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
 
 /**
  * What some rule needs: a function call's `(`, an axis's `::`, a break-out's quote, a predicate's
@@ -272,7 +278,7 @@ export function classifyXpath(value: string): readonly RuleId[] {
 
 export const xpathDetector: Detector = {
   name: "xpath",
-  inspect(target: Target): Detection[] {
+  inspect(target: Target): readonly Detection[] {
     const rules = classifyXpath(target.value);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
     return rules.map((rule) => {

@@ -10,7 +10,14 @@
 // (`XML:xs:schema/xs:include/@schemaLocation`), unparsed bodies and XML inside any parameter. The
 // standard DTDs of the W3C and OASIS (XHTML, SVG, DocBook) are what benign documents declare and
 // are not flagged. Plain char loops over the lowercased value. Rules are our own.
-import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
+import {
+  type Detection,
+  type Detector,
+  type ParanoiaLevel,
+  type Severity,
+  type Target,
+  NO_DETECTIONS,
+} from "../types.ts";
 import { words } from "./lexicon.ts";
 
 type RuleId =
@@ -270,7 +277,6 @@ function schemaTarget(lowerName: string, lowerValue: string, out: Set<RuleId>): 
 
 // Shared, frozen empty results (callers only read them): a value that matches nothing allocates nothing.
 const NO_RULES: readonly RuleId[] = Object.freeze([]);
-const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
 
 const NEEDED = /<|\+ADw/;
 
@@ -310,7 +316,7 @@ function scanMarkup(lower: string, out: Set<RuleId>): void {
 
 export const xxeDetector: Detector = {
   name: "xxe",
-  inspect(target: Target): Detection[] {
+  inspect(target: Target): readonly Detection[] {
     const rules = classifyXxe(target.value, target.name);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
     return rules.map((rule) => {
