@@ -1,3 +1,4 @@
+import { secretsConfigSchema } from "../appsec/secrets/schema.ts";
 import {
   identityConfigSchema,
   jitConfigSchema,
@@ -568,6 +569,7 @@ export const rampartConfigSchema = z
     identity: emptyIsAbsent(identityConfigSchema.prefault({})),
     rbac: emptyIsAbsent(rbacConfigSchema.prefault({})),
     jit: emptyIsAbsent(jitConfigSchema.prefault({})),
+    secrets: emptyIsAbsent(secretsConfigSchema.prefault({})),
   })
   .superRefine((c, ctx) => {
     // A route's provider must exist, and two routes must not share an id (JIT scopes name it).
