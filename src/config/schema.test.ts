@@ -45,6 +45,14 @@ describe("schema", () => {
       },
       rbac: { roles: {}, bindings: [] },
       jit: { requestExpiryHours: 24, roles: [], notify: { webhooks: [], slack: [] } },
+      secrets: {
+        root: { provider: "file" },
+        kekRotationDays: 90,
+        maxVersions: 10,
+        policies: [],
+        rotation: [],
+        kubernetes: { namespaces: [] },
+      },
     });
   });
 
