@@ -10,6 +10,7 @@ import { registerWafCommands } from "./waf.ts";
 import { registerPolicyCommands } from "./policy.ts";
 import { registerConfigCommands } from "./config.ts";
 import { registerIdentityCommands } from "./identity.ts";
+import { registerSecretsCommands } from "./secrets.ts";
 import { parseWorkers, superviseGateway } from "./gateway-workers.ts";
 import { runGateway, runServer, runUp } from "./up.ts";
 
@@ -40,6 +41,8 @@ const program = new Command("rampart")
     "Rampart: self-hosted zero-trust security platform (edge gateway, identity, secrets, privacy, audit, compliance)",
   )
   .version(pkg.version)
+  // `rampart --version` before a command; after one, `--version` is the command's own (secrets get).
+  .enablePositionalOptions()
   .showHelpAfterError("(run with --help for usage)");
 
 program
@@ -96,6 +99,7 @@ registerWafCommands(program);
 registerPolicyCommands(program);
 registerAccessCommands(program);
 registerIdentityCommands(program);
+registerSecretsCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as Error & { code?: string };

@@ -152,7 +152,7 @@ describe("parseConfig: located errors", () => {
 
   it("rejects malformed references instead of passing them through", async () => {
     expect(brief(await issuesOf("version: 1\nserver:\n  host: ${vault:x}\n"))).toEqual([
-      "3:9 server.host: unknown reference ${vault:x}: expected ${env:NAME} or ${file:PATH} (write $${ for a literal ${)",
+      "3:9 server.host: unknown reference ${vault:x}: expected ${env:NAME}, ${file:PATH} or ${secret:/env/service/name} (write $${ for a literal ${)",
     ]);
     expect(brief(await issuesOf("version: 1\nserver:\n  host: '${env:X'\n"))).toEqual([
       "3:9 server.host: unterminated ${ reference (write $${ for a literal ${)",
@@ -309,5 +309,96 @@ describe("rampart.example.yaml", () => {
     });
     expect(config.database.url).toBe("postgresql://rampart@db:5432/rampart");
     expect(config.hotState.redisUrl).toBe("rediss://redis:6379");
+  });
+});
+
+describe("${secret:…} references", () => {
+  const DB_PASSWORD = "pg-Pa55w0rd-ref-77c1";
+  const store: Record<string, Record<string, string>> = {
+    "/prod/db/password": { value: DB_PASSWORD },
+    "/prod/db/creds": { user: "api", password: DB_PASSWORD },
+  };
+  const asked: string[] = [];
+  const secrets = async (path: string) => {
+    asked.push(path);
+    const found = store[path];
+    if (!found) throw new RampartError("not_found", 404, `no secret at ${path}`);
+    return found;
+  };
+  const withSecrets = async (text: string) => {
+    const error = await parseConfig(text, "rampart.yaml", {}, { readFile: noFiles, secrets }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = [...(error as ConfigError).issues];
+    expect(JSON.stringify(issues) + (error as Error).message).not.toContain(DB_PASSWORD);
+    return issues;
+  };
+
+  it("resolves a one-key secret, a #key of a map, inside text, each secret read once", async () => {
+    asked.length = 0;
+    const cfg = await parseConfig(
+      [
+        "version: 1",
+        "server:",
+        "  host: ${secret:/prod/db/password}",
+        "database:",
+        "  url: postgres://${secret:/prod/db/creds#user}:${secret:/prod/db/creds#password}@db/rampart",
+      ].join("\n"),
+      "rampart.yaml",
+      {},
+      { readFile: noFiles, secrets },
+    );
+    expect(cfg.server.host).toBe(DB_PASSWORD);
+    expect(cfg.database.url).toBe(`postgres://api:${DB_PASSWORD}@db/rampart`);
+    expect(asked.toSorted()).toEqual(["/prod/db/creds", "/prod/db/password"]);
+  });
+
+  it("without a resolver, refuses the reference at file:line, naming it", async () => {
+    const issues = await issuesOf("version: 1\nserver:\n  host: ${secret:/prod/db/password}\n");
+    expect(brief(issues)).toEqual([
+      "3:9 server.host: ${secret:/prod/db/password} needs the secrets store, and this command loads the config without it (run it where the server can resolve secrets, or use ${env:…})",
+    ]);
+  });
+
+  it("a multi-key secret without #key, a missing key, a missing secret: located, no values", async () => {
+    expect(brief(await withSecrets("version: 1\nserver:\n  host: ${secret:/prod/db/creds}\n"))).toEqual([
+      "3:9 server.host: ${secret:/prod/db/creds} holds 2 keys (user, password): name one as ${secret:/prod/db/creds#KEY}",
+    ]);
+    expect(brief(await withSecrets("version: 1\nserver:\n  host: ${secret:/prod/db/creds#pass}\n"))).toEqual([
+      "3:9 server.host: ${secret:/prod/db/creds#pass}: the secret has no key pass (it has user, password)",
+    ]);
+    expect(brief(await withSecrets("version: 1\nserver:\n  host: ${secret:/prod/db/gone}\n"))).toEqual([
+      "3:9 server.host: cannot resolve ${secret:/prod/db/gone}: no secret at /prod/db/gone",
+    ]);
+  });
+
+  it("a resolver's unexpected error is reduced to its name, in case it quotes a value", async () => {
+    const leaky = async () => {
+      throw new TypeError(`bad value ${DB_PASSWORD}`);
+    };
+    const error = await parseConfig(
+      "version: 1\nserver:\n  host: ${secret:/prod/db/x}\n",
+      "rampart.yaml",
+      {},
+      {
+        secrets: leaky,
+      },
+    ).catch((caught: unknown) => caught as ConfigError);
+    expect(brief([...(error as ConfigError).issues])).toEqual([
+      "3:9 server.host: cannot resolve ${secret:/prod/db/x}: TypeError",
+    ]);
+  });
+
+  it("malformed secret references are refused before any lookup", async () => {
+    asked.length = 0;
+    expect(brief(await withSecrets("version: 1\nserver:\n  host: ${secret:prod/db}\n"))).toEqual([
+      "3:9 server.host: invalid secret path in ${secret:prod/db}: expected ${secret:/environment/service/name}",
+    ]);
+    expect(brief(await withSecrets("version: 1\nserver:\n  host: '${secret:/prod/db/creds#}'\n"))).toEqual([
+      "3:9 server.host: invalid key after '#' in ${secret:/prod/db/creds#}",
+    ]);
+    expect(asked).toEqual([]);
   });
 });

@@ -12,6 +12,7 @@ import {
   type YAMLSeq,
 } from "yaml";
 import { z } from "zod";
+import { RampartError } from "../platform/errors.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { parseTemplate, trimTrailingNewline } from "./references.ts";
 import { type RampartConfig, rampartConfigSchema } from "./schema.ts";
@@ -22,15 +23,25 @@ export type ConfigEnv = Readonly<Record<string, string | undefined>>;
 /** Reads a UTF-8 text file; injectable so tests need no disk. */
 export type ReadTextFile = (path: string) => Promise<string>;
 
+/**
+ * The value map of a secret, for `${secret:…}` references: the server passes one over its open
+ * store, CLI and gateway processes one over the API. Its errors must never carry a value.
+ */
+export type SecretResolver = (path: string) => Promise<Readonly<Record<string, string>>>;
+
 export interface LoadConfigOptions {
   env?: ConfigEnv;
   /** Reads the config file and every `${file:…}` reference. */
   readFile?: ReadTextFile;
+  /** Resolves `${secret:…}` references; without it a config that uses one is refused. */
+  secrets?: SecretResolver;
 }
 
 export interface ParseConfigOptions {
   /** Reads `${file:…}` references (resolved against the config file's directory). */
   readFile?: ReadTextFile;
+  /** Resolves `${secret:…}` references; without it a config that uses one is refused. */
+  secrets?: SecretResolver;
 }
 
 const readUtf8: ReadTextFile = (path) => readFileFromDisk(path, "utf8");
@@ -51,7 +62,10 @@ export async function loadConfig(path: string, options: LoadConfigOptions = {}):
       { file: path, line: 1, column: 1, path: "", message: `cannot read config file (${errorCode(error)})` },
     ]);
   }
-  return parseConfig(text, path, options.env ?? process.env, { readFile });
+  return parseConfig(text, path, options.env ?? process.env, {
+    readFile,
+    ...(options.secrets ? { secrets: options.secrets } : {}),
+  });
 }
 
 /** Parse config text; `file` names it in errors and anchors relative `${file:…}` paths. */
@@ -87,8 +101,10 @@ export async function parseConfig(
     doc,
     env,
     readFile: options.readFile ?? readUtf8,
+    secrets: options.secrets,
     baseDir: dirname(file),
     files: new Map(),
+    secretMaps: new Map(),
     locations: new Map(),
     issues: [],
     failedPaths: [],
@@ -126,6 +142,12 @@ interface ConversionState {
   doc: Document.Parsed;
   env: ConfigEnv;
   readFile: ReadTextFile;
+  secrets: SecretResolver | undefined;
+  /** One resolution per referenced secret, however often it is referenced. */
+  secretMaps: Map<
+    string,
+    Promise<{ ok: true; data: Readonly<Record<string, string>> } | { ok: false; reason: string }>
+  >;
   baseDir: string;
   /** One read per referenced file, however often it is referenced. */
   files: Map<string, Promise<{ ok: true; text: string } | { ok: false; code: string }>>;
@@ -253,6 +275,14 @@ async function resolveReferences(
         failed = true;
         state.issues.push(state.at(offset, path, `environment variable ${part.name} is not set`));
       }
+    } else if (part.kind === "secret") {
+      const result = await resolveSecret(part, state);
+      if (result.ok) {
+        resolved += result.value;
+      } else {
+        failed = true;
+        state.issues.push(state.at(offset, path, result.message));
+      }
     } else {
       const result = await readReferencedFile(resolve(state.baseDir, part.path), state);
       if (result.ok) {
@@ -268,6 +298,53 @@ async function resolveReferences(
     return source;
   }
   return resolved;
+}
+
+/** One key of a referenced secret; messages name the reference and key names, never a value. */
+async function resolveSecret(
+  part: { path: string; key?: string },
+  state: ConversionState,
+): Promise<{ ok: true; value: string } | { ok: false; message: string }> {
+  const reference = `\${secret:${part.path}${part.key !== undefined ? `#${part.key}` : ""}}`;
+  const resolver = state.secrets;
+  if (!resolver) {
+    return {
+      ok: false,
+      message: `${reference} needs the secrets store, and this command loads the config without it (run it where the server can resolve secrets, or use \${env:…})`,
+    };
+  }
+  let pending = state.secretMaps.get(part.path);
+  if (pending === undefined) {
+    pending = resolver(part.path).then(
+      (data) => ({ ok: true as const, data }),
+      (error: unknown) => ({ ok: false as const, reason: resolverFailure(error) }),
+    );
+    state.secretMaps.set(part.path, pending);
+  }
+  const result = await pending;
+  if (!result.ok) return { ok: false, message: `cannot resolve ${reference}: ${result.reason}` };
+  const keys = Object.keys(result.data);
+  if (part.key === undefined) {
+    if (keys.length === 1) return { ok: true, value: result.data[keys[0] as string] as string };
+    return {
+      ok: false,
+      message: `${reference} holds ${keys.length} keys (${keys.slice(0, 10).join(", ")}): name one as \${secret:${part.path}#KEY}`,
+    };
+  }
+  if (!Object.hasOwn(result.data, part.key)) {
+    return {
+      ok: false,
+      message: `${reference}: the secret has no key ${part.key} (it has ${keys.slice(0, 10).join(", ")})`,
+    };
+  }
+  return { ok: true, value: result.data[part.key] as string };
+}
+
+// The store's errors say what failed (not found, forbidden, sealed) and never carry values; anything
+// else is reduced to its name, in case a resolver's error quotes what it was given.
+function resolverFailure(error: unknown): string {
+  if (error instanceof RampartError) return error.message;
+  return error instanceof Error ? error.name : "error";
 }
 
 function readReferencedFile(absolutePath: string, state: ConversionState) {

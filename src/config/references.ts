@@ -1,12 +1,20 @@
-// `${env:NAME}` and `${file:PATH}` references inside string scalars. `$${` is a literal `${`.
-// Every other `${` is an error, so a typo never passes through as a literal value.
+// `${env:NAME}`, `${file:PATH}` and `${secret:/env/service/name#key}` references inside string
+// scalars. `$${` is a literal `${`. Every other `${` is an error, so a typo never passes through as
+// a literal value.
 
 export type TemplatePart =
-  { kind: "text"; text: string } | { kind: "env"; name: string } | { kind: "file"; path: string };
+  | { kind: "text"; text: string }
+  | { kind: "env"; name: string }
+  | { kind: "file"; path: string }
+  /** A secret of the secrets store; `key` picks one key of its map (required when it holds several). */
+  | { kind: "secret"; path: string; key?: string };
 
 export type ParsedTemplate = { ok: true; parts: TemplatePart[] } | { ok: false; message: string };
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// The store's own path and key rules (appsec/secrets/paths.ts), repeated so config stays below layer modules.
+const SECRET_PATH = /^(\/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){3}$/;
+const SECRET_KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,255}$/;
 
 /** Split a scalar into literal text and references; `parts` is a single text part when there are none. */
 export function parseTemplate(source: string): ParsedTemplate {
@@ -53,10 +61,30 @@ function parseReference(inner: string): { ok: true; part: TemplatePart } | { ok:
     if (path.trim() !== "") return { ok: true, part: { kind: "file", path } };
     return { ok: false, message: "empty path in a file: reference" };
   }
+  if (inner.startsWith("secret:")) return parseSecretReference(inner);
   return {
     ok: false,
-    message: `unknown reference \${${shorten(inner)}}: expected \${env:NAME} or \${file:PATH} (write $\${ for a literal \${)`,
+    message: `unknown reference \${${shorten(inner)}}: expected \${env:NAME}, \${file:PATH} or \${secret:/env/service/name} (write $\${ for a literal \${)`,
   };
+}
+
+function parseSecretReference(
+  inner: string,
+): { ok: true; part: TemplatePart } | { ok: false; message: string } {
+  const body = inner.slice(7);
+  const hash = body.indexOf("#");
+  const path = hash === -1 ? body : body.slice(0, hash);
+  const key = hash === -1 ? undefined : body.slice(hash + 1);
+  if (!SECRET_PATH.test(path)) {
+    return {
+      ok: false,
+      message: `invalid secret path in \${${shorten(inner)}}: expected \${secret:/environment/service/name}`,
+    };
+  }
+  if (key !== undefined && !SECRET_KEY.test(key)) {
+    return { ok: false, message: `invalid key after '#' in \${${shorten(inner)}}` };
+  }
+  return { ok: true, part: { kind: "secret", path, ...(key !== undefined ? { key } : {}) } };
 }
 
 function shorten(text: string): string {

@@ -6,6 +6,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { z } from "zod";
+import { createMachineTokens } from "../appsec/secrets/kubernetes/index.ts";
 import { type AuditTables, queryEntries, subjectRef } from "../monitoring/audit/index.ts";
 import { Invalid, RampartError } from "../platform/errors.ts";
 import { securityEventSchema } from "../platform/events/index.ts";
@@ -13,6 +14,8 @@ import { bearerAuth } from "./auth.ts";
 import { registerBlockRoutes } from "./gateway-blocks.ts";
 import { registerIdentityRoutes } from "./identity-routes.ts";
 import type { Runtime } from "./runtime.ts";
+import { registerSecretsK8sRoutes } from "./secrets-k8s.ts";
+import { registerSecretsRoutes } from "./secrets-routes.ts";
 
 const eventBatchSchema = z.strictObject({
   batchId: z.string().regex(/^[A-Za-z0-9._:-]{8,128}$/, "expected 8-128 characters of [A-Za-z0-9._:-]"),
@@ -227,6 +230,16 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
 
   registerBlockRoutes(app, rt, { authorize, parseBody });
   registerIdentityRoutes(app, rt.identity, { authorize, parseBody });
+  registerSecretsRoutes(app, rt, { authorize, parseBody });
+  if (rt.secrets)
+    registerSecretsK8sRoutes(app, {
+      secrets: rt.secrets,
+      tokens: createMachineTokens({ store: rt.store, clock: rt.clock }),
+      config: () => rt.config.secrets,
+      authorize,
+      emit: (e) => rt.bus.emit(e),
+      clock: rt.clock,
+    });
 
   return app;
 }

@@ -3,6 +3,14 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { openSecrets, type Secrets, type SecretsTables, secretsMigrations } from "../appsec/secrets/index.ts";
+import { createCloudRoot, isCloudRoot } from "../appsec/secrets/keys/cloud.ts";
+import { kubernetesMigrations, withKubernetesPolicies } from "../appsec/secrets/kubernetes/index.ts";
+import {
+  createRotationScheduler,
+  type RotationScheduler,
+  rotationMigrations,
+} from "../appsec/secrets/rotation/index.ts";
 import type { RampartConfig } from "../config/index.ts";
 import {
   type AuditLog,
@@ -14,7 +22,13 @@ import {
 import { jitMigrations } from "../identity/jit/index.ts";
 import { countEvents, createMetrics, type Metrics } from "../monitoring/metrics/index.ts";
 import { type Clock, systemClock } from "../platform/clock.ts";
-import { createEventBus, type EventBus, newEvent, systemActor } from "../platform/events/index.ts";
+import {
+  createEventBus,
+  type EventBus,
+  newEvent,
+  type SecurityEvent,
+  systemActor,
+} from "../platform/events/index.ts";
 import { createHotState, type HotState } from "../platform/hotstate/index.ts";
 import type { Logger } from "../platform/logging.ts";
 import { openStore, type Store } from "../platform/store/index.ts";
@@ -36,10 +50,126 @@ export interface Runtime {
   readonly adminTokens: readonly string[];
   /** API callers and RBAC, just-in-time access, API keys, revocation. */
   readonly identity: ServerIdentity;
+  /** The secrets store; undefined when it could not open (`secretsProblem` says why). Sealed is open. */
+  readonly secrets: Secrets | undefined;
+  readonly secretsProblem: string | undefined;
+  readonly secretsRotation: RotationScheduler | undefined;
+  /** Starts re-wrapping data keys under the current KEK in the background (once at a time). */
+  rewrapSecrets(): void;
   close(): Promise<void>;
 }
 
-export const migrations = { ...auditMigrations, ...jitMigrations, ...bindingMigrations };
+export const migrations = {
+  ...auditMigrations,
+  ...jitMigrations,
+  ...bindingMigrations,
+  ...secretsMigrations,
+  ...rotationMigrations,
+  ...kubernetesMigrations,
+};
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+interface ServerSecrets {
+  secrets: Secrets | undefined;
+  problem: string | undefined;
+  rotation: RotationScheduler | undefined;
+  rewrap(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the secrets store, its rotation scheduler and the KEK rotation timer. A store that cannot
+ * open (a KMS away, a missing root key variable) leaves the rest of the control plane running:
+ * its routes answer 503 with the reason. A sealed store opens and waits for its shares.
+ */
+async function startSecrets(o: {
+  config: () => RampartConfig;
+  store: Store;
+  clock: Clock;
+  dataDir: string;
+  bus: EventBus;
+  logger: Logger;
+}): Promise<ServerSecrets> {
+  const { store, clock, logger } = o;
+  // Each Kubernetes namespace reads through a synthetic policy on its own paths.
+  const section = () => withKubernetesPolicies(o.config().secrets);
+  const emit = (e: SecurityEvent) => o.bus.emit(e);
+  let secrets: Secrets;
+  try {
+    const root = section().root;
+    secrets = await openSecrets({
+      store,
+      config: section,
+      dataDir: o.dataDir,
+      clock,
+      emit,
+      logger,
+      ...(isCloudRoot(root) ? { root: createCloudRoot(root) } : {}),
+    });
+  } catch (err) {
+    const problem = (err as Error).message;
+    logger.error({ err: problem }, "the secrets store did not open; its API answers 503");
+    return { secrets: undefined, problem, rotation: undefined, rewrap() {}, async close() {} };
+  }
+  if (secrets.status().sealed)
+    logger.warn("the secrets store is sealed: unseal it with `rampart secrets unseal`");
+
+  const rotation = createRotationScheduler({ secrets, config: section, store, clock, emit, logger });
+  rotation.start();
+
+  // One re-wrap at a time; it runs until no data key is left under an older KEK.
+  let rewrapping: Promise<void> | undefined;
+  const rewrap = () => {
+    rewrapping ??= (async () => {
+      try {
+        while (!secrets.status().sealed && (await secrets.rewrap({ batch: 500 })) > 0);
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, "re-wrapping secret data keys failed; will retry");
+      } finally {
+        rewrapping = undefined;
+      }
+    })();
+  };
+  // The newest KEK's age decides, so a restart does not postpone rotation.
+  const kekCheck = async () => {
+    if (secrets.status().sealed) return;
+    const newest = await store.db
+      .withTables<SecretsTables>()
+      .selectFrom("secret_keks")
+      .select((eb) => eb.fn.max("created_at").as("at"))
+      .executeTakeFirst();
+    const at = newest?.at ? new Date(newest.at).getTime() : undefined;
+    if (at !== undefined && clock.now().getTime() - at >= section().kekRotationDays * DAY_MS) {
+      await secrets.rotateKek({ kind: "system", id: "rampart" });
+    }
+    rewrap();
+  };
+  const checkKeks = () =>
+    void kekCheck().catch((err: unknown) =>
+      logger.error({ err: (err as Error).message }, "key-encryption key rotation failed; will retry"),
+    );
+  checkKeks();
+  // Hourly: a timer of kekRotationDays would overflow setInterval's 24.8-day limit.
+  const keyTimer = setInterval(checkKeks, HOUR_MS);
+  keyTimer.unref();
+
+  return {
+    secrets,
+    problem: undefined,
+    rotation,
+    rewrap,
+    async close() {
+      clearInterval(keyTimer);
+      await rotation
+        .close()
+        .catch((err) => logger.error({ err: (err as Error).message }, "rotation did not stop cleanly"));
+      await rewrapping;
+      await secrets.close();
+    },
+  };
+}
 
 /** Path of the admin token created on first start of an embedded deployment. */
 export function adminTokenPath(dataDir: string): string {
@@ -146,6 +276,7 @@ export async function startRuntime(opts: {
     await store.close();
     throw err;
   });
+  const secrets = await startSecrets({ config: () => live.config, store, clock, dataDir, bus, logger });
   bus.emit(
     newEvent(
       {
@@ -192,10 +323,15 @@ export async function startRuntime(opts: {
     dataDir,
     adminTokens,
     identity,
+    secrets: secrets.secrets,
+    secretsProblem: secrets.problem,
+    secretsRotation: secrets.rotation,
+    rewrapSecrets: secrets.rewrap,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(expiry);
+      await secrets.close();
       await identity
         .close()
         .catch((err) =>
