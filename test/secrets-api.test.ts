@@ -129,13 +129,15 @@ describe("a store with a file root key and path policies", () => {
       data: { password: "first-pass-1" },
     });
 
-    // Deleting the newest leaves the one before it as the newest active version.
+    // A deleted newest version reads as gone (as in Vault): no silent fall back to version 1.
     expect((await post("delete", p)).json).toEqual({ path: p, deleted: "newest" });
-    expect((await data(p)).json).toMatchObject({ version: 1 });
-    expect((await post("delete", p, { versions: [1] })).status).toBe(200);
     const gone = await data(p);
     expect(gone.status).toBe(404);
-    expect(gone.json.message).toBe(`${p} has no active version`);
+    expect(gone.json.message).toBe(
+      `the newest version (2) of ${p} is deleted: undelete it, roll back or write a new version`,
+    );
+    expect((await call("GET", `/api/v1/secrets/data${p}?version=1`, { token: admin })).status).toBe(200);
+    expect((await post("delete", p, { versions: [1] })).status).toBe(200);
 
     expect((await post("undelete", p, { versions: [1, 2] })).status).toBe(200);
     expect((await data(p)).json).toMatchObject({ version: 2 });
@@ -149,14 +151,20 @@ describe("a store with a file root key and path policies", () => {
 
     expect((await post("revoke", p, { version: 3, reason: "INC-7 leaked in a build log" })).status).toBe(200);
     expect((await call("GET", `/api/v1/secrets/data${p}?version=3`, { token: admin })).status).toBe(404);
-    expect((await data(p)).json).toMatchObject({ version: 2, data: { password: "second-pass-2" } });
+    const revoked = await data(p);
+    expect(revoked.status).toBe(404);
+    expect(revoked.json.message).toBe(
+      `the newest version (3) of ${p} is revoked: roll back or write a new version`,
+    );
+    expect((await post("rollback", p, { version: 2 })).json).toMatchObject({ version: 4 });
+    expect((await data(p)).json).toMatchObject({ version: 4, data: { password: "second-pass-2" } });
 
     const meta = await call("GET", `/api/v1/secrets/metadata${p}`, { token: admin });
-    expect(meta.json.currentVersion).toBe(3);
+    expect(meta.json.currentVersion).toBe(4);
     const states = (meta.json.versions as { version: number; state: string }[]).map(
       (v) => `${v.version}:${v.state}`,
     );
-    expect(states).toEqual(["3:revoked", "2:active", "1:destroyed"]);
+    expect(states).toEqual(["4:active", "3:revoked", "2:active", "1:destroyed"]);
     expect(JSON.stringify(meta.json)).not.toContain("pass");
 
     const patched = await call("PATCH", `/api/v1/secrets/metadata${p}`, {
@@ -300,7 +308,7 @@ describe("a store with a file root key and path policies", () => {
     const r = await call("POST", "/api/v1/secrets/keys/rotate", { token: admin });
     expect(r.json).toEqual({ kekVersion: (before.kekVersion as number) + 1, rewrap: "started" });
     expect((await data("/prod/billing/db")).json).toMatchObject({ data: { password: "billing-pass" } });
-    expect((await data("/prod/api/db")).json).toMatchObject({ version: 2 });
+    expect((await data("/prod/api/db")).json).toMatchObject({ version: 4 });
   });
 });
 

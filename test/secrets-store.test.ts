@@ -176,8 +176,13 @@ describe.each(backends)("secrets store on %s", (backend) => {
   test("soft delete hides a version until undeleted; destroy and revoke remove its ciphertext for good", async () => {
     for (const v of ["one", "two", "three"]) await secrets.put(alice, "/prod/api/token", { value: v });
     await secrets.delete(alice, "/prod/api/token");
-    // The newest active version is now 2.
-    expect(await secrets.get(alice, "/prod/api/token")).toMatchObject({ version: 2, data: { value: "two" } });
+    // The newest version reads as gone; older ones are still there by number.
+    expect((await failure(() => secrets.get(alice, "/prod/api/token"))).message).toBe(
+      "the newest version (3) of /prod/api/token is deleted: undelete it, roll back or write a new version",
+    );
+    expect(await secrets.get(alice, "/prod/api/token", { version: 2 })).toMatchObject({
+      data: { value: "two" },
+    });
     expect((await failure(() => secrets.get(alice, "/prod/api/token", { version: 3 }))).message).toBe(
       "version 3 of /prod/api/token is deleted",
     );
@@ -196,7 +201,8 @@ describe.each(backends)("secrets store on %s", (backend) => {
     await secrets.revoke(admin, "/prod/api/token", 4, "leaked in a CI log");
     const revoked = await failure(() => secrets.get(alice, "/prod/api/token", { version: 4 }));
     expect(revoked.message).toBe("version 4 of /prod/api/token is revoked");
-    expect((await secrets.get(alice, "/prod/api/token")).version).toBe(3);
+    // A revoked newest version is not replaced by an older value behind the consumer's back.
+    expect((await failure(() => secrets.get(alice, "/prod/api/token"))).message).toContain("is revoked");
     const event = events.find((e) => e.type === "secrets.revoked");
     expect(event).toMatchObject({ severity: "high", data: { versions: [4], reason: "leaked in a CI log" } });
 

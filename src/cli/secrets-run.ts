@@ -13,7 +13,7 @@ const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export interface SecretsReader {
   list(prefix: string): Promise<string[]>;
   get(path: string): Promise<{ version: number; data: Record<string, string> }>;
-  /** The newest active version of the path (0 for none), from its metadata. */
+  /** The newest version of the path (0 for none), from its metadata. */
   currentVersion(path: string): Promise<number>;
 }
 
@@ -27,11 +27,11 @@ export function apiSecretsReader(call: ApiCall): SecretsReader {
     },
     get: (path) => call("GET", `/api/v1/secrets/data${encodePath(path)}`),
     async currentVersion(path) {
-      const meta = await call<{ versions: { version: number; state: string }[] }>(
+      const meta = await call<{ currentVersion: number }>(
         "GET",
         `/api/v1/secrets/metadata${encodePath(path)}`,
       );
-      return Math.max(0, ...meta.versions.filter((v) => v.state === "active").map((v) => v.version));
+      return meta.currentVersion;
     },
   };
 }

@@ -186,7 +186,7 @@ export function registerSecretsCommands(program: Command): void {
   const api = (o: Common) => apiFor(o);
 
   commonOptions(secrets.command("get <path>"))
-    .description("print a secret's newest active version (or --version N)")
+    .description("print a secret's newest version (or --version N)")
     .option("--version <n>", "this version instead of the newest", positiveInt)
     .option("--key <key>", "print only this key's value, nothing else")
     .action(async (path: string, o: Common & { version?: number; key?: string }) => {

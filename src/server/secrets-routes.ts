@@ -104,7 +104,8 @@ export function registerSecretsRoutes(app: FastifyInstance, rt: Runtime, kit: Ro
     {
       schema: {
         ...tags,
-        description: "A secret's newest active version, or ?version=N: { path, version, createdAt, data }.",
+        description:
+          "A secret's newest version (404 when it is deleted, destroyed or revoked), or ?version=N: { path, version, createdAt, data }.",
       },
     },
     async (req) => {

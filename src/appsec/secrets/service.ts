@@ -420,24 +420,16 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
       }
       ring();
       if (!o.can(caller, "read", path)) deny(caller, "read", path, "get");
-      // One round trip in the common case: the path's expiry and its current version (or the one
-      // asked for) by primary key. Only when the current version is not active does a second query
-      // look for the newest active one.
+      // One round trip: the path's expiry and its current version (or the one asked for), by
+      // primary key. A current version that is deleted, destroyed or revoked reads as gone, as in
+      // Vault: consumers never fall back to an older value (after a revoke, an older one may be
+      // just as compromised).
       const { rows } =
         await sql<ReadRow>`select p.expires_at, v.version, v.state, v.created_at, v.kek_version,
                v.wrapped_dek, v.ciphertext
           from secret_paths p
           left join secret_versions v on v.path = p.path and v.version = ${wanted ?? sql.ref("p.current_version")}
          where p.path = ${path}`.execute(db);
-      if (wanted === undefined && rows[0] && rows[0].state !== "active") {
-        const { rows: older } = await sql<ReadRow>`select p.expires_at, v.version, v.state, v.created_at,
-                 v.kek_version, v.wrapped_dek, v.ciphertext
-            from secret_paths p
-            left join lateral (select * from secret_versions a where a.path = p.path and a.state = 'active'
-                                order by a.version desc limit 1) v on true
-           where p.path = ${path}`.execute(db);
-        rows.splice(0, rows.length, ...older);
-      }
       const r = rows[0];
       const fail = (reason: string): never => {
         emit(
@@ -454,9 +446,14 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
         return fail(`${path} expired at ${r.expires_at.toISOString()}`);
       }
       if (r.version === null || r.created_at === null || r.kek_version === null) {
-        return fail(wanted ? `${path} has no version ${wanted}` : `${path} has no active version`);
+        return fail(wanted ? `${path} has no version ${wanted}` : `${path} has no versions`);
       }
-      if (r.state !== "active") return fail(`version ${r.version} of ${path} is ${r.state}`);
+      if (r.state !== "active")
+        return fail(
+          wanted
+            ? `version ${r.version} of ${path} is ${r.state}`
+            : `the newest version (${r.version}) of ${path} is ${r.state}: ${r.state === "deleted" ? "undelete it, " : ""}roll back or write a new version`,
+        );
       let data: Record<string, string>;
       try {
         data = await decrypt(path, {

@@ -80,7 +80,7 @@ export interface SecretsService {
     data: Record<string, string>,
     opts?: { cas?: number },
   ): Promise<SecretVersionInfo>;
-  /** The newest active version, or `version`. Audited as a read. */
+  /** The newest version, or `version`; NotFound when that version is not active. Audited as a read. */
   get(caller: SecretsCaller, path: string, opts?: { version?: number }): Promise<SecretValue>;
   /** Paths under a prefix (`/prod/` or `/prod/api/`) that the caller may list; names only. */
   list(caller: SecretsCaller, prefix: string): Promise<string[]>;
