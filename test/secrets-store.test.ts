@@ -173,6 +173,35 @@ describe.each(backends)("secrets store on %s", (backend) => {
     expect(await failure(() => secrets.put(alice, "/prod/db/x", {}))).toMatchObject({ where: "data" });
   });
 
+  test("a read never returns a value older than the last write that finished before it began", async () => {
+    const p = "/prod/api/race";
+    await secrets.put(alice, p, { v: "0" });
+    let finished = 0;
+    const writer = (async () => {
+      for (let i = 1; i <= 25; i++) {
+        await secrets.put(alice, p, { v: String(i) });
+        finished = i;
+      }
+    })();
+    const reader = async () => {
+      let reads = 0;
+      while (finished < 25 || reads === 0) {
+        const floor = finished;
+        expect(Number((await secrets.get(alice, p)).data.v)).toBeGreaterThanOrEqual(floor);
+        reads++;
+      }
+    };
+    await Promise.all([writer, reader(), reader(), reader()]);
+    expect((await secrets.get(alice, p)).data).toEqual({ v: "25" });
+    // What a remembered read could hide: a revoke and a delete take effect on the very next read.
+    await secrets.revoke(admin, p, 26, "test"); // v "25" is version 26
+    expect((await failure(() => secrets.get(alice, p))).message).toContain("is revoked");
+    await secrets.put(alice, p, { v: "26" });
+    expect((await secrets.get(alice, p)).data).toEqual({ v: "26" });
+    await secrets.delete(alice, p);
+    expect((await failure(() => secrets.get(alice, p))).message).toContain("is deleted");
+  });
+
   test("soft delete hides a version until undeleted; destroy and revoke remove its ciphertext for good", async () => {
     for (const v of ["one", "two", "three"]) await secrets.put(alice, "/prod/api/token", { value: v });
     await secrets.delete(alice, "/prod/api/token");

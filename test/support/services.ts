@@ -1,7 +1,7 @@
 // Real PostgreSQL and Redis servers for tests, started on loopback from the Debian packages, and
 // small helpers for the servers tests start themselves.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -69,17 +69,35 @@ async function waitFor(
   throw new Error(`${what} did not start within ${timeoutMs} ms`);
 }
 
-/** Starts a throwaway PostgreSQL cluster (trust auth, user 'rampart') on a free loopback port. */
-export async function startPostgres(): Promise<RestartableService> {
+/**
+ * Starts a throwaway PostgreSQL cluster (user 'rampart') on a free loopback port. By default every
+ * connection is trusted. With `passwords`, TCP connections of every role need their password
+ * (SCRAM-SHA-256) and the superuser 'rampart' gets that password (it is in the returned URL); only
+ * the unix socket in the cluster's directory stays on trust.
+ */
+export async function startPostgres(opts: { passwords?: string } = {}): Promise<RestartableService> {
   const dir = mkdtempSync(join(tmpdir(), "rampart-pg-"));
   if (process.getuid?.() === 0) execFileSync("chown", ["postgres", dir]);
   const port = await freePort();
   const data = join(dir, "data");
   const user = postgresUser();
-  execFileSync(postgresBin("initdb"), ["-D", data, "-U", "rampart", "-A", "trust", "--no-instructions"], {
-    stdio: "ignore",
-    ...user,
-  });
+  const pwfile = join(dir, "pwfile");
+  const auth =
+    opts.passwords === undefined
+      ? ["-A", "trust"]
+      : ["--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`];
+  if (opts.passwords !== undefined) {
+    writeFileSync(pwfile, `${opts.passwords}\n`, { mode: 0o600 });
+    if (process.getuid?.() === 0) execFileSync("chown", ["postgres", pwfile]);
+  }
+  try {
+    execFileSync(postgresBin("initdb"), ["-D", data, "-U", "rampart", ...auth, "--no-instructions"], {
+      stdio: "ignore",
+      ...user,
+    });
+  } finally {
+    rmSync(pwfile, { force: true });
+  }
   const args = [
     "-D",
     data,
@@ -92,7 +110,8 @@ export async function startPostgres(): Promise<RestartableService> {
     "-c",
     "max_connections=200",
   ];
-  const url = `postgres://rampart@127.0.0.1:${port}/postgres`;
+  const login = opts.passwords === undefined ? "rampart" : `rampart:${encodeURIComponent(opts.passwords)}`;
+  const url = `postgres://${login}@127.0.0.1:${port}/postgres`;
   const launch = async () => {
     const p = spawn(postgresBin("postgres"), args, { stdio: "ignore", ...user });
     const pg = await import("pg");

@@ -109,6 +109,9 @@ export async function openSecrets(o: SecretsOptions): Promise<Secrets> {
     emit: o.emit,
     keyring: () => keyring,
     can,
+    // PGlite belongs to this one process, so every write passes through here and a cached row
+    // can never be stale; several servers on PostgreSQL read the database each time.
+    cacheSealedRows: o.store.kind === "pglite",
   });
   const unsealed = (): Keyring => {
     if (!keyring) throw new Unavailable(SEALED_MESSAGE);

@@ -60,7 +60,14 @@ export interface StoreCoreOptions {
   /** The unsealed keyring, or undefined while sealed. */
   keyring: () => Keyring | undefined;
   can: (caller: SecretsCaller, capability: Capability, path: string) => boolean;
+  /**
+   * Keep the sealed row of a path's current version in memory after a read. Only where every write
+   * passes through this process (embedded PGlite); see `sealedRows`.
+   */
+  cacheSealedRows?: boolean;
 }
+
+const SEALED_ROWS = 10_000;
 
 const rotators = ["postgres", "mysql", "redis", "random"] as const;
 const metadataPatchSchema = z.strictObject({
@@ -156,6 +163,25 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
       .where("version", "<=", newest - max)
       .execute();
 
+  // As Vault's physical cache: after a read, the current version's row stays in memory, still
+  // sealed (its data key is unwrapped on every read). Any write drops the path's row when it begins
+  // and when it ends, and a read keeps its row only if no write began or ended while it ran.
+  const sealedRows = o.cacheSealedRows ? new Map<string, ReadRow>() : undefined;
+  let writeTicks = 0;
+  function changing(path?: string): void {
+    writeTicks++;
+    if (path === undefined) sealedRows?.clear();
+    else sealedRows?.delete(path);
+  }
+  async function writing<T>(path: string | undefined, fn: () => Promise<T>): Promise<T> {
+    changing(path);
+    try {
+      return await fn();
+    } finally {
+      changing(path);
+    }
+  }
+
   /** Seals and inserts the next version of a locked path row. */
   async function writeVersion(
     tx: Transaction<SecretsTables>,
@@ -208,15 +234,67 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
     fn: (tx: Transaction<SecretsTables>, row: PathRow) => Promise<T>,
   ): Promise<T> {
     try {
-      return await db.transaction().execute(async (tx) => {
-        const row = await lockPath(tx, path);
-        if (!row || row.current_version === 0) throw new NotFound(`no secret at ${path}`);
-        return fn(tx, row);
-      });
+      return await writing(path, () =>
+        db.transaction().execute(async (tx) => {
+          const row = await lockPath(tx, path);
+          if (!row || row.current_version === 0) throw new NotFound(`no secret at ${path}`);
+          return fn(tx, row);
+        }),
+      );
     } catch (err) {
       if (err instanceof Denied) return deny(caller, err.capability, path, operation);
       throw err;
     }
+  }
+
+  async function rewrapAll(batch: number): Promise<number> {
+    const k = ring();
+    const target = k.currentVersion;
+    const to = { kek: await k.kek(target), version: target };
+    let total = 0;
+    for (;;) {
+      const rows = await db
+        .selectFrom("secret_versions")
+        .select(["path", "version", "kek_version", "wrapped_dek"])
+        .where("kek_version", "<", target)
+        .where("ciphertext", "is not", null)
+        .orderBy("kek_version")
+        .limit(batch)
+        .execute();
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        if (!r.wrapped_dek) continue;
+        const from = { kek: await k.kek(r.kek_version), version: r.kek_version };
+        const wrapped = rewrapDek(from, to, r.path, r.version, asBuffer(r.wrapped_dek));
+        // Each row flips in one statement, guarded on what was read: a concurrent destroy or
+        // re-wrap wins, and a stop half-way leaves every row readable under its own KEK.
+        const res = await db
+          .updateTable("secret_versions")
+          .set({ wrapped_dek: wrapped, kek_version: target })
+          .where("path", "=", r.path)
+          .where("version", "=", r.version)
+          .where("kek_version", "=", r.kek_version)
+          .where("ciphertext", "is not", null)
+          .executeTakeFirst();
+        total += Number(res.numUpdatedRows);
+      }
+    }
+    return total;
+  }
+
+  async function readRow(path: string, wanted: number | undefined): Promise<ReadRow | undefined> {
+    const ticks = writeTicks;
+    const { rows } = await sql<ReadRow>`select p.expires_at, v.version, v.state, v.created_at, v.kek_version,
+             v.wrapped_dek, v.ciphertext
+        from secret_paths p
+        left join secret_versions v on v.path = p.path and v.version = ${wanted ?? sql.ref("p.current_version")}
+       where p.path = ${path}`.execute(db);
+    const r = rows[0];
+    if (sealedRows && wanted === undefined && r?.state === "active" && ticks === writeTicks) {
+      if (sealedRows.size >= SEALED_ROWS) sealedRows.clear();
+      sealedRows.set(path, r);
+    }
+    return r;
   }
 
   async function decrypt(
@@ -367,38 +445,40 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
       if (!mayCreate && !mayUpdate) deny(caller, "create", path, "put");
       let info: SecretVersionInfo;
       try {
-        info = await db.transaction().execute(async (tx) => {
-          const at = now();
-          // The insert makes a row to lock on a new path; two writers then serialise on it.
-          await tx
-            .insertInto("secret_paths")
-            .values({
-              path,
-              current_version: 0,
-              created_at: at,
-              updated_at: at,
-              owner: null,
-              rotation_period_days: null,
-              expires_at: null,
-              max_versions: null,
-              rotator: null,
-              last_rotation_at: null,
-              last_rotation_ok: null,
-              last_rotation_version: null,
-              last_rotation_error: null,
-            })
-            .onConflict((oc) => oc.column("path").doNothing())
-            .execute();
-          const row = (await lockPath(tx, path)) as PathRow;
-          const isNew = row.current_version === 0;
-          if (isNew ? !mayCreate : !mayUpdate) throw new Denied(isNew ? "create" : "update");
-          if (cas !== undefined && cas !== row.current_version) {
-            throw new Conflict(
-              `check-and-set failed on ${path}: expected version ${cas}, current is ${row.current_version}`,
-            );
-          }
-          return writeVersion(tx, row, values, caller, null);
-        });
+        info = await writing(path, () =>
+          db.transaction().execute(async (tx) => {
+            const at = now();
+            // The insert makes a row to lock on a new path; two writers then serialise on it.
+            await tx
+              .insertInto("secret_paths")
+              .values({
+                path,
+                current_version: 0,
+                created_at: at,
+                updated_at: at,
+                owner: null,
+                rotation_period_days: null,
+                expires_at: null,
+                max_versions: null,
+                rotator: null,
+                last_rotation_at: null,
+                last_rotation_ok: null,
+                last_rotation_version: null,
+                last_rotation_error: null,
+              })
+              .onConflict((oc) => oc.column("path").doNothing())
+              .execute();
+            const row = (await lockPath(tx, path)) as PathRow;
+            const isNew = row.current_version === 0;
+            if (isNew ? !mayCreate : !mayUpdate) throw new Denied(isNew ? "create" : "update");
+            if (cas !== undefined && cas !== row.current_version) {
+              throw new Conflict(
+                `check-and-set failed on ${path}: expected version ${cas}, current is ${row.current_version}`,
+              );
+            }
+            return writeVersion(tx, row, values, caller, null);
+          }),
+        );
       } catch (err) {
         if (err instanceof Denied) return deny(caller, err.capability, path, "put");
         throw err;
@@ -424,13 +504,7 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
       // primary key. A current version that is deleted, destroyed or revoked reads as gone, as in
       // Vault: consumers never fall back to an older value (after a revoke, an older one may be
       // just as compromised).
-      const { rows } =
-        await sql<ReadRow>`select p.expires_at, v.version, v.state, v.created_at, v.kek_version,
-               v.wrapped_dek, v.ciphertext
-          from secret_paths p
-          left join secret_versions v on v.path = p.path and v.version = ${wanted ?? sql.ref("p.current_version")}
-         where p.path = ${path}`.execute(db);
-      const r = rows[0];
+      const r = (wanted === undefined ? sealedRows?.get(path) : undefined) ?? (await readRow(path, wanted));
       const fail = (reason: string): never => {
         emit(
           "secrets.read",
@@ -680,40 +754,7 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
       return paths;
     },
 
-    async rewrap(batch) {
-      const k = ring();
-      const target = k.currentVersion;
-      const to = { kek: await k.kek(target), version: target };
-      let total = 0;
-      for (;;) {
-        const rows = await db
-          .selectFrom("secret_versions")
-          .select(["path", "version", "kek_version", "wrapped_dek"])
-          .where("kek_version", "<", target)
-          .where("ciphertext", "is not", null)
-          .orderBy("kek_version")
-          .limit(batch)
-          .execute();
-        if (rows.length === 0) break;
-        for (const r of rows) {
-          if (!r.wrapped_dek) continue;
-          const from = { kek: await k.kek(r.kek_version), version: r.kek_version };
-          const wrapped = rewrapDek(from, to, r.path, r.version, asBuffer(r.wrapped_dek));
-          // Each row flips in one statement, guarded on what was read: a concurrent destroy or
-          // re-wrap wins, and a stop half-way leaves every row readable under its own KEK.
-          const res = await db
-            .updateTable("secret_versions")
-            .set({ wrapped_dek: wrapped, kek_version: target })
-            .where("path", "=", r.path)
-            .where("version", "=", r.version)
-            .where("kek_version", "=", r.kek_version)
-            .where("ciphertext", "is not", null)
-            .executeTakeFirst();
-          total += Number(res.numUpdatedRows);
-        }
-      }
-      return total;
-    },
+    rewrap: (batch) => writing(undefined, () => rewrapAll(batch)),
 
     async recordRotation(path, result, actor) {
       secretPath(path);
