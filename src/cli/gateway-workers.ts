@@ -4,10 +4,10 @@
 // across them need Redis.
 import cluster, { type Worker } from "node:cluster";
 import { cpus } from "node:os";
-import { loadConfig } from "../config/index.ts";
 import { Invalid } from "../platform/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import { clusterMetrics, serveMetrics } from "./gateway-metrics.ts";
+import { loadGatewayConfig } from "./up.ts";
 
 /** `auto` is one worker per core. */
 export function parseWorkers(text: string): number {
@@ -21,10 +21,11 @@ export function parseWorkers(text: string): number {
 const RESTARTS_PER_MINUTE = 5;
 
 export async function superviseGateway(
-  o: { config: string; workers: number },
+  o: { config: string; workers: number; controlPlane?: string },
   logger: Logger,
 ): Promise<void> {
-  const config = await loadConfig(o.config); // a bad file fails here, once, not in every worker
+  // A bad file (or a reference that cannot be read) fails here, once, not in every worker.
+  const config = await loadGatewayConfig(o.config, o.controlPlane);
   if (!config.hotState.redisUrl && config.routes.some((r) => r.rateLimits.length > 0))
     throw new Invalid(
       "rate limits would count per process; set hotState.redisUrl so the workers share them, or run one worker",

@@ -80,7 +80,10 @@ program
   .action(async (o: { config: string; gatewayPort?: number; controlPlane?: string; workers: string }) => {
     const workers = parseWorkers(o.workers);
     if (workers > 1 && cluster.isPrimary)
-      await superviseGateway({ config: o.config, workers }, createLogger());
+      await superviseGateway(
+        { config: o.config, workers, ...(o.controlPlane ? { controlPlane: o.controlPlane } : {}) },
+        createLogger(),
+      );
     else await runGateway(o, createLogger());
   });
 

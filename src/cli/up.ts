@@ -2,10 +2,18 @@
 import { hostname } from "node:os";
 import cluster from "node:cluster";
 import { resolve } from "node:path";
-import { defaultConfig, loadConfig, type RampartConfig, routeConfigSchema } from "../config/index.ts";
+import {
+  ConfigError,
+  defaultConfig,
+  loadConfig,
+  loadConfigStaged,
+  type RampartConfig,
+  routeConfigSchema,
+  type SecretResolver,
+} from "../config/index.ts";
 import { startGateway } from "../network/gateway/proxy.ts";
 import { gatewayRegistry, serveMetrics } from "./gateway-metrics.ts";
-import { Invalid } from "../platform/errors.ts";
+import { Invalid, RampartError, Unavailable } from "../platform/errors.ts";
 import { createEventForwarder, type SecurityEvent } from "../platform/events/index.ts";
 import { createHotState } from "../platform/hotstate/index.ts";
 import type { Logger } from "../platform/logging.ts";
@@ -39,11 +47,75 @@ export async function runServer(o: { config: string }, logger: Logger): Promise<
   return server;
 }
 
+const SECRET_READ_TIMEOUT_MS = 10_000;
+
+/**
+ * `${secret:…}` through the control plane's API (GET /api/v1/secrets/data/<path>) with the
+ * gateway's credential; errors carry the server's message (which names no value), never a body.
+ */
+export function secretsOverApi(url: string, token: string): SecretResolver {
+  const base = url.replace(/\/+$/, "");
+  return async (path) => {
+    let res: Response;
+    try {
+      res = await fetch(`${base}/api/v1/secrets/data${path}`, {
+        headers: { authorization: `Bearer ${token}`, accept: "application/json" },
+        signal: AbortSignal.timeout(SECRET_READ_TIMEOUT_MS),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      throw new Unavailable(`cannot reach the control plane at ${new URL(base).origin} (${cause})`);
+    }
+    const body = (await res.json().catch(() => undefined)) as
+      { data?: unknown; error?: unknown; message?: unknown } | undefined;
+    if (!res.ok) {
+      const said = typeof body?.message === "string" ? `: ${body.message}` : "";
+      throw new RampartError(
+        typeof body?.error === "string" ? body.error : "unavailable",
+        res.status,
+        `the control plane answered ${res.status}${said}`,
+      );
+    }
+    const data = body?.data;
+    if (
+      data === null ||
+      typeof data !== "object" ||
+      Array.isArray(data) ||
+      !Object.values(data).every((v) => typeof v === "string")
+    )
+      throw new Unavailable("the control plane's answer holds no secret data");
+    return data as Record<string, string>;
+  };
+}
+
+/**
+ * A gateway's config: `${secret:…}` references are read through the control plane that
+ * gateway.controlPlane (or `--control-plane`) names, which therefore cannot use one itself.
+ */
+export async function loadGatewayConfig(path: string, controlPlaneUrl?: string): Promise<RampartConfig> {
+  const staged = await loadConfigStaged(path, {
+    bootstrap: ["version", "environment", "gateway.controlPlane"],
+    because: "the gateway reads secrets through the control plane it names",
+  });
+  if (staged.complete) return staged.config;
+  const cp = staged.bootstrap.gateway.controlPlane;
+  const url = controlPlaneUrl ?? cp?.url;
+  if (!cp || !url)
+    throw new ConfigError(
+      staged.references.map((issue) => ({
+        ...issue,
+        message:
+          "${secret:…} needs a control plane to read it from: set gateway.controlPlane (url and token), or pass --control-plane URL",
+      })),
+    );
+  return loadConfig(path, { secrets: secretsOverApi(url, cp.token) });
+}
+
 export async function runGateway(
   o: { config: string; gatewayPort?: number; controlPlane?: string },
   logger: Logger,
 ): Promise<void> {
-  const config = await loadConfig(o.config);
+  const config = await loadGatewayConfig(o.config, o.controlPlane);
   const cp = config.gateway.controlPlane;
   const url = o.controlPlane ?? cp?.url;
   if (url && !cp)

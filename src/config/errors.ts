@@ -8,6 +8,11 @@ export interface ConfigIssue {
   /** Key path such as `routes[2].upstream`; empty for problems not tied to a key (YAML syntax). */
   path: string;
   message: string;
+  /**
+   * Set by the loader for `${secret:…}` problems, so a server can tell "needs the secrets store"
+   * (`secret-needs-store`, resolvable once the store is open) from a reference that failed.
+   */
+  code?: "secret-needs-store" | "secret-unresolved";
 }
 
 /** A config file that cannot be used; `issues` lists every problem found, in file order. */

@@ -4,9 +4,11 @@ export {
   type ConfigEnv,
   type LoadConfigOptions,
   loadConfig,
+  loadConfigStaged,
   type ParseConfigOptions,
   parseConfig,
   type ReadTextFile,
+  type SecretResolver,
 } from "./load.ts";
 export {
   type AuditConfig,

@@ -35,6 +35,11 @@ export interface LoadConfigOptions {
   readFile?: ReadTextFile;
   /** Resolves `${secret:…}` references; without it a config that uses one is refused. */
   secrets?: SecretResolver;
+  /**
+   * Read only these key paths (`database`, `gateway.controlPlane`): everything else is left out
+   * unread, as if absent, so its references are not resolved. For bootstrap configs.
+   */
+  only?: readonly string[];
 }
 
 export interface ParseConfigOptions {
@@ -42,6 +47,8 @@ export interface ParseConfigOptions {
   readFile?: ReadTextFile;
   /** Resolves `${secret:…}` references; without it a config that uses one is refused. */
   secrets?: SecretResolver;
+  /** Read only these key paths; see {@link LoadConfigOptions.only}. */
+  only?: readonly string[];
 }
 
 const readUtf8: ReadTextFile = (path) => readFileFromDisk(path, "utf8");
@@ -65,7 +72,67 @@ export async function loadConfig(path: string, options: LoadConfigOptions = {}):
   return parseConfig(text, path, options.env ?? process.env, {
     readFile,
     ...(options.secrets ? { secrets: options.secrets } : {}),
+    ...(options.only ? { only: options.only } : {}),
   });
+}
+
+/** What {@link loadConfigStaged} found: the whole config, or its bootstrap part and what waits. */
+export type StagedConfig =
+  | { complete: true; config: RampartConfig }
+  | {
+      complete: false;
+      /** The bootstrap paths alone, validated (everything else at its defaults). */
+      bootstrap: RampartConfig;
+      /** The `${secret:…}` references outside them, located, to resolve once secrets can be read. */
+      references: readonly ConfigIssue[];
+    };
+
+export interface StagedLoadOptions {
+  env?: ConfigEnv;
+  readFile?: ReadTextFile;
+  /** Key paths a process needs before it can read secrets (`database`, `gateway.controlPlane`). */
+  bootstrap: readonly string[];
+  /** Why a reference cannot sit in them, ending "<path> cannot use ${secret:…}: ". */
+  because: string;
+}
+
+/**
+ * Load a config whose `${secret:…}` references can only be resolved once part of it is running
+ * (the server's store, the gateway's control plane). Without references: the whole config. With
+ * them: the bootstrap part, for the caller to start from and then `loadConfig` again with a
+ * resolver. A reference inside a bootstrap path, or any other problem, is a ConfigError.
+ */
+export async function loadConfigStaged(path: string, options: StagedLoadOptions): Promise<StagedConfig> {
+  const plain = {
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.readFile === undefined ? {} : { readFile: options.readFile }),
+  };
+  let error: ConfigError;
+  try {
+    return { complete: true, config: await loadConfig(path, plain) };
+  } catch (caught) {
+    if (!(caught instanceof ConfigError)) throw caught;
+    error = caught;
+  }
+  const references = error.issues.filter((issue) => issue.code === "secret-needs-store");
+  if (references.length === 0) throw error;
+  const problems: ConfigIssue[] = [];
+  for (const issue of error.issues) {
+    if (issue.code !== "secret-needs-store") {
+      problems.push(issue);
+      continue;
+    }
+    const inside = options.bootstrap.find((section) => isWithin(issue.path, section));
+    if (inside !== undefined)
+      problems.push({
+        ...issue,
+        code: "secret-unresolved",
+        message: `${inside} cannot use \${secret:…}: ${options.because}`,
+      });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const bootstrap = await loadConfig(path, { ...plain, only: options.bootstrap });
+  return { complete: false, bootstrap, references };
 }
 
 /** Parse config text; `file` names it in errors and anchors relative `${file:…}` paths. */
@@ -98,6 +165,7 @@ export async function parseConfig(
   }
 
   const state: ConversionState = {
+    only: options.only,
     doc,
     env,
     readFile: options.readFile ?? readUtf8,
@@ -139,6 +207,7 @@ interface Location {
 }
 
 interface ConversionState {
+  only: readonly string[] | undefined;
   doc: Document.Parsed;
   env: ConfigEnv;
   readFile: ReadTextFile;
@@ -226,6 +295,7 @@ async function mapToValue(node: YAMLMap, path: Segment[], state: ConversionState
     }
     const name = keyNode === null || keyNode.value === null ? "" : String(keyNode.value);
     const childPath = [...path, name];
+    if (state.only && !isOnPath(formatPath(childPath), state.only)) continue;
     const valueOffset = pair.value === null ? keyOffset : rangeStart(pair.value);
     state.locations.set(formatPath(childPath), { value: valueOffset ?? keyOffset, key: keyOffset });
     const child = await toValue(pair.value, childPath, state, depth + 1);
@@ -281,7 +351,7 @@ async function resolveReferences(
         resolved += result.value;
       } else {
         failed = true;
-        state.issues.push(state.at(offset, path, result.message));
+        state.issues.push({ ...state.at(offset, path, result.message), code: result.code });
       }
     } else {
       const result = await readReferencedFile(resolve(state.baseDir, part.path), state);
@@ -304,12 +374,16 @@ async function resolveReferences(
 async function resolveSecret(
   part: { path: string; key?: string },
   state: ConversionState,
-): Promise<{ ok: true; value: string } | { ok: false; message: string }> {
+): Promise<
+  { ok: true; value: string } | { ok: false; message: string; code: NonNullable<ConfigIssue["code"]> }
+> {
+  const code = "secret-unresolved";
   const reference = `\${secret:${part.path}${part.key !== undefined ? `#${part.key}` : ""}}`;
   const resolver = state.secrets;
   if (!resolver) {
     return {
       ok: false,
+      code: "secret-needs-store",
       message: `${reference} needs the secrets store, and this command loads the config without it (run it where the server can resolve secrets, or use \${env:…})`,
     };
   }
@@ -322,18 +396,20 @@ async function resolveSecret(
     state.secretMaps.set(part.path, pending);
   }
   const result = await pending;
-  if (!result.ok) return { ok: false, message: `cannot resolve ${reference}: ${result.reason}` };
+  if (!result.ok) return { ok: false, code, message: `cannot resolve ${reference}: ${result.reason}` };
   const keys = Object.keys(result.data);
   if (part.key === undefined) {
     if (keys.length === 1) return { ok: true, value: result.data[keys[0] as string] as string };
     return {
       ok: false,
+      code,
       message: `${reference} holds ${keys.length} keys (${keys.slice(0, 10).join(", ")}): name one as \${secret:${part.path}#KEY}`,
     };
   }
   if (!Object.hasOwn(result.data, part.key)) {
     return {
       ok: false,
+      code,
       message: `${reference}: the secret has no key ${part.key} (it has ${keys.slice(0, 10).join(", ")})`,
     };
   }
@@ -383,6 +459,11 @@ function locate(issue: z.core.$ZodIssue, state: ConversionState): ConfigIssue[] 
     if (parent !== undefined) return [state.at(parent.value, path, issue.message)];
   }
   return [state.at(0, path, issue.message)];
+}
+
+/** `path` lies within one of `only`, or is an ancestor of one (a mapping on the way to it). */
+function isOnPath(path: string, only: readonly string[]): boolean {
+  return only.some((kept) => isWithin(path, kept) || isWithin(kept, path));
 }
 
 function isWithin(path: string, ancestor: string): boolean {

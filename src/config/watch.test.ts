@@ -2,7 +2,14 @@ import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ConfigError, type ConfigWatcher, createConfigWatcher, type RampartConfig } from "./index.ts";
+import { NotFound } from "../platform/errors.ts";
+import {
+  ConfigError,
+  type ConfigWatcher,
+  createConfigWatcher,
+  loadConfig,
+  type RampartConfig,
+} from "./index.ts";
 
 const withPort = (port: number) => `version: 1\nserver:\n  port: ${port}\n`;
 
@@ -33,6 +40,30 @@ describe("createConfigWatcher", () => {
   it("refuses to start on an invalid file", async () => {
     await writeFile(path, "version: 1\nserver:\n  port: -1\n");
     await expect(createConfigWatcher({ path, env: {} })).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it("starts from a config already loaded, and resolves ${secret:…} on each reload", async () => {
+    const values: Record<string, Record<string, string>> = { "/dev/net/port": { port: "7002" } };
+    const secrets = async (p: string) => {
+      const found = values[p];
+      if (!found) throw new NotFound(`no secret at ${p}`);
+      return found;
+    };
+    const initial = await loadConfig(path, { env: {} });
+    watcher = await createConfigWatcher({ path, env: {}, secrets, initial, ...callbacks });
+    expect(watcher.current()).toBe(initial);
+
+    await writeFile(path, "version: 1\nserver:\n  port: ${secret:/dev/net/port}\n");
+    expect((await watcher.reload()).status).toBe("changed");
+    expect(watcher.current().server.port).toBe(7002);
+
+    await writeFile(path, "version: 1\nserver:\n  port: ${secret:/dev/net/gone}\n");
+    const rejected = await watcher.reload();
+    expect(rejected.status).toBe("rejected");
+    expect(rejections[0]?.issues[0]?.message).toBe(
+      "cannot resolve ${secret:/dev/net/gone}: no secret at /dev/net/gone",
+    );
+    expect(watcher.current().server.port).toBe(7002);
   });
 
   it("applies a valid change written to the file", async () => {

@@ -1,13 +1,17 @@
 import { type FSWatcher, watch } from "node:fs";
 import { basename, dirname } from "node:path";
 import { ConfigError } from "./errors.ts";
-import { type ConfigEnv, loadConfig, type ReadTextFile } from "./load.ts";
+import { type ConfigEnv, loadConfig, type ReadTextFile, type SecretResolver } from "./load.ts";
 import type { RampartConfig } from "./schema.ts";
 
 export interface ConfigWatcherOptions {
   path: string;
   env?: ConfigEnv;
   readFile?: ReadTextFile;
+  /** Resolves `${secret:…}` on every load; a reload it cannot resolve is rejected like any bad file. */
+  secrets?: SecretResolver;
+  /** The config already loaded from `path` (the server's start-up): used instead of a first load. */
+  initial?: RampartConfig;
   /** Called after a changed, valid config has been swapped in. Should not throw. */
   onChange?: (config: RampartConfig) => void;
   /** Called when a new file is invalid; the current config stays. The caller emits `config.rejected`. */
@@ -37,11 +41,12 @@ export async function createConfigWatcher(options: ConfigWatcherOptions): Promis
     loadConfig(path, {
       ...(options.env === undefined ? {} : { env: options.env }),
       ...(options.readFile === undefined ? {} : { readFile: options.readFile }),
+      ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
     });
 
   // Readers hold a reference to one frozen object, so a swap is a single assignment and nobody
   // ever sees a config that is half old and half new.
-  let current = deepFreeze(await load());
+  let current = deepFreeze(options.initial ?? (await load()));
   let fingerprint = JSON.stringify(current);
   let closed = false;
 

@@ -6,7 +6,10 @@ import {
   type ConfigWatcher,
   createConfigWatcher,
   defaultConfig,
+  loadConfig,
+  loadConfigStaged,
   type RampartConfig,
+  type SecretResolver,
 } from "../config/index.ts";
 import { Conflict } from "../platform/errors.ts";
 import { newEvent, systemActor } from "../platform/events/index.ts";
@@ -27,6 +30,25 @@ export interface RunningServer {
 // Built into long-lived parts at start (listener, store, hot state, audit log, token keys, service
 // accounts, RBAC roles): a reload cannot swap them. The JIT policy and routes follow reloads.
 const restartSections = ["server", "database", "hotState", "audit", "identity", "rbac"] as const;
+
+/**
+ * What opens the store and the secrets store, so `${secret:…}` cannot be used here. Rotation
+ * schedules are left out: their admin URLs are meant to be references, read once the store is open.
+ */
+export const bootstrapSections = [
+  "version",
+  "environment",
+  "server",
+  "database",
+  "hotState",
+  "events",
+  "audit",
+  "secrets.root",
+  "secrets.kekRotationDays",
+  "secrets.maxVersions",
+  "secrets.policies",
+  "secrets.kubernetes",
+] as const;
 
 /** Where a running server records its address, so local CLI commands can reach it. */
 export function serverStatePath(dataDir: string): string {
@@ -58,17 +80,36 @@ export async function startServer(opts: {
   const override = opts.override ?? ((c: RampartConfig) => c);
   let watcher: ConfigWatcher | undefined;
   let runtime: Runtime | undefined;
-  if (opts.configPath) {
-    watcher = await createConfigWatcher({
-      path: opts.configPath,
-      onChange: (loaded) => {
-        if (!runtime) return;
-        const next = override(loaded);
+  const path = opts.configPath;
+  // A file with `${secret:…}` references: start from its bootstrap sections, then resolve the
+  // rest through the store they open (startRuntime's resolveConfig).
+  const staged = path
+    ? await loadConfigStaged(path, {
+        bootstrap: bootstrapSections,
+        because: "the secrets store needs this section to open",
+      })
+    : undefined;
+  let loaded = staged?.complete ? staged.config : undefined;
+  const resolveConfig =
+    path && staged && !staged.complete
+      ? async (secrets: SecretResolver) => {
+          loaded = await loadConfig(path, { secrets });
+          return override(loaded);
+        }
+      : undefined;
+  const watch = async (rt: Runtime) => {
+    if (!path || !loaded) return undefined;
+    return createConfigWatcher({
+      path,
+      initial: loaded,
+      secrets: rt.configSecrets,
+      onChange: (reloaded) => {
+        const next = override(reloaded);
         const restartRequired = restartSections.filter(
-          (k) => JSON.stringify(next[k]) !== JSON.stringify(runtime?.config[k]),
+          (k) => JSON.stringify(next[k]) !== JSON.stringify(rt.config[k]),
         );
-        runtime.config = next;
-        runtime.bus.emit(
+        rt.config = next;
+        rt.bus.emit(
           newEvent({
             type: "config.reloaded",
             actor: systemActor,
@@ -84,7 +125,7 @@ export async function startServer(opts: {
         } else logger.info("configuration reloaded");
       },
       onRejected: (err) => {
-        runtime?.bus.emit(
+        rt.bus.emit(
           newEvent({
             type: "config.rejected",
             actor: systemActor,
@@ -105,18 +146,20 @@ export async function startServer(opts: {
         );
       },
     });
-  }
-  const config = override(watcher?.current() ?? opts.config ?? defaultConfig());
+  };
+  const config = override(
+    staged ? (staged.complete ? staged.config : staged.bootstrap) : (opts.config ?? defaultConfig()),
+  );
   let app: FastifyInstance | undefined;
   let url: string;
   try {
-    runtime = await startRuntime({ config, logger });
+    runtime = await startRuntime({ config, logger, ...(resolveConfig ? { resolveConfig } : {}) });
+    watcher = await watch(runtime);
     app = await buildApp(runtime);
-    const address = await app.listen({ host: config.server.host, port: config.server.port }).catch((err) => {
+    const { host, port } = runtime.config.server;
+    const address = await app.listen({ host, port }).catch((err) => {
       if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
-      throw new Conflict(
-        `${config.server.host}:${config.server.port} is already in use; set server.port or pass --port`,
-      );
+      throw new Conflict(`${host}:${port} is already in use; set server.port or pass --port`);
     });
     url = address.replace("[::1]", "localhost");
     writeFileSync(serverStatePath(runtime.dataDir), JSON.stringify({ pid: process.pid, url }), {

@@ -3,7 +3,14 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { openSecrets, type Secrets, type SecretsTables, secretsMigrations } from "../appsec/secrets/index.ts";
+import {
+  ADMIN_ROLE,
+  openSecrets,
+  type Secrets,
+  type SecretsCaller,
+  type SecretsTables,
+  secretsMigrations,
+} from "../appsec/secrets/index.ts";
 import { createCloudRoot, isCloudRoot } from "../appsec/secrets/keys/cloud.ts";
 import { kubernetesMigrations, withKubernetesPolicies } from "../appsec/secrets/kubernetes/index.ts";
 import {
@@ -11,7 +18,7 @@ import {
   type RotationScheduler,
   rotationMigrations,
 } from "../appsec/secrets/rotation/index.ts";
-import type { RampartConfig } from "../config/index.ts";
+import type { RampartConfig, SecretResolver } from "../config/index.ts";
 import {
   type AuditLog,
   type AuditTables,
@@ -30,6 +37,7 @@ import {
   systemActor,
 } from "../platform/events/index.ts";
 import { createHotState, type HotState } from "../platform/hotstate/index.ts";
+import { Unavailable } from "../platform/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import { openStore, type Store } from "../platform/store/index.ts";
 import { type ServerIdentity, startServerIdentity } from "./identity.ts";
@@ -54,6 +62,8 @@ export interface Runtime {
   readonly secrets: Secrets | undefined;
   readonly secretsProblem: string | undefined;
   readonly secretsRotation: RotationScheduler | undefined;
+  /** Resolves rampart.yaml's `${secret:…}` references as the system caller `config` (each read audited). */
+  readonly configSecrets: SecretResolver;
   /** Starts re-wrapping data keys under the current KEK in the background (once at a time). */
   rewrapSecrets(): void;
   close(): Promise<void>;
@@ -171,6 +181,28 @@ async function startSecrets(o: {
   };
 }
 
+/** Who reads rampart.yaml's `${secret:…}` references: the store's admin role, `system:config` in events. */
+export const configCaller: SecretsCaller = {
+  identity: {
+    kind: "service",
+    subject: "rampart:config",
+    groups: [],
+    roles: [ADMIN_ROLE],
+    claims: {},
+    credential: "api-key",
+  },
+  actor: { kind: "system", id: "config" },
+};
+
+/** A resolver over the server's secrets store; its errors (sealed, not found) name no value. */
+function configSecretResolver(s: ServerSecrets): SecretResolver {
+  return async (path) => {
+    if (!s.secrets)
+      throw new Unavailable(`the secrets store is not open: ${s.problem ?? "see the server log"}`);
+    return (await s.secrets.get(configCaller, path)).data;
+  };
+}
+
 /** Path of the admin token created on first start of an embedded deployment. */
 export function adminTokenPath(dataDir: string): string {
   return join(resolve(dataDir), "admin.token");
@@ -227,10 +259,17 @@ export async function openAuditOffline(
   };
 }
 
+/** Starts the control plane's long-lived parts from `config`; see `resolveConfig` for `${secret:…}`. */
 export async function startRuntime(opts: {
   config: RampartConfig;
   logger: Logger;
   clock?: Clock;
+  /**
+   * When `config` is only the bootstrap sections (store, audit, secrets...): called once the
+   * secrets store is open, before anything else starts, for the whole config resolved with the
+   * resolver it is given. A throw stops the start-up and closes what had started.
+   */
+  resolveConfig?: (secrets: SecretResolver) => Promise<RampartConfig>;
 }): Promise<Runtime> {
   const { config, logger } = opts;
   const clock = opts.clock ?? systemClock;
@@ -261,6 +300,18 @@ export async function startRuntime(opts: {
     : [bootstrapAdminToken(dataDir)];
   // Follows reloads: the server replaces `config` on the runtime object.
   const live = { config };
+  // Secrets first: the rest of the config may reference them.
+  const secrets = await startSecrets({ config: () => live.config, store, clock, dataDir, bus, logger });
+  const configSecrets = configSecretResolver(secrets);
+  const abort = async (err: unknown): Promise<never> => {
+    await secrets.close().catch(() => {});
+    await bus.close().catch(() => {});
+    await audit.close().catch(() => {});
+    await hot.close();
+    await store.close();
+    throw err;
+  };
+  if (opts.resolveConfig) live.config = await opts.resolveConfig(configSecrets).catch(abort);
   const identity = await startServerIdentity({
     config: () => live.config,
     store,
@@ -269,21 +320,14 @@ export async function startRuntime(opts: {
     emit: (e) => bus.emit(e),
     logger,
     adminTokens,
-  }).catch(async (err: unknown) => {
-    await bus.close().catch(() => {});
-    await audit.close().catch(() => {});
-    await hot.close();
-    await store.close();
-    throw err;
-  });
-  const secrets = await startSecrets({ config: () => live.config, store, clock, dataDir, bus, logger });
+  }).catch(abort);
   bus.emit(
     newEvent(
       {
         type: "server.started",
         actor: systemActor,
         retention: "audit",
-        data: { environment: config.environment, store: store.kind },
+        data: { environment: live.config.environment, store: store.kind },
       },
       clock.now(),
     ),
@@ -326,6 +370,7 @@ export async function startRuntime(opts: {
     secrets: secrets.secrets,
     secretsProblem: secrets.problem,
     secretsRotation: secrets.rotation,
+    configSecrets,
     rewrapSecrets: secrets.rewrap,
     async close() {
       if (closed) return;
