@@ -3,6 +3,7 @@
 // threshold decide. A rule counts once per request, at its highest severity, wherever it matched.
 // The detections of short values are remembered (see CACHED_VALUE_CHARS).
 import { fits, mismatch, type ParameterRule } from "./allowlist.ts";
+import { CHAR_ALL, charBits } from "./chars.ts";
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits, variants } from "./decode.ts";
 import {
   DEFAULT_TARGET_LIMITS,
@@ -94,6 +95,22 @@ export interface Waf {
  */
 const CACHED_VALUE_CHARS = 512;
 const CACHE_ENTRIES = 8192;
+/**
+ * After this many misses on a name with fewer than a quarter as many hits, the name's values are
+ * looked up again only after SKIPPED_LOOKUPS more values (detection is the same either way).
+ */
+const SKIP_AFTER_MISSES = 16;
+const SKIPPED_LOOKUPS = 256;
+
+interface Slot {
+  values: Map<string, readonly Detection[]>;
+  /** The same name's values in the older generation. */
+  older: Map<string, readonly Detection[]> | undefined;
+  hits: number;
+  misses: number;
+  /** Values still to inspect without the cache. */
+  skip: number;
+}
 
 export function createWaf(o: {
   detectors: readonly Detector[];
@@ -105,41 +122,52 @@ export function createWaf(o: {
   const decodeLimits = o.decodeLimits ?? DEFAULT_DECODE_LIMITS;
   // Bound once: a call through `detector.inspect` at one site for many detectors is a slow lookup.
   const inspectors = o.detectors.map((d) => d.inspect.bind(d));
+  // Each detector's prefilter (see `Detector.needs`): 0 when it has none and always runs.
+  const needs = o.detectors.map((d) => d.needs?.bits ?? 0);
+  const anyway = o.detectors.map((d) => d.needs?.anyway);
+  const prefiltered = needs.some((bits) => bits !== 0);
   // Remembered detections by target name, then value (no key strings to build and hash). Two
   // generations approximate LRU in O(1): hits in the old one move to the new one, and when the new
   // one is full the old one is dropped whole (Map deletes leave holes that slow iteration).
-  let recent = new Map<string, Map<string, readonly Detection[]>>();
-  let older = new Map<string, Map<string, readonly Detection[]>>();
+  let recent = new Map<string, Slot>();
+  let older = new Map<string, Slot>();
   let recentSize = 0;
-  const remember = (name: string, value: string, found: readonly Detection[]) => {
+  /**
+   * The recent generation's slot for `name`, made (with the older one's values and counts) if
+   * missing, after the generations turn over if the recent one is full.
+   */
+  const slotFor = (name: string): Slot => {
     if (recentSize >= CACHE_ENTRIES / 2) {
+      for (const s of recent.values()) s.older = undefined; // the generation before goes
       older = recent;
       recent = new Map();
       recentSize = 0;
     }
-    let byValue = recent.get(name);
-    if (!byValue) recent.set(name, (byValue = new Map()));
-    byValue.set(value, found);
-    recentSize++;
+    let slot = recent.get(name);
+    if (slot === undefined) {
+      const prev = older.get(name);
+      slot = {
+        values: new Map(),
+        older: prev?.values,
+        hits: prev?.hits ?? 0,
+        misses: prev?.misses ?? 0,
+        skip: prev?.skip ?? 0,
+      };
+      recent.set(name, slot);
+    }
+    return slot;
   };
 
-  /** Every rule matched on one target, in any decoded variant, once each at its highest severity. */
-  function detect(target: Target): readonly Detection[] {
-    const { name, value } = target;
-    const cacheable = value.length <= CACHED_VALUE_CHARS;
-    if (cacheable) {
-      const hit = recent.get(name)?.get(value);
-      if (hit) return hit;
-      const old = older.get(name)?.get(value);
-      if (old) {
-        remember(name, value, old);
-        return old;
-      }
-    }
+  /** Every rule matched on `value`, in any decoded variant, once each at its highest severity. */
+  function run(name: string, value: string): readonly Detection[] {
     let byRule: Map<string, Detection> | undefined;
-    for (const variant of variants(value, decodeLimits)) {
-      const seen: Target = { name, value: variant };
+    const vs = variants(value, decodeLimits);
+    for (let v = 0; v < vs.length; v++) {
+      const seen: Target = { name, value: vs[v] as string };
+      const bits = prefiltered ? charBits(seen.value) : CHAR_ALL;
       for (let j = 0; j < inspectors.length; j++) {
+        const need = needs[j] as number;
+        if ((bits & need) === 0 && need !== 0 && !anyway[j]?.(seen.value, name)) continue;
         const found = (inspectors[j] as Detector["inspect"])(seen);
         for (let i = 0; i < found.length; i++) {
           const d = found[i] as Detection;
@@ -149,8 +177,37 @@ export function createWaf(o: {
         }
       }
     }
-    const found = byRule ? [...byRule.values()] : NO_DETECTIONS;
-    if (cacheable) remember(name, value, found);
+    return byRule ? [...byRule.values()] : NO_DETECTIONS;
+  }
+
+  /**
+   * `run`, remembered for short values. A name whose values seldom repeat (a form's free-text
+   * field) skips the cache for a while: the lookups and stores cost more than they save there.
+   */
+  function detect(target: Target): readonly Detection[] {
+    const { name, value } = target;
+    if (value.length > CACHED_VALUE_CHARS) return run(name, value);
+    let slot = recent.get(name);
+    if (slot !== undefined && slot.skip > 0) {
+      slot.skip--;
+      return run(name, value);
+    }
+    const hit = slot?.values.get(value);
+    if (hit) {
+      slot!.hits++;
+      return hit;
+    }
+    // A turnover in slotFor leaves `slot`, if any, in the older generation, which it then reads.
+    if (slot === undefined || recentSize >= CACHE_ENTRIES / 2) slot = slotFor(name);
+    const old = slot.older?.get(value);
+    if (old) slot.hits++;
+    else if (++slot.misses >= SKIP_AFTER_MISSES) {
+      if (slot.hits * 4 < slot.misses) slot.skip = SKIPPED_LOOKUPS;
+      slot.hits = slot.misses = 0;
+    }
+    const found = old ?? run(name, value);
+    slot.values.set(value, found);
+    recentSize++;
     return found;
   }
 

@@ -66,6 +66,50 @@ export const DEFAULT_TARGET_LIMITS: TargetLimits = {
   skipHeaders: DEFAULT_SKIPPED_HEADERS,
 };
 
+/**
+ * Target names made once and kept, by prefix and raw name: the same headers, cookies and form
+ * fields come back request after request, and a kept string has its hash computed once for the
+ * engine's cache, which looks every name up, rather than a new concatenation flattened and hashed
+ * per request. Each table is dropped whole when full, so hostile names cannot grow it.
+ */
+const NAME_TABLE_ENTRIES = 2048;
+interface Named {
+  /** The name as first seen: a name is also a value (`ARGS_NAMES:x` is `x`). */
+  raw: string;
+  /** `prefix + raw`. */
+  name: string;
+  /** `second + raw`, for tables made with a second prefix. */
+  second: string;
+}
+class NameTable {
+  private table = new Map<string, Named>();
+  private readonly prefix: string;
+  private readonly prefix2: string;
+  constructor(prefix: string, second = "") {
+    this.prefix = prefix;
+    this.prefix2 = second;
+  }
+  entry(raw: string): Named {
+    let e = raw.length > 64 ? undefined : this.table.get(raw);
+    if (e === undefined) {
+      e = { raw, name: this.prefix + raw, second: this.prefix2 === "" ? "" : this.prefix2 + raw };
+      if (raw.length <= 64) {
+        if (this.table.size >= NAME_TABLE_ENTRIES) this.table = new Map();
+        this.table.set(raw, e);
+      }
+    }
+    return e;
+  }
+  name(raw: string): string {
+    return this.entry(raw).name;
+  }
+}
+/** A form field's two targets: `ARGS_NAMES:x` (its name) and `ARGS:x` (its value). */
+const ARGS_NAMES = new NameTable("ARGS_NAMES:", "ARGS:");
+const REQUEST_HEADERS = new NameTable("REQUEST_HEADERS:");
+const REQUEST_COOKIES = new NameTable("REQUEST_COOKIES:");
+const REQUEST_COOKIES_NAMES = new NameTable("REQUEST_COOKIES_NAMES:");
+
 /** Collects targets under the limits; a limit that bites adds its `LIMIT:*` flag once. */
 class TargetList {
   readonly items: Target[] = [];
@@ -107,9 +151,9 @@ function addArgs(out: TargetList, query: string): void {
     if (end > start) {
       const pair = query.slice(start, end);
       const eq = pair.indexOf("=");
-      const name = urlDecode(eq < 0 ? pair : pair.slice(0, eq), true);
-      out.add(`ARGS_NAMES:${name}`, name);
-      out.add(`ARGS:${name}`, eq < 0 ? "" : urlDecode(pair.slice(eq + 1), true));
+      const named = ARGS_NAMES.entry(urlDecode(eq < 0 ? pair : pair.slice(0, eq), true));
+      out.add(named.name, named.raw);
+      out.add(named.second, eq < 0 ? "" : urlDecode(pair.slice(eq + 1), true));
     }
     start = end + 1;
   }
@@ -381,23 +425,33 @@ export function requestTargets(
   out.add("REQUEST_PATH", urlDecode(rawPath));
   out.add("REQUEST_FILENAME", urlDecode(rawPath.slice(rawPath.lastIndexOf("/") + 1)));
   if (q >= 0) addArgs(out, req.path.slice(q + 1));
-  for (const [rawName, raw] of Object.entries(req.headers)) {
+  const headers = req.headers;
+  for (const rawName in headers) {
+    if (!Object.hasOwn(headers, rawName)) continue;
+    const raw = headers[rawName];
+    if (raw === undefined) continue;
     const name = rawName.toLowerCase();
-    for (const value of Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]) {
-      if (name === "cookie") addCookies(out, value);
-      if (!limits.skipHeaders.has(name)) out.add(`REQUEST_HEADERS:${name}`, value);
-    }
+    if (typeof raw === "string") addHeader(out, name, raw, limits);
+    else for (const value of raw) addHeader(out, name, value, limits);
   }
   if (req.body !== undefined && req.body.length > 0) addBody(out, req, limits);
   return out.result();
+}
+
+function addHeader(out: TargetList, name: string, value: string, limits: TargetLimits): void {
+  if (name === "cookie") addCookies(out, value);
+  if (!limits.skipHeaders.has(name)) out.add(REQUEST_HEADERS.name(name), value);
 }
 
 function addCookies(out: TargetList, header: string): void {
   for (const pair of header.split(";")) {
     const eq = pair.indexOf("=");
     const name = (eq < 0 ? pair : pair.slice(0, eq)).trim();
-    if (name || eq >= 0) out.add(`REQUEST_COOKIES:${name}`, eq < 0 ? "" : pair.slice(eq + 1).trim());
+    if (name || eq >= 0) out.add(REQUEST_COOKIES.name(name), eq < 0 ? "" : pair.slice(eq + 1).trim());
     // Names carry payloads too (`<?php …?>=1`, or a "cookie" with no `=` at all).
-    if (name) out.add(`REQUEST_COOKIES_NAMES:${name}`, name);
+    if (name) {
+      const named = REQUEST_COOKIES_NAMES.entry(name);
+      out.add(named.name, named.raw);
+    }
   }
 }

@@ -31,6 +31,13 @@ export interface Detector {
   /** Family name, e.g. `sqli`. */
   name: string;
   inspect(target: Target): readonly Detection[];
+  /**
+   * A prefilter, for detectors whose every rule needs one of a few characters: the CHAR_* bits
+   * (see chars.ts) of which a value must hold at least one for `inspect` to find anything in it,
+   * unless `anyway(value, name)` is true. The engine skips `inspect` on any other value. It must
+   * never skip a value `inspect` would flag (chars.test.ts checks each detector's).
+   */
+  needs?: { bits: number; anyway?: (value: string, name: string) => boolean };
 }
 
 /**

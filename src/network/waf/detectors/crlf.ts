@@ -9,6 +9,7 @@
 // textarea with `Location: Berlin` or `Host: the Smiths` is prose: those values fail the grammar.
 // Raw request bodies (batch requests, MIME documents) legitimately hold headers and are skipped.
 // Plain char loops, linear in the value. Rules are our own.
+import { CHAR_BACKSLASH, CHAR_BREAK, CHAR_LT, CHAR_NON_ASCII, CHAR_SLASH } from "../chars.ts";
 import {
   type Detection,
   type Detector,
@@ -387,6 +388,8 @@ function classifyLines(v: string, targetName: string): readonly RuleId[] {
 
 export const crlfDetector: Detector = {
   name: "crlf",
+  // NEEDED, or the `/` of a whole request line.
+  needs: { bits: CHAR_BREAK | CHAR_LT | CHAR_BACKSLASH | CHAR_NON_ASCII | CHAR_SLASH },
   inspect(target: Target): readonly Detection[] {
     const rules = classifyCrlf(target.value, target.name);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map

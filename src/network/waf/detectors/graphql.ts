@@ -10,6 +10,7 @@
 // reads as a GraphQL document and stays within GraphQL's lexical grammar (JSON whose quotes a
 // decoded variant stripped does not). The tokenizer skips strings, block strings and comments,
 // counts braces only outside argument lists, and is a single linear pass. Rules are our own.
+import { CHAR_LBRACE, CHAR_UNDERSCORE } from "../chars.ts";
 import {
   type Detection,
   type Detector,
@@ -306,6 +307,8 @@ export function classifyGraphql(value: string, name = ""): readonly RuleId[] {
 
 export const graphqlDetector: Detector = {
   name: "graphql",
+  // NEEDED.
+  needs: { bits: CHAR_UNDERSCORE | CHAR_LBRACE },
   inspect(target: Target): readonly Detection[] {
     const rules = classifyGraphql(target.value, target.name);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map

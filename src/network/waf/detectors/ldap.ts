@@ -9,6 +9,7 @@
 // in filter syntax. The engine feeds decoded variants (URL, HTML, JS/CSS escapes, base64,
 // lowercase), so `%29%28` and `\29\28` arrive here as `)(`. Scanning jumps from paren to paren
 // (and from `:=` to `:=`) with bounded look-ahead: linear in the value. Rules are our own.
+import { CHAR_COLON, CHAR_LPAREN, CHAR_RPAREN } from "../chars.ts";
 import {
   type Detection,
   type Detector,
@@ -303,6 +304,8 @@ export function classifyLdap(value: string): readonly RuleId[] {
 
 export const ldapDetector: Detector = {
   name: "ldap",
+  // NEEDED.
+  needs: { bits: CHAR_LPAREN | CHAR_RPAREN | CHAR_COLON },
   inspect(target: Target): readonly Detection[] {
     const rules = classifyLdap(target.value);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map

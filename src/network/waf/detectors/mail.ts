@@ -9,6 +9,7 @@
 // Line breaks are real CR or LF, raw or decoded from any encoding the engine's variants undo.
 // The engine base64-decodes only values of 16 chars and more; a CRLF-led command encodes shorter
 // (`DQpRVUlUDQo`), so such values are decoded here. Plain char loops. Rules are our own.
+import { CHAR_BREAK } from "../chars.ts";
 import {
   type Detection,
   type Detector,
@@ -130,6 +131,12 @@ function imapRule(line: string): RuleId | null {
   return upper || clientTag ? "mail-command-loose" : null;
 }
 
+/** False only when shortBase64 is null for `v` (too short, or opening with another printable char). */
+function mayBeShortBase64(v: string): boolean {
+  const v0 = v.charCodeAt(0);
+  return v.length >= 8 && !(v0 > 32 && v0 < 127 && v0 !== 67 && v0 !== 68);
+}
+
 /** A short base64 value that decodes to a line break and printable text, or null. */
 function shortBase64(v: string): string | null {
   if (v.length < 8) return null; // trimming only shortens it
@@ -203,6 +210,8 @@ export function classifyMail(value: string, targetName = ""): readonly RuleId[] 
 
 export const mailDetector: Detector = {
   name: "mail",
+  // BREAK, or a short base64 value (see shortBase64).
+  needs: { bits: CHAR_BREAK, anyway: mayBeShortBase64 },
   inspect(target: Target): readonly Detection[] {
     const rules = classifyMail(target.value, target.name);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map

@@ -9,6 +9,7 @@
 // in MongoDB, but the engine also feeds the lowercased variant, so the tables are lowercase. APIs
 // that accept operators by design (Parse Server, Feathers, Strapi filters) need an exclusion of
 // `nosql-operator-injection` on their routes. Scanning is indexOf/char loops: linear in the value.
+import { CHAR_AMPERSAND, CHAR_DOLLAR, CHAR_LPAREN, CHAR_PIPE, CHAR_SEMICOLON } from "../chars.ts";
 import {
   type Detection,
   type Detector,
@@ -342,6 +343,8 @@ export function classifyNosql(value: string, name = ""): readonly RuleId[] {
 
 export const nosqlDetector: Detector = {
   name: "nosql",
+  // NEEDED.
+  needs: { bits: CHAR_DOLLAR | CHAR_SEMICOLON | CHAR_PIPE | CHAR_AMPERSAND | CHAR_LPAREN },
   inspect(target: Target): readonly Detection[] {
     const rules = classifyNosql(target.value, target.name);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map

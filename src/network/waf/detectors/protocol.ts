@@ -18,6 +18,7 @@
 // unknown methods, control chars and spaces in the request target, Content-Length with
 // Transfer-Encoding, invalid or repeated Content-Length, missing Host on HTTP/1.1, versions other
 // than 1.0/1.1. The rules stay for in-process callers (`rampart waf`) and other front ends.
+import { CHAR_BREAK, CHAR_DASH, CHAR_SLASH } from "../chars.ts";
 import { urlDecode } from "../decode.ts";
 import type { InspectedRequest } from "../targets.ts";
 import type { Detection, Detector, ParanoiaLevel, RequestDetector, Severity, Target } from "../types.ts";
@@ -1354,4 +1355,10 @@ function inspectValue(target: Target): Detection[] {
   return out;
 }
 
-export const protocolValueDetector: Detector = { name: "protocol", inspect: inspectValue };
+export const protocolValueDetector: Detector = {
+  name: "protocol",
+  inspect: inspectValue,
+  // Smuggling needs `HTTP/`, injection and splitting a break, `http-equiv` its `-`; an unparsable
+  // body is reported whatever its value.
+  needs: { bits: CHAR_SLASH | CHAR_BREAK | CHAR_DASH, anyway: (_value, name) => name === "REQBODY_ERROR" },
+};

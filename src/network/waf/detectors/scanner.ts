@@ -6,6 +6,7 @@
 // these against a site they do not test, and their payloads follow; one match blocks at PL1. Names
 // that are also ordinary words or products wait for PL2. Matching is token-based on the lowercased
 // variant the engine supplies (`variants()`), so it is linear and case-insensitive.
+import { CHAR_DOT, CHAR_LOWER_W, CHAR_LPAREN } from "../chars.ts";
 import type { Detection, Detector, ParanoiaLevel, Severity, Target } from "../types.ts";
 import { words } from "./lexicon.ts";
 
@@ -234,4 +235,13 @@ function inspect(target: Target): Detection[] {
   return out;
 }
 
-export const scannerDetector: Detector = { name: "scanner", inspect };
+export const scannerDetector: Detector = {
+  name: "scanner",
+  inspect,
+  // Past the header rules, every rule needs a domain's `.`, a marker's `(` or a `w` (dotOrMarker,
+  // MARKER_HINT).
+  needs: {
+    bits: CHAR_DOT | CHAR_LPAREN | CHAR_LOWER_W,
+    anyway: (_value, name) => name.startsWith("REQUEST_HEADERS:"),
+  },
+};

@@ -5,6 +5,7 @@
 // A directive counts by its grammar: the directive's name and one of its own attributes (`exec cmd=`,
 // `include virtual=`, `echo var=`, `config timefmt=`), so that HTML comments such as `<!-- #header -->`
 // (an id marker) do not. Plain char loops over the lowercased value. Rules are our own.
+import { CHAR_DOLLAR, CHAR_LT } from "../chars.ts";
 import {
   type Detection,
   type Detector,
@@ -135,6 +136,8 @@ export function classifySsi(value: string): readonly RuleId[] {
 
 export const ssiDetector: Detector = {
   name: "ssi",
+  // NEEDED.
+  needs: { bits: CHAR_LT | CHAR_DOLLAR },
   inspect(target: Target): readonly Detection[] {
     const rules = classifySsi(target.value);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map

@@ -9,6 +9,7 @@
 // location path, an axis, the context node, or nothing at all (`name()`, `text()`, `true()`). The
 // engine feeds decoded variants, the lowercased one among them, so the tables are lowercase.
 // Scanning is index/char loops with bounded look-ahead: linear in the value. Rules are our own.
+import { CHAR_COLON, CHAR_DQUOTE, CHAR_LBRACKET, CHAR_LPAREN, CHAR_QUOTE } from "../chars.ts";
 import {
   type Detection,
   type Detector,
@@ -278,6 +279,8 @@ export function classifyXpath(value: string): readonly RuleId[] {
 
 export const xpathDetector: Detector = {
   name: "xpath",
+  // NEEDED (`::` holds a `:`).
+  needs: { bits: CHAR_LPAREN | CHAR_QUOTE | CHAR_DQUOTE | CHAR_LBRACKET | CHAR_COLON },
   inspect(target: Target): readonly Detection[] {
     const rules = classifyXpath(target.value);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map

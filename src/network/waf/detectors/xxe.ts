@@ -10,6 +10,7 @@
 // (`XML:xs:schema/xs:include/@schemaLocation`), unparsed bodies and XML inside any parameter. The
 // standard DTDs of the W3C and OASIS (XHTML, SVG, DocBook) are what benign documents declare and
 // are not flagged. Plain char loops over the lowercased value. Rules are our own.
+import { CHAR_LT, CHAR_PLUS } from "../chars.ts";
 import {
   type Detection,
   type Detector,
@@ -316,6 +317,11 @@ function scanMarkup(lower: string, out: Set<RuleId>): void {
 
 export const xxeDetector: Detector = {
   name: "xxe",
+  // NEEDED: `<` or `+ADw`, except for the schema rules on an XML attribute target.
+  needs: {
+    bits: CHAR_LT | CHAR_PLUS,
+    anyway: (_value, name) => name.startsWith("XML:") && name.includes("/@"),
+  },
   inspect(target: Target): readonly Detection[] {
     const rules = classifyXxe(target.value, target.name);
     if (rules.length === 0) return NO_DETECTIONS; // the usual case: nothing to map
