@@ -4,42 +4,18 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { initShamir } from "../appsec/secrets/index.ts";
+import {
+  initShamir,
+  type SecretMetadata as Metadata,
+  type SecretValue,
+  type SecretVersionInfo as VersionInfo,
+} from "../appsec/secrets/index.ts";
 import { defaultConfig, loadConfig } from "../config/index.ts";
 import { openStore } from "../platform/store/index.ts";
 import { migrations } from "../server/runtime.ts";
 import { apiFor, type Common, commonOptions, print } from "./access.ts";
 import { registerSecretsK8sCommands } from "./secrets-k8s.ts";
 import { registerSecretsRunCommand } from "./secrets-run.ts";
-
-interface SecretValue {
-  path: string;
-  version: number;
-  createdAt: string;
-  data: Record<string, string>;
-}
-
-interface VersionInfo {
-  version: number;
-  state: string;
-  createdAt: string;
-  createdBy: string;
-  endedAt?: string;
-  kekVersion: number;
-  rolledBackFrom?: number;
-}
-
-interface Metadata {
-  path: string;
-  currentVersion: number;
-  owner?: string;
-  rotationPeriodDays?: number;
-  expiresAt?: string;
-  maxVersions: number;
-  rotator?: string;
-  lastRotation?: { at: string; ok: boolean; version?: number; error?: string };
-  versions: VersionInfo[];
-}
 
 interface Status {
   open: boolean;
