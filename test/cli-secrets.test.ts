@@ -126,7 +126,13 @@ test(
       "1:active",
     ]);
 
-    expect((await rampart(["secrets", "get", p, "--key", "password"])).stdout).toBe("from-file-2\n");
+    // The newest version is deleted: no silent fall back to version 2, which stays readable by number.
+    const gone = await rampart(["secrets", "get", p, "--key", "password"]);
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toContain(`the newest version (3) of ${p} is deleted`);
+    expect((await rampart(["secrets", "get", p, "--key", "password", "--version", "2"])).stdout).toBe(
+      "from-file-2\n",
+    );
     const missing = await rampart(["secrets", "get", "/prod/api/nothing"]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("404 no secret at /prod/api/nothing");
