@@ -2,6 +2,7 @@
 // closed by a SHA-256 digest and an HMAC under a key only the same root key can recover. Restore
 // checks both and opens every version before it commits anything.
 import { createHash, createSecretKey, type KeyObject, timingSafeEqual } from "node:crypto";
+import type { Transaction } from "kysely";
 import { z } from "zod";
 import { Conflict, Invalid } from "../../platform/errors.ts";
 import type { Store } from "../../platform/store/index.ts";
@@ -169,7 +170,13 @@ const fail = (message: string): never => {
 export async function restoreBackup(
   store: Store,
   document: string,
-  o: { root: RootKeyProvider; seedName: string; now: Date },
+  o: {
+    root: RootKeyProvider;
+    seedName: string;
+    now: Date;
+    /** Run inside the restore's transaction: tells every server that the whole store changed. */
+    announce?: (tx: Transaction<SecretsTables>) => Promise<void>;
+  },
 ): Promise<{ secrets: number; versions: number }> {
   if (typeof document !== "string" || document.length === 0) return fail("the backup is empty");
   const lines = document.split("\n");
@@ -260,6 +267,7 @@ export async function restoreBackup(
       .limit(1)
       .executeTakeFirst();
     if (existing) throw new Conflict(`restore needs an empty secrets store, but ${existing.path} exists`);
+    await o.announce?.(tx);
     await tx.deleteFrom("secret_paths").execute();
     await tx.deleteFrom("secret_keks").execute();
     await tx.deleteFrom("secret_root_state").where("name", "=", o.seedName).execute();

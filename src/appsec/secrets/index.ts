@@ -102,7 +102,7 @@ export async function openSecrets(o: SecretsOptions): Promise<Secrets> {
   if (provider.ready()) keyring = await openKeyring(o.store, provider, o.clock.now());
 
   const can = policyCache(() => o.config().policies);
-  const core = createStoreCore({
+  const core = await createStoreCore({
     store: o.store,
     config: o.config,
     clock: o.clock,
@@ -110,8 +110,8 @@ export async function openSecrets(o: SecretsOptions): Promise<Secrets> {
     keyring: () => keyring,
     can,
     // PGlite belongs to this one process, so every write passes through here and a cached row
-    // can never be stale; several servers on PostgreSQL read the database each time.
-    cacheSealedRows: o.store.kind === "pglite",
+    // can never be stale; several servers on PostgreSQL hear each other's writes by NOTIFY.
+    cacheSealedRows: o.store.kind === "pglite" ? true : "listen",
   });
   const unsealed = (): Keyring => {
     if (!keyring) throw new Unavailable(SEALED_MESSAGE);
@@ -171,14 +171,13 @@ export async function openSecrets(o: SecretsOptions): Promise<Secrets> {
       if (!Number.isInteger(batch) || batch < 1 || batch > 10_000)
         throw new Invalid("expected 1 to 10000", "batch");
       const count = await core.rewrap(batch);
-      core.emitStoreEvent(
-        "secrets.rewrapped",
-        { kind: "system", id: "rampart" },
-        {
-          count,
-          kekVersion: unsealed().currentVersion,
-        },
-      );
+      // A pass with nothing to move (every start checks) is not an event.
+      if (count > 0)
+        core.emitStoreEvent(
+          "secrets.rewrapped",
+          { kind: "system", id: "rampart" },
+          { count, kekVersion: unsealed().currentVersion },
+        );
       return count;
     },
     auditHash: (value) => unsealed().auditHash(value),
@@ -197,11 +196,14 @@ export async function openSecrets(o: SecretsOptions): Promise<Secrets> {
     async restore(document, actor) {
       const k = unsealed();
       try {
-        const counts = await restoreBackup(o.store, document, {
-          root: provider,
-          seedName: SEED_NAME,
-          now: o.clock.now(),
-        });
+        const counts = await core.changeAll((announce) =>
+          restoreBackup(o.store, document, {
+            root: provider,
+            seedName: SEED_NAME,
+            now: o.clock.now(),
+            announce,
+          }),
+        );
         await k.reload();
         core.emitStoreEvent("secrets.restored", actor, counts, "high");
         return counts;
@@ -218,6 +220,7 @@ export async function openSecrets(o: SecretsOptions): Promise<Secrets> {
     },
     async close() {
       keyring = undefined;
+      await core.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 // The versioned store behind SecretsService: policy check first (deny by default), one audit event
 // per call with values only as keyed HMACs, ciphertext only in the database.
+import { setImmediate as yieldToIo } from "node:timers/promises";
 import { type Kysely, type Transaction, sql } from "kysely";
 import { z } from "zod";
 import type { Identity } from "../../identity/types.ts";
@@ -12,7 +13,7 @@ import {
   type SecurityEvent,
   type Severity,
 } from "../../platform/events/index.ts";
-import type { Store } from "../../platform/store/index.ts";
+import type { Listener, Store } from "../../platform/store/index.ts";
 import { openVersion, rewrapDek, SecretIntegrityError, sealVersion } from "./crypto.ts";
 import type { Keyring } from "./keyring.ts";
 import { asBuffer } from "./keys/local.ts";
@@ -50,6 +51,13 @@ export interface StoreCore extends SecretsService {
     severity?: Severity,
     outcome?: Outcome,
   ): void;
+  /**
+   * Runs a change to the whole store made outside this module (restore): cached rows go when it
+   * begins and ends, and `announce(tx)`, run inside its transaction, tells the other servers.
+   */
+  changeAll<T>(fn: (announce: (tx: Transaction<SecretsTables>) => Promise<void>) => Promise<T>): Promise<T>;
+  /** Stops listening for other servers' writes. */
+  close(): Promise<void>;
 }
 
 export interface StoreCoreOptions {
@@ -61,13 +69,19 @@ export interface StoreCoreOptions {
   keyring: () => Keyring | undefined;
   can: (caller: SecretsCaller, capability: Capability, path: string) => boolean;
   /**
-   * Keep the sealed row of a path's current version in memory after a read. Only where every write
-   * passes through this process (embedded PGlite); see `sealedRows`.
+   * Keep the sealed row of a path's current version in memory after a read (see `sealedRows`):
+   * `true` where every write passes through this process (embedded PGlite); `"listen"` where other
+   * servers write too (PostgreSQL): writes then announce their path on SECRETS_CHANNEL, and rows are
+   * kept only while `store.listen` hears them, for at most SEALED_ROW_MAX_AGE_MS.
    */
-  cacheSealedRows?: boolean;
+  cacheSealedRows?: boolean | "listen";
 }
 
 const SEALED_ROWS = 10_000;
+/** The NOTIFY channel on which every write announces the path it changed ('*': all of them). */
+export const SECRETS_CHANNEL = "rampart_secrets";
+/** A safety net against a change made outside Rampart (without a NOTIFY), on PostgreSQL. */
+export const SEALED_ROW_MAX_AGE_MS = 10_000;
 
 const rotators = ["postgres", "mysql", "redis", "random"] as const;
 const metadataPatchSchema = z.strictObject({
@@ -100,8 +114,8 @@ class Denied extends Error {
 
 const actorName = (a: EventRef) => `${a.kind}:${a.id}`;
 
-/** Builds the store over its tables. */
-export function createStoreCore(o: StoreCoreOptions): StoreCore {
+/** Builds the store over its tables (and, with `cacheSealedRows: "listen"`, starts listening). */
+export async function createStoreCore(o: StoreCoreOptions): Promise<StoreCore> {
   const db: Db = o.store.db.withTables<SecretsTables>();
   const now = () => o.clock.now();
 
@@ -165,13 +179,32 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
 
   // As Vault's physical cache: after a read, the current version's row stays in memory, still
   // sealed (its data key is unwrapped on every read). Any write drops the path's row when it begins
-  // and when it ends, and a read keeps its row only if no write began or ended while it ran.
-  const sealedRows = o.cacheSealedRows ? new Map<string, ReadRow>() : undefined;
+  // and when it ends, and a read keeps its row only if no write began or ended while it ran. On
+  // PostgreSQL, another server's write drops it too, when its NOTIFY arrives (at its commit); while
+  // the listener is down, nothing is cached (notifications may be missed).
+  const sealedRows = o.cacheSealedRows ? new Map<string, { row: ReadRow; at: number }>() : undefined;
+  const coherent = o.cacheSealedRows === "listen";
+  const maxAgeMs = coherent ? SEALED_ROW_MAX_AGE_MS : Number.POSITIVE_INFINITY;
+  let caching = o.cacheSealedRows === true;
   let writeTicks = 0;
   function changing(path?: string): void {
     writeTicks++;
     if (path === undefined) sealedRows?.clear();
     else sealedRows?.delete(path);
+  }
+  /** Tells every server (this one too) that `path` ('*': everything) changed; delivered at commit. */
+  const announce = async (tx: Kysely<SecretsTables>, path = "*") => {
+    if (coherent) await sql`select pg_notify(${SECRETS_CHANNEL}, ${path})`.execute(tx);
+  };
+  let listener: Listener | undefined;
+  if (coherent && o.store.listen) {
+    listener = await o.store.listen(SECRETS_CHANNEL, {
+      onNotify: (path) => changing(path === "*" ? undefined : path),
+      onReset: (listening) => {
+        changing();
+        caching = listening;
+      },
+    });
   }
   async function writing<T>(path: string | undefined, fn: () => Promise<T>): Promise<T> {
     changing(path);
@@ -238,6 +271,7 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
         db.transaction().execute(async (tx) => {
           const row = await lockPath(tx, path);
           if (!row || row.current_version === 0) throw new NotFound(`no secret at ${path}`);
+          await announce(tx, path);
           return fn(tx, row);
         }),
       );
@@ -278,6 +312,9 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
           .executeTakeFirst();
         total += Number(res.numUpdatedRows);
       }
+      // Each row committed on its own above; a server that read one meanwhile drops it now (its
+      // old data key stays readable under the old KEK until then).
+      await announce(db);
     }
     return total;
   }
@@ -290,11 +327,20 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
         left join secret_versions v on v.path = p.path and v.version = ${wanted ?? sql.ref("p.current_version")}
        where p.path = ${path}`.execute(db);
     const r = rows[0];
-    if (sealedRows && wanted === undefined && r?.state === "active" && ticks === writeTicks) {
+    if (sealedRows && caching && wanted === undefined && r?.state === "active" && ticks === writeTicks) {
       if (sealedRows.size >= SEALED_ROWS) sealedRows.clear();
-      sealedRows.set(path, r);
+      sealedRows.set(path, { row: r, at: performance.now() });
     }
     return r;
+  }
+
+  async function cachedRow(path: string): Promise<ReadRow | undefined> {
+    if (!sealedRows?.has(path)) return undefined;
+    // On PostgreSQL, I/O already received (a NOTIFY) runs first; this also keeps a loop of cached
+    // reads from starving the I/O (other servers' notifications, this one's own writes).
+    if (coherent) await yieldToIo();
+    const c = sealedRows.get(path);
+    return c && performance.now() - c.at < maxAgeMs ? c.row : undefined;
   }
 
   async function decrypt(
@@ -469,6 +515,7 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
               .onConflict((oc) => oc.column("path").doNothing())
               .execute();
             const row = (await lockPath(tx, path)) as PathRow;
+            await announce(tx, path);
             const isNew = row.current_version === 0;
             if (isNew ? !mayCreate : !mayUpdate) throw new Denied(isNew ? "create" : "update");
             if (cas !== undefined && cas !== row.current_version) {
@@ -504,7 +551,7 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
       // primary key. A current version that is deleted, destroyed or revoked reads as gone, as in
       // Vault: consumers never fall back to an older value (after a revoke, an older one may be
       // just as compromised).
-      const r = (wanted === undefined ? sealedRows?.get(path) : undefined) ?? (await readRow(path, wanted));
+      const r = (wanted === undefined ? await cachedRow(path) : undefined) ?? (await readRow(path, wanted));
       const fail = (reason: string): never => {
         emit(
           "secrets.read",
@@ -755,6 +802,12 @@ export function createStoreCore(o: StoreCoreOptions): StoreCore {
     },
 
     rewrap: (batch) => writing(undefined, () => rewrapAll(batch)),
+
+    changeAll: (fn) => writing(undefined, () => fn((tx) => announce(tx))),
+
+    async close() {
+      await listener?.close();
+    },
 
     async recordRotation(path, result, actor) {
       secretPath(path);

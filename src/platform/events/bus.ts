@@ -65,7 +65,7 @@ export function createEventBus(opts: EventBusOptions = {}): EventBus {
   let closed = false;
 
   function schedule(): void {
-    if (running) return; // the drain loop picks up what was queued meanwhile
+    if (running) return; // the drain, when it ends, schedules what was queued meanwhile
     const full = !retryDelay && queuedEvents >= maxBatch;
     if (timer && !full) return;
     if (timer) clearTimeout(timer);
@@ -91,15 +91,20 @@ export function createEventBus(opts: EventBusOptions = {}): EventBus {
     schedule();
   }
 
-  async function deliverAll(): Promise<void> {
-    while (queue.length > 0) {
+  // Group commit: after a batch, what queued meanwhile waits for the next tick (maxDelay) unless a
+  // full batch is ready. Draining at once would journal a handful of events per transaction under
+  // steady load, each a commit for the database to flush. `flush` takes everything.
+  async function deliverAll(everything: boolean): Promise<void> {
+    let first = true;
+    while (queue.length > 0 && (first || everything || queuedEvents >= maxBatch)) {
+      first = false;
       if (!(await deliverOne())) break;
     }
   }
 
-  function drain(): Promise<void> {
+  function drain(everything = false): Promise<void> {
     // `.finally` runs asynchronously, so `running` is always set before it is cleared.
-    running ??= deliverAll().finally(() => {
+    running ??= deliverAll(everything).finally(() => {
       running = undefined;
       if (queue.length > 0) schedule();
     });
@@ -183,7 +188,7 @@ export function createEventBus(opts: EventBusOptions = {}): EventBus {
       }
       retryDelay = 0;
       await running;
-      await drain();
+      await drain(true);
       if (queue.length > 0) throw new Error(`event journal unavailable: ${queuedEvents} events still queued`);
     },
     async close() {

@@ -7,7 +7,10 @@ import { Kysely, PGliteDialect, PostgresDialect, sql } from "kysely";
 import { type Migration, Migrator } from "kysely/migration";
 import pg from "pg";
 import { Unavailable } from "../errors.ts";
+import { type Listener, type ListenHandlers, listenPostgres } from "./listen.ts";
 import { copyOutPostgres } from "./pg-copy.ts";
+
+export type { Listener, ListenHandlers } from "./listen.ts";
 
 export type StoreKind = "pglite" | "postgres";
 
@@ -25,6 +28,13 @@ export interface Store {
    * promise rejects with that error.
    */
   copyOut(select: string, onData: (chunk: Uint8Array) => void): Promise<void>;
+  /**
+   * LISTENs on `channel` over a dedicated connection, reconnecting with a bounded backoff; resolves
+   * after the first attempt to connect, listening or not. PostgreSQL only: PGlite belongs to one
+   * process, so there is no other server to hear from, and it has none.
+   */
+  listen?(channel: string, handlers: ListenHandlers): Promise<Listener>;
+  /** Closes the pool and every listener. */
   close(): Promise<void>;
 }
 
@@ -66,6 +76,7 @@ function openPostgres(url: string, max: number): Store {
   // An idle client that loses its server emits 'error'; the pool replaces it on next use.
   pool.on("error", () => {});
   const db = new Kysely<object>({ dialect: new PostgresDialect({ pool }) });
+  const listeners = new Set<Listener>();
   return {
     kind: "postgres",
     db,
@@ -76,10 +87,28 @@ function openPostgres(url: string, max: number): Store {
         `BEGIN READ ONLY; ${STREAMING_PLAN}; COPY (${select}) TO STDOUT (FORMAT binary); COMMIT`,
         onData,
       ),
-    close: () => db.destroy(),
+    async listen(channel, handlers) {
+      const l = await listenPostgres(url, channel, handlers);
+      listeners.add(l);
+      return {
+        get listening() {
+          return l.listening;
+        },
+        close: () => {
+          listeners.delete(l);
+          return l.close();
+        },
+      };
+    },
+    async close() {
+      await Promise.all([...listeners].map((l) => l.close()));
+      listeners.clear();
+      await db.destroy();
+    },
   };
 }
 
+// No `listen`: every write to an embedded PGlite passes through this process.
 async function openPglite(dataDir: string): Promise<Store> {
   const dir = resolve(dataDir, "pg");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
