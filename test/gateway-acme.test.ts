@@ -2,7 +2,7 @@
 // its DNS (every name resolves to 127.0.0.1), validating over real sockets. Covers issuance by
 // HTTP-01 and TLS-ALPN-01, reuse of the stored certificate after a restart, renewal inside the
 // window, and a CA that is gone (logged, retried later, the old certificate kept in service).
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
 import { get as httpsGet, request } from "node:https";
@@ -18,6 +18,7 @@ import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
 import { type Clock, manualClock, systemClock } from "../src/platform/clock.ts";
 import type { SecurityEvent } from "../src/platform/events/index.ts";
 import { createLogger } from "../src/platform/logging.ts";
+import { issueCertificate } from "./support/certificates.ts";
 import { freePort } from "./support/services.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rampart-acme-"));
@@ -40,22 +41,10 @@ async function startPebble(httpPort: number, tlsPort: number): Promise<Pebble> {
     await freePort(),
     await freePort(),
   ];
-  const caFile = join(dir, "pebble.crt");
-  const keyFile = join(dir, "pebble.key");
-  execFileSync(
-    "openssl",
-    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"].concat([
-      "-subj",
-      "/CN=pebble",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      keyFile,
-      "-out",
-      caFile,
-    ]),
-    { stdio: "ignore" },
-  );
+  const { certFile: caFile, keyFile } = issueCertificate(dir, "pebble", {
+    cn: "pebble",
+    san: ["IP:127.0.0.1"],
+  });
   const config = join(dir, "pebble.json");
   const pebbleConfig = {
     pebble: {

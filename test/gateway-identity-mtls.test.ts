@@ -1,7 +1,6 @@
 // Client certificates as identities at the gateway's TLS listener: a certificate the configured CA
 // issued and config maps is a service account; an unmapped one, one from another CA, or none at
 // all gets 401 on a route that accepts only certificates.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
@@ -9,41 +8,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { rampartConfigSchema } from "../src/config/index.ts";
 import type { Gateway } from "../src/network/gateway/proxy.ts";
+import { type CertificateFiles, issueCertificate } from "./support/certificates.ts";
 import { startEchoUpstream, startConfiguredGateway } from "./support/identity-gateway.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rampart-mtls-"));
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"];
-const LEAF = ["-addext", "basicConstraints=critical,CA:FALSE"];
-
-/** A P-256 certificate signed by `ca` (or self-signed when `ca` is absent); returns its PEM files. */
-function issue(name: string, cn: string, ca?: string, extra: string[] = []) {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  const signer = ca ? ["-CA", join(dir, `${ca}.crt`), "-CAkey", join(dir, `${ca}.key`)] : [];
-  execFileSync(
-    "openssl",
-    ["req", "-x509", ...EC, ...signer, "-subj", `/CN=${cn}`, ...extra, "-keyout", key, "-out", cert],
-    {
-      stdio: "ignore",
-    },
-  );
-  return { cert, key };
-}
-
-const ca = issue("ca", "Rampart test client CA");
-issue("other-ca", "Somebody else's CA"); // signs the forged certificate below
-const server = issue("server", "localhost", "ca", ["-addext", "subjectAltName=DNS:localhost", ...LEAF]);
-const billing = issue("billing", "billing", "ca", [
-  "-addext",
-  "subjectAltName=URI:spiffe://prod/billing",
-  ...LEAF,
-]);
-const unmapped = issue("unmapped", "intern-laptop", "ca", LEAF);
-const forged = issue("forged", "billing", "other-ca", [
-  "-addext",
-  "subjectAltName=URI:spiffe://prod/billing",
-  ...LEAF,
-]);
+const ca = issueCertificate(dir, "ca", { cn: "Rampart test client CA" });
+const otherCa = issueCertificate(dir, "other-ca", { cn: "Somebody else's CA" }); // signs the forged one
+const server = issueCertificate(dir, "server", { cn: "localhost", san: ["DNS:localhost"], ca, leaf: true });
+const spiffe = ["URI:spiffe://prod/billing"];
+const billing = issueCertificate(dir, "billing", { cn: "billing", san: spiffe, ca, leaf: true });
+const unmapped = issueCertificate(dir, "unmapped", { cn: "intern-laptop", ca, leaf: true });
+const forged = issueCertificate(dir, "forged", { cn: "billing", san: spiffe, ca: otherCa, leaf: true });
 
 let gw: Gateway;
 let echo: Awaited<ReturnType<typeof startEchoUpstream>>;
@@ -56,8 +31,8 @@ beforeAll(async () => {
       port: 0,
       tls: {
         port: 0,
-        certificates: [{ hosts: ["localhost"], certFile: server.cert, keyFile: server.key }],
-        clientCaFile: ca.cert,
+        certificates: [{ hosts: ["localhost"], certFile: server.certFile, keyFile: server.keyFile }],
+        clientCaFile: ca.certFile,
         redirectHttp: false,
       },
     },
@@ -84,18 +59,15 @@ afterAll(async () => {
 });
 
 /** GET over HTTPS with an optional client certificate; the status and the upstream's echo. */
-function get(
-  path: string,
-  client?: { cert: string; key: string },
-): Promise<{ status: number; body: string }> {
+function get(path: string, client?: CertificateFiles): Promise<{ status: number; body: string }> {
   const url = new URL(path, gw.httpsUrl);
   return new Promise((resolve, reject) => {
     const req = request(
       url,
       {
-        ca: readFileSync(ca.cert),
+        ca: readFileSync(ca.certFile),
         servername: "localhost",
-        ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}),
+        ...(client ? { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) } : {}),
         agent: false,
       },
       (res) => {

@@ -1,6 +1,5 @@
 // TLS at the gateway over real sockets: the certificate chosen by SNI, the minimum version, the
 // redirect from HTTP, HSTS, hot reload of certificate files, expiry reporting, hostile handshakes.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
 import { createServer as createHttpsServer, request } from "node:https";
@@ -21,40 +20,14 @@ import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
 import { divertHandshakes, loadCertificates } from "../src/network/gateway/tls.ts";
 import { manualClock } from "../src/platform/clock.ts";
 import type { SecurityEvent } from "../src/platform/events/index.ts";
+import { issueCertificate } from "./support/certificates.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rampart-tls-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A self-signed P-256 certificate for `host`, valid `days` days; returns the file paths. */
-function certificate(name: string, host: string, days: number): { certFile: string; keyFile: string } {
-  const certFile = join(dir, `${name}.crt`);
-  const keyFile = join(dir, `${name}.key`);
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      String(days),
-    ].concat([
-      "-subj",
-      `/CN=${host}`,
-      "-addext",
-      `subjectAltName=DNS:${host}`,
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-    ]),
-    { stdio: "ignore" },
-  );
-  return { certFile, keyFile };
-}
+const certificate = (name: string, host: string, days: number) =>
+  issueCertificate(dir, name, { cn: host, san: [`DNS:${host}`], days });
 
 interface Answer {
   status: number;

@@ -1,6 +1,5 @@
 // TLS from the gateway to its upstreams over real sockets: a private CA trusted only when the route
 // names it, and mutual TLS with a client certificate for upstreams that require one.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -10,34 +9,20 @@ import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { gatewayConfigSchema, routeConfigSchema } from "../src/config/index.ts";
 import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
+import { issueCertificate } from "./support/certificates.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rampart-upstream-tls-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"];
-
-/** A P-256 certificate signed by the test CA (or the CA itself); returns the file paths. */
-function issue(name: string, cn: string, extra: string[] = []): { certFile: string; keyFile: string } {
-  const certFile = join(dir, `${name}.crt`);
-  const keyFile = join(dir, `${name}.key`);
-  const signer = name === "ca" ? [] : ["-CA", join(dir, "ca.crt"), "-CAkey", join(dir, "ca.key")];
-  execFileSync(
-    "openssl",
-    ["req", "-x509", ...EC, ...signer, "-subj", `/CN=${cn}`, ...extra, "-keyout", keyFile, "-out", certFile],
-    { stdio: "ignore" },
-  );
-  return { certFile, keyFile };
-}
-
-const leaf = ["-addext", "basicConstraints=critical,CA:FALSE"];
-const ca = issue("ca", "Rampart test CA");
-const upstreamCert = issue("upstream", "upstream.internal", [
-  "-addext",
-  "subjectAltName=DNS:upstream.internal",
-  ...leaf,
-]);
-const client = issue("client", "gateway-1", leaf);
-const stranger = issue("stranger", "someone-else", leaf);
+const ca = issueCertificate(dir, "ca", { cn: "Rampart test CA" });
+const upstreamCert = issueCertificate(dir, "upstream", {
+  cn: "upstream.internal",
+  san: ["DNS:upstream.internal"],
+  ca,
+  leaf: true,
+});
+const client = issueCertificate(dir, "client", { cn: "gateway-1", ca, leaf: true });
+const stranger = issueCertificate(dir, "stranger", { cn: "someone-else", ca, leaf: true });
 
 /** An HTTPS upstream that answers with the client certificate's CN it saw, if any. */
 async function upstream(mutual: boolean): Promise<{ server: Server; url: string }> {

@@ -2,7 +2,6 @@
 // for wrap/unwrap: the 401 + `WWW-Authenticate: Bearer authorization=…, resource=…` challenge, then
 // Bearer-authenticated GET /keys/{name}[/{version}], POST …/wrapkey and …/unwrapkey with
 // `{alg, value}` base64url bodies, RSA-OAEP-256 on a real RSA key, and Key Vault's error JSON.
-import { execFileSync } from "node:child_process";
 import {
   constants,
   generateKeyPairSync,
@@ -16,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { issueCertificate } from "../certificates.ts";
 import { close, listen, noFaults, readBody, reply, type KmsFaults } from "./wire.ts";
 
 export interface LocalKeyVault {
@@ -44,37 +44,12 @@ interface KeyVersion {
   publicKey: KeyObject;
 }
 
-/** A self-signed P-256 certificate for 127.0.0.1 made with openssl in a temporary directory. */
+/** A self-signed P-256 certificate for 127.0.0.1, as PEM. */
 function selfSignedCertificate(): { cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), "rampart-akv-"));
   try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore" },
-    );
-    return {
-      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-      key: readFileSync(join(dir, "key.pem"), "utf8"),
-    };
+    const files = issueCertificate(dir, "vault", { cn: "127.0.0.1", san: ["IP:127.0.0.1"], days: 1 });
+    return { cert: readFileSync(files.certFile, "utf8"), key: readFileSync(files.keyFile, "utf8") };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
