@@ -470,13 +470,16 @@ export async function createStoreCore(o: StoreCoreOptions): Promise<StoreCore> {
     return done;
   }
 
-  const endVersion = (tx: Transaction<SecretsTables>, v: VersionRow, state: VersionState, at: Date) =>
+  const setVersion = (tx: Transaction<SecretsTables>, v: VersionRow, set: Partial<VersionRow>) =>
     tx
       .updateTable("secret_versions")
-      .set({ state, ended_at: at, wrapped_dek: null, ciphertext: null, kek_version: 0 })
+      .set(set)
       .where("path", "=", v.path)
       .where("version", "=", v.version)
       .execute();
+  // Destroyed and revoked versions keep their row (history) but no ciphertext or data key.
+  const endVersion = (tx: Transaction<SecretsTables>, v: VersionRow, state: VersionState, at: Date) =>
+    setVersion(tx, v, { state, ended_at: at, wrapped_dek: null, ciphertext: null, kek_version: 0 });
 
   return {
     async put(caller, path, data, opts = {}) {
@@ -680,12 +683,7 @@ export async function createStoreCore(o: StoreCoreOptions): Promise<StoreCore> {
         { name: "delete", capability: "delete", event: "secrets.deleted" },
         async (tx, v, at) => {
           if (v.state !== "active") return;
-          await tx
-            .updateTable("secret_versions")
-            .set({ state: "deleted", ended_at: at })
-            .where("path", "=", v.path)
-            .where("version", "=", v.version)
-            .execute();
+          await setVersion(tx, v, { state: "deleted", ended_at: at });
         },
       );
     },
@@ -701,12 +699,7 @@ export async function createStoreCore(o: StoreCoreOptions): Promise<StoreCore> {
           if (v.state !== "deleted") {
             throw new Conflict(`version ${v.version} of ${path} is ${v.state} and cannot be undeleted`);
           }
-          await tx
-            .updateTable("secret_versions")
-            .set({ state: "active", ended_at: null })
-            .where("path", "=", v.path)
-            .where("version", "=", v.version)
-            .execute();
+          await setVersion(tx, v, { state: "active", ended_at: null });
         },
       );
     },
