@@ -92,6 +92,36 @@ describe("dependencies going down", () => {
     expect(stored.some((e) => e.type === "config.reloaded")).toBe(true);
   }, 60_000);
 
+  test("PostgreSQL down: a secret read answers 503 with Retry-After, never a bare 500, and works again after recovery", async () => {
+    const admin = server.runtime.adminTokens[0] as string;
+    const secret = (init: RequestInit = {}) =>
+      fetch(`${server.url}/api/v1/secrets/data/prod/api/db`, {
+        ...init,
+        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      });
+    expect(
+      (await secret({ method: "PUT", body: JSON.stringify({ data: { password: "pw-1" } }) })).status,
+    ).toBe(200);
+    await pg.halt();
+    try {
+      const refused = await secret();
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("1");
+      expect(await refused.json()).toMatchObject({
+        error: "unavailable",
+        message: "the database is unavailable; try again shortly",
+      });
+    } finally {
+      await pg.resume();
+    }
+    let after = await secret();
+    for (let i = 0; i < 50 && after.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await secret();
+    }
+    expect(await after.json()).toMatchObject({ data: { password: "pw-1" } });
+  }, 60_000);
+
   test("Redis down: readiness reports it while the audit path keeps working", async () => {
     await redis.stop();
     const ready = await fetch(`${server.url}/readyz`);

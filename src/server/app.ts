@@ -10,6 +10,7 @@ import { createMachineTokens } from "../appsec/secrets/kubernetes/index.ts";
 import { type AuditTables, queryEntries, subjectRef } from "../monitoring/audit/index.ts";
 import { Invalid, RampartError } from "../platform/errors.ts";
 import { securityEventSchema } from "../platform/events/index.ts";
+import { databaseUnreachable } from "../platform/store/index.ts";
 import { bearerAuth } from "./auth.ts";
 import { registerBlockRoutes } from "./gateway-blocks.ts";
 import { registerIdentityRoutes } from "./identity-routes.ts";
@@ -54,6 +55,14 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     if (err instanceof RampartError) {
       if (err.status === 503) reply.header("retry-after", "1");
       return reply.status(err.status).send({ error: err.code, message: err.message, requestId: req.id });
+    }
+    if (databaseUnreachable(err)) {
+      reply.header("retry-after", "1");
+      return reply.status(503).send({
+        error: "unavailable",
+        message: "the database is unavailable; try again shortly",
+        requestId: req.id,
+      });
     }
     const status = (err as FastifyError).statusCode ?? 500;
     if (status < 500) {

@@ -45,6 +45,26 @@ const STREAMING_PLAN = "SET LOCAL enable_sort = off";
 /** A string as a quoted SQL literal, for the statements (COPY) that take no bind parameters. */
 export const sqlLiteral: (value: string) => string = pg.escapeLiteral;
 
+// How node-postgres reports a database it cannot reach: socket errors, SQLSTATE class 08
+// (connection exception) and 57P0x (shutting down, cannot connect now), and its own pool messages.
+const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"]);
+const UNREACHABLE_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed/;
+
+/** Whether `err` (or its cause) says the database cannot be reached right now, rather than that a statement failed. */
+export function databaseUnreachable(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (
+      typeof code === "string" &&
+      (UNREACHABLE_CODES.has(code) || code.startsWith("08") || /^57P0[123]$/.test(code))
+    )
+      return true;
+    if (UNREACHABLE_MESSAGE.test(e.message)) return true;
+  }
+  return false;
+}
+
 export interface StoreOptions {
   /** postgres:// URL; absent means embedded PGlite in `dataDir`. */
   url?: string | undefined;
