@@ -456,6 +456,24 @@ describe.each(backends)("secrets store on %s", (backend) => {
     });
   });
 
+  test("a server that did not rotate the KEK adopts the newest one at its next re-wrap", async () => {
+    const other = await open(); // a second server on the same database
+    try {
+      await secrets.put(alice, "/prod/api/a", { v: "1" });
+      expect((await secrets.rotateKek(admin.actor)).version).toBe(2);
+      expect(other.status().kekVersion).toBe(1);
+      expect((await other.put(alice, "/prod/api/b", { v: "1" })).kekVersion).toBe(1);
+      await other.rewrap();
+      expect(other.status().kekVersion).toBe(2);
+      expect((await other.put(alice, "/prod/api/c", { v: "1" })).kekVersion).toBe(2);
+      const kekOf = async (path: string) => (await other.metadata(alice, path)).versions[0]?.kekVersion;
+      expect([await kekOf("/prod/api/a"), await kekOf("/prod/api/b")]).toEqual([2, 2]);
+      expect((await secrets.get(alice, "/prod/api/b")).data).toEqual({ v: "1" });
+    } finally {
+      await other.close();
+    }
+  });
+
   test("ciphertext moved to another path or version, or altered in the database, fails with a clear error", async () => {
     await secrets.put(alice, "/prod/db/main", { password: DB_PASSWORD });
     await secrets.put(alice, "/prod/db/main", { password: "second" });

@@ -170,6 +170,8 @@ export async function openSecrets(o: SecretsOptions): Promise<Secrets> {
       const batch = opts.batch ?? 100;
       if (!Number.isInteger(batch) || batch < 1 || batch > 10_000)
         throw new Invalid("expected 1 to 10000", "batch");
+      // Another server may have rotated: re-wrap towards the newest KEK, and wrap new data keys with it.
+      await unsealed().adoptNewest();
       const count = await core.rewrap(batch);
       // A pass with nothing to move (every start checks) is not an event.
       if (count > 0)

@@ -31,6 +31,8 @@ export interface Keyring {
   backupMac(data: string): string;
   /** Re-reads everything from the database (after a restore). */
   reload(): Promise<void>;
+  /** Makes the newest KEK in the database current (another replica may have rotated). */
+  adoptNewest(): Promise<number>;
 }
 
 const derive = (seed: Buffer, info: string) =>
@@ -95,7 +97,7 @@ export async function openKeyring(store: Store, root: RootKeyProvider, now: Date
   };
   await load();
 
-  return {
+  const ring: Keyring = {
     get currentVersion() {
       return current;
     },
@@ -119,6 +121,14 @@ export async function openKeyring(store: Store, root: RootKeyProvider, now: Date
         currentCreatedAt = row.created_at;
       }
       return kek;
+    },
+    async adoptNewest() {
+      const { max } = await db
+        .selectFrom("secret_keks")
+        .select(sql<number>`coalesce(max(version), 0)::int`.as("max"))
+        .executeTakeFirstOrThrow();
+      if (max > current) await ring.kek(max); // loading a newer KEK makes it current
+      return current;
     },
     async rotate(at) {
       for (let attempt = 0; attempt < 5; attempt++) {
@@ -156,4 +166,5 @@ export async function openKeyring(store: Store, root: RootKeyProvider, now: Date
         .digest("base64url"),
     reload: load,
   };
+  return ring;
 }
