@@ -11,7 +11,6 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import {
   openSecrets,
   type Secrets,
-  type SecretsCaller,
   secretsConfigSchema,
   secretsMigrations,
 } from "../src/appsec/secrets/index.ts";
@@ -19,18 +18,9 @@ import { manualClock } from "../src/platform/clock.ts";
 import { openStore, type Store } from "../src/platform/store/index.ts";
 import { freshDatabase } from "./support/pg.ts";
 import { type RestartableService, startPostgres } from "./support/services.ts";
+import { callerOf } from "./support/secrets.ts";
 
-const admin: SecretsCaller = {
-  identity: {
-    kind: "user",
-    subject: "corp:root",
-    groups: [],
-    roles: ["admin"],
-    claims: {},
-    credential: "session",
-  },
-  actor: { kind: "user", id: "corp:root" },
-};
+const admin = callerOf("user", "corp:root", [], ["admin"]);
 const config = secretsConfigSchema.parse({});
 const PATH = "/prod/api/db";
 

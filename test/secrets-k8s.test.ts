@@ -10,7 +10,6 @@ import { parseAllDocuments, parse as parseYaml } from "yaml";
 import {
   openSecrets,
   type Secrets,
-  type SecretsCaller,
   secretsConfigSchema,
   secretsMigrations,
 } from "../src/appsec/secrets/index.ts";
@@ -28,23 +27,14 @@ import { RampartError, Unauthorized } from "../src/platform/errors.ts";
 import type { SecurityEvent } from "../src/platform/events/index.ts";
 import { registerSecretsK8sRoutes } from "../src/server/secrets-k8s.ts";
 import { openTestStore, type TestStore } from "./support/stores.ts";
+import { callerOf } from "./support/secrets.ts";
 
 const ADMIN_TOKEN = "k8s-test-admin-token";
 const DB_PASSWORD = "pg-Pa55-k8s-e1f0c3";
 const API_KEY = "key_live_93ab77d2";
 const OTHER = "billing-only-5d2a";
 
-const admin: SecretsCaller = {
-  identity: {
-    kind: "user",
-    subject: "corp:root",
-    groups: [],
-    roles: ["admin"],
-    claims: {},
-    credential: "session",
-  },
-  actor: { kind: "user", id: "corp:root" },
-};
+const admin = callerOf("user", "corp:root", [], ["admin"]);
 
 const config = withKubernetesPolicies(
   secretsConfigSchema.parse({

@@ -16,7 +16,6 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   openSecrets,
   rotationCaller,
-  type SecretsCaller,
   secretsConfigSchema,
   secretsMigrations,
 } from "../src/appsec/secrets/index.ts";
@@ -28,6 +27,7 @@ import { createLogger } from "../src/platform/logging.ts";
 import { type RunningServer, startServer } from "../src/server/index.ts";
 import { type RestartableService, startPostgres } from "./support/services.ts";
 import { openTestStore, type TestStore } from "./support/stores.ts";
+import { callerOf } from "./support/secrets.ts";
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -35,10 +35,7 @@ const suffix = () => randomBytes(4).toString("hex");
 const ADMIN_PASSWORD = `pg-admin-${suffix()}`;
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-const alice: SecretsCaller = {
-  identity: { kind: "user", subject: "corp:alice", groups: [], roles: [], claims: {}, credential: "session" },
-  actor: { kind: "user", id: "corp:alice" },
-};
+const alice = callerOf("user", "corp:alice");
 
 let postgres: RestartableService;
 let work: string;

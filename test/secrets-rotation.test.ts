@@ -11,7 +11,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from "
 import {
   openSecrets,
   type Secrets,
-  type SecretsCaller,
   type SecretsConfig,
   rotationCaller,
   secretsConfigSchema,
@@ -28,6 +27,7 @@ import { Forbidden, Unavailable } from "../src/platform/errors.ts";
 import type { SecurityEvent } from "../src/platform/events/index.ts";
 import { createLogger } from "../src/platform/logging.ts";
 import { startMariadb } from "./support/mariadb.ts";
+import { callerOf } from "./support/secrets.ts";
 import { type RunningService, freePort } from "./support/services.ts";
 import { backends, openTestStore, type TestStore } from "./support/stores.ts";
 
@@ -36,14 +36,8 @@ const DAY = 24 * 60 * MINUTE;
 const suffix = () => randomBytes(4).toString("hex");
 const migrations = { ...secretsMigrations, ...rotationMigrations };
 
-const alice: SecretsCaller = {
-  identity: { kind: "user", subject: "corp:alice", groups: [], roles: [], claims: {}, credential: "session" },
-  actor: { kind: "user", id: "corp:alice" },
-};
-const bob: SecretsCaller = {
-  identity: { kind: "user", subject: "corp:bob", groups: [], roles: [], claims: {}, credential: "session" },
-  actor: { kind: "user", id: "corp:bob" },
-};
+const alice = callerOf("user", "corp:alice");
+const bob = callerOf("user", "corp:bob");
 
 interface Harness {
   secrets: Secrets;

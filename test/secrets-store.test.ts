@@ -11,35 +11,19 @@ import {
   openSecrets,
   rotationCaller,
   type Secrets,
-  type SecretsCaller,
   type SecretsConfig,
   secretsConfigSchema,
   secretsMigrations,
 } from "../src/appsec/secrets/index.ts";
-import type { Identity } from "../src/identity/types.ts";
 import { manualClock } from "../src/platform/clock.ts";
 import type { SecurityEvent } from "../src/platform/events/index.ts";
+import { callerOf } from "./support/secrets.ts";
 import { backends, openTestStore, type TestStore } from "./support/stores.ts";
 
-const identity = (
-  kind: "user" | "service",
-  subject: string,
-  groups: string[] = [],
-  roles: string[] = [],
-): Identity => ({
-  kind,
-  subject,
-  groups,
-  roles,
-  claims: {},
-  credential: kind === "user" ? "session" : "api-key",
-});
-const caller = (id: Identity): SecretsCaller => ({ identity: id, actor: { kind: id.kind, id: id.subject } });
-
-const admin = caller(identity("user", "corp:root", [], ["admin"]));
-const alice = caller(identity("user", "corp:alice", ["platform"]));
-const api = caller(identity("service", "api"));
-const mallory = caller(identity("user", "corp:mallory"));
+const admin = callerOf("user", "corp:root", [], ["admin"]);
+const alice = callerOf("user", "corp:alice", ["platform"]);
+const api = callerOf("service", "api");
+const mallory = callerOf("user", "corp:mallory");
 
 const config: SecretsConfig = secretsConfigSchema.parse({
   maxVersions: 5,

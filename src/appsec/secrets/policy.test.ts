@@ -1,23 +1,11 @@
 // The policy matrix: every capability on every path for every kind of identity, each cell asserted.
 import { describe, expect, test } from "vitest";
-import type { Identity } from "../../identity/types.ts";
+import { identityOf } from "../../../test/support/secrets.ts";
 import { compileGlob, compilePolicies } from "./policy.ts";
 import { secretsConfigSchema } from "./schema.ts";
 import { type Capability, capabilities } from "./types.ts";
 
-const who = (
-  kind: "user" | "service",
-  subject: string,
-  groups: string[] = [],
-  roles: string[] = [],
-): Identity => ({
-  kind,
-  subject,
-  groups,
-  roles,
-  claims: {},
-  credential: "session",
-});
+const who = identityOf;
 
 const { policies } = secretsConfigSchema.parse({
   policies: [

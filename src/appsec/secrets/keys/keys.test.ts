@@ -7,16 +7,11 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { openTestStore, type TestStore } from "../../../../test/support/stores.ts";
 import { manualClock } from "../../../platform/clock.ts";
 import type { SecurityEvent } from "../../../platform/events/index.ts";
-import {
-  openSecrets,
-  type Secrets,
-  type SecretsCaller,
-  secretsConfigSchema,
-  secretsMigrations,
-} from "../index.ts";
+import { openSecrets, type Secrets, secretsConfigSchema, secretsMigrations } from "../index.ts";
 import { envRootKey } from "./env.ts";
 import { fileRootKey } from "./file.ts";
 import { initShamir } from "./shamir.ts";
+import { callerOf } from "../../../../test/support/secrets.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -83,17 +78,7 @@ describe("shamir unseal", () => {
   let ts: TestStore;
   let events: SecurityEvent[];
   const operator = { kind: "user", id: "corp:ops" };
-  const admin: SecretsCaller = {
-    identity: {
-      kind: "user",
-      subject: "corp:ops",
-      groups: [],
-      roles: ["admin"],
-      claims: {},
-      credential: "session",
-    },
-    actor: operator,
-  };
+  const admin = callerOf("user", "corp:ops", [], ["admin"]);
   const config = secretsConfigSchema.parse({ root: { provider: "shamir", shares: 5, threshold: 3 } });
   const open = (store = ts.store) =>
     openSecrets({
