@@ -93,8 +93,11 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 
 function openPostgres(url: string, max: number): Store {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
-  // An idle client that loses its server emits 'error'; the pool replaces it on next use.
+  // An idle client that loses its server emits 'error'; the pool replaces it on next use. A client
+  // checked out when the server goes (shutdown, restart) emits it too, besides failing its query:
+  // without a listener that would be an uncaught exception.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   const db = new Kysely<object>({ dialect: new PostgresDialect({ pool }) });
   const listeners = new Set<Listener>();
   return {
