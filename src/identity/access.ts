@@ -360,6 +360,8 @@ export async function createGatewayAccess(o: {
         { "www-authenticate": 'Bearer realm="rampart", error="invalid_token"' },
         found.failed,
       );
+    if (found?.identity.credential === "api-key")
+      apiKeys.noteUse(String(found.identity.claims.key_id), ctx.client, route.id);
     // Optional sign-in: the request goes on anonymous, and the policy decides.
     if (found === undefined && !route.auth.required) return conclude(req, route, ctx, now, undefined);
     if (found === undefined) {

@@ -110,6 +110,7 @@ export function createApiCallers(o: ApiCallersOptions): ApiCallers {
       if (bearer.startsWith("rpk_")) {
         const identity = await o.apiKeys.verifyApiKey(bearer);
         if (!identity) throw new Unauthorized("invalid API key");
+        o.apiKeys.noteUse(String(identity.claims.key_id), req.ip, "api");
         return identity;
       }
       return o.accessTokens.verifyAccessToken(bearer);

@@ -57,6 +57,29 @@ describe("API keys", () => {
     expect(JSON.stringify(events)).not.toContain(key);
   });
 
+  it("report each key's use from each address once a minute, naming the key's subject", async () => {
+    const { apiKeys, events, clock } = await setup();
+    const { key, apiKey } = await apiKeys.create(
+      { kind: "service", subject: "billing", scopes: ["invoices:read"], ttlSeconds: DAY_S },
+      admin,
+    );
+    await apiKeys.verifyApiKey(key);
+    events.length = 0;
+    apiKeys.noteUse(apiKey.id, "198.51.100.4", "api");
+    apiKeys.noteUse(apiKey.id, "198.51.100.4", "api");
+    apiKeys.noteUse(apiKey.id, "203.0.113.9", "api");
+    clock.advance(30_000);
+    apiKeys.noteUse(apiKey.id, "198.51.100.4", "api");
+    expect(events.map((e) => [e.type, e.actor.id, e.target?.id, e.data.ip])).toEqual([
+      ["identity.api_key_used", "billing", apiKey.id, "198.51.100.4"],
+      ["identity.api_key_used", "billing", apiKey.id, "203.0.113.9"],
+    ]);
+    clock.advance(31_000);
+    apiKeys.noteUse(apiKey.id, "198.51.100.4", "api");
+    expect(events).toHaveLength(3);
+    expect(JSON.stringify(events)).not.toContain(key);
+  });
+
   it("refuse tampered, truncated and unknown keys", async () => {
     const { apiKeys } = await setup();
     const { key } = await apiKeys.create(

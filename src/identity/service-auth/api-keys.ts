@@ -76,6 +76,12 @@ export interface ApiKeys {
   list(subject: string): Promise<ApiKey[]>;
   /** The identity behind a presented key; undefined for anything but a live, matching key. */
   verifyApiKey(presented: string): Promise<Identity | undefined>;
+  /**
+   * Records that key `id` was used from `ip`: an `identity.api_key_used` event the first time this
+   * replica sees the pair and once a minute after, so detections can spot a key used from a new
+   * address without an event per request.
+   */
+  noteUse(id: string, ip: string, where?: string): void;
   /** Listens for revocations; call once on a gateway before verifying. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -117,6 +123,7 @@ export function createApiKeys(opts: ApiKeysOptions): ApiKeys {
   const cache = new Map<string, { record: StoredApiKey | undefined; fetchedAt: number }>();
   const loading = new Map<string, Promise<StoredApiKey | undefined>>();
   const lastUsedWritten = new Map<string, number>();
+  const usesReported = new Map<string, number>();
   let unsubscribe: (() => Promise<void>) | undefined;
 
   function audit(type: string, by: EventRef, k: StoredApiKey, severity: "info" | "medium") {
@@ -282,6 +289,29 @@ export function createApiKeys(opts: ApiKeysOptions): ApiKeys {
         claims: { scope: scopes.join(" "), key_id: id },
         credential: "api-key",
       };
+    },
+
+    noteUse(id, ip, where) {
+      const now = clock.now();
+      const pair = `${id} ${ip}`;
+      const last = usesReported.get(pair);
+      if (last !== undefined && now.getTime() - last < LAST_USED_EVERY_MS) return;
+      usesReported.delete(pair);
+      usesReported.set(pair, now.getTime());
+      if (usesReported.size > cacheSize) usesReported.delete(usesReported.keys().next().value as string);
+      const subject = cache.get(id)?.record;
+      emit(
+        newEvent(
+          {
+            type: "identity.api_key_used",
+            actor: subject ? { kind: subject.kind, id: subject.subject } : { kind: "api_key", id },
+            target: { kind: "api_key", id },
+            retention: "audit",
+            data: { ip, ...(where ? { where } : {}) },
+          },
+          now,
+        ),
+      );
     },
 
     async start() {
