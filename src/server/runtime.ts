@@ -27,6 +27,8 @@ import {
   openAuditKeys,
 } from "../monitoring/audit/index.ts";
 import { jitMigrations } from "../identity/jit/index.ts";
+import { createIdentityMetrics } from "../identity/metrics.ts";
+import { createSecretsMetrics } from "../appsec/secrets/metrics.ts";
 import { countEvents, createMetrics, type Metrics } from "../monitoring/metrics/index.ts";
 import { type Clock, systemClock } from "../platform/clock.ts";
 import {
@@ -286,10 +288,21 @@ export async function startRuntime(opts: {
       await store.close();
       throw err;
     })),
+    onCheckpoint: () => metrics.auditCheckpointsTotal.inc(),
   });
   await audit.start();
   const bus = createEventBus({
-    journal: audit,
+    // Timed here, so the histogram covers the server's own events as well as the gateways'.
+    journal: {
+      async record(items) {
+        const end = metrics.auditAppendSeconds.startTimer();
+        try {
+          return await audit.record(items);
+        } finally {
+          end();
+        }
+      },
+    },
     logger,
     maxBatchEvents: config.events.batchMaxEvents,
     maxDelayMs: config.events.batchMaxDelayMs,
@@ -321,6 +334,12 @@ export async function startRuntime(opts: {
     logger,
     adminTokens,
   }).catch(abort);
+  bus.subscribe(
+    createIdentityMetrics(metrics.registry, { grantsInForce: () => identity.jit.grantsInForce() }).observe,
+  );
+  bus.subscribe(
+    createSecretsMetrics(metrics.registry, { status: () => secrets.secrets?.status(), clock }).observe,
+  );
   bus.emit(
     newEvent(
       {

@@ -36,6 +36,8 @@ export interface AuditLogOptions {
   checkpointIntervalMs: number;
   /** Name in checkpoint signatures and origins; identifies this deployment's log. */
   name?: string;
+  /** Told of every checkpoint signed (for the metrics). */
+  onCheckpoint?: (info: CheckpointInfo) => void;
 }
 
 export interface CheckpointInfo {
@@ -451,6 +453,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
           s.signedSize = info.size;
           s.latest = { tree_size: info.size, root_hash: Buffer.from(info.root, "hex"), note: info.note };
         }
+        opts.onCheckpoint?.(info);
       }
       return out;
     });
