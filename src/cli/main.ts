@@ -10,6 +10,7 @@ import { registerWafCommands } from "./waf.ts";
 import { registerPolicyCommands } from "./policy.ts";
 import { registerConfigCommands } from "./config.ts";
 import { registerIdentityCommands } from "./identity.ts";
+import { registerIncidentCommands } from "./incident.ts";
 import { registerSecretsCommands } from "./secrets.ts";
 import { parseWorkers, superviseGateway } from "./gateway-workers.ts";
 import { runGateway, runServer, runUp } from "./up.ts";
@@ -103,6 +104,7 @@ registerPolicyCommands(program);
 registerAccessCommands(program);
 registerIdentityCommands(program);
 registerSecretsCommands(program);
+registerIncidentCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as Error & { code?: string };

@@ -14,6 +14,7 @@ import { databaseUnreachable } from "../platform/store/index.ts";
 import { bearerAuth } from "./auth.ts";
 import { registerBlockRoutes } from "./gateway-blocks.ts";
 import { registerIdentityRoutes } from "./identity-routes.ts";
+import { registerIncidentRoutes } from "./incident-routes.ts";
 import type { Runtime } from "./runtime.ts";
 import { registerSecretsK8sRoutes } from "./secrets-k8s.ts";
 import { registerSecretsRoutes } from "./secrets-routes.ts";
@@ -238,6 +239,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   registerBlockRoutes(app, rt, { authorize, parseBody });
   registerIdentityRoutes(app, rt.identity, { authorize, parseBody });
   registerSecretsRoutes(app, rt, { authorize, parseBody });
+  registerIncidentRoutes(app, rt, { authorize, parseBody });
   if (rt.secrets)
     registerSecretsK8sRoutes(app, {
       secrets: rt.secrets,

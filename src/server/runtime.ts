@@ -27,6 +27,7 @@ import {
   openAuditKeys,
 } from "../monitoring/audit/index.ts";
 import { jitMigrations } from "../identity/jit/index.ts";
+import { createIncidents, type Incidents, incidentMigrations } from "../monitoring/incidents/index.ts";
 import { createIdentityMetrics } from "../identity/metrics.ts";
 import { createSecretsMetrics } from "../appsec/secrets/metrics.ts";
 import { countEvents, createMetrics, type Metrics } from "../monitoring/metrics/index.ts";
@@ -64,6 +65,8 @@ export interface Runtime {
   readonly secrets: Secrets | undefined;
   readonly secretsProblem: string | undefined;
   readonly secretsRotation: RotationScheduler | undefined;
+  /** Incidents: life cycle, timeline from events, MTTA/MTTR. */
+  readonly incidents: Incidents;
   /** Resolves rampart.yaml's `${secret:…}` references as the system caller `config` (each read audited). */
   readonly configSecrets: SecretResolver;
   /** Starts re-wrapping data keys under the current KEK in the background (once at a time). */
@@ -78,6 +81,7 @@ export const migrations = {
   ...secretsMigrations,
   ...rotationMigrations,
   ...kubernetesMigrations,
+  ...incidentMigrations,
 };
 
 const HOUR_MS = 3_600_000;
@@ -308,6 +312,14 @@ export async function startRuntime(opts: {
     maxDelayMs: config.events.batchMaxDelayMs,
   });
   countEvents(bus, metrics);
+  const incidents = createIncidents({
+    store,
+    clock,
+    emit: (e) => bus.emit(e),
+    logger,
+    registry: metrics.registry,
+  });
+  bus.subscribe((events) => incidents.recordEvents(events));
   const adminTokens = process.env.RAMPART_ADMIN_TOKEN
     ? [process.env.RAMPART_ADMIN_TOKEN]
     : [bootstrapAdminToken(dataDir)];
@@ -334,6 +346,7 @@ export async function startRuntime(opts: {
     logger,
     adminTokens,
   }).catch(abort);
+  await incidents.start().catch(abort);
   bus.subscribe(
     createIdentityMetrics(metrics.registry, { grantsInForce: () => identity.jit.grantsInForce() }).observe,
   );
@@ -389,6 +402,7 @@ export async function startRuntime(opts: {
     secrets: secrets.secrets,
     secretsProblem: secrets.problem,
     secretsRotation: secrets.rotation,
+    incidents,
     configSecrets,
     rewrapSecrets: secrets.rewrap,
     async close() {
