@@ -1,5 +1,5 @@
 // What every request goes through before it is forwarded: who the client is, which route, and the
-// route's checks in order (dynamic blocks, IP rules, geo, identity and policy, bots, rate limits).
+// route's checks in order (dynamic blocks, IP rules, lockdown, geo, identity and policy, bots, rate limits).
 // Shared by plain requests and WebSocket upgrades. A check refuses with a status and a message fit for the client.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -7,6 +7,7 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { type GatewayConfig, type RouteConfig, routeId } from "../../config/index.ts";
 import {
+  type AccessOutcome,
   type GatewayAccess,
   type Identity,
   type RouteIdentity,
@@ -22,7 +23,8 @@ import { compileCors, type Cors } from "./cors.ts";
 import type { DecisionRecorder } from "./decisions.ts";
 import { compileGeoRules, type CountryLookup, type GeoPolicy } from "./geo.ts";
 import { upstreamRequestHeaders } from "./headers.ts";
-import { compileIpRules, type IpRules } from "./ip-rules.ts";
+import { compileIpRules, type IpRules, parseRanges } from "./ip-rules.ts";
+import { lockdownAdmitsAddress, lockdownAdmitsCredential, type LockdownWatch } from "./lockdown.ts";
 import type { RateLimiting, RouteLimiter } from "./rate-limit.ts";
 import { canonicalTarget, compileRoutes, createRouter, hostName, type Route } from "./routes.ts";
 import { compileSecurityHeaders, type HeaderSet } from "./security-headers.ts";
@@ -34,6 +36,8 @@ export interface RouteControls {
   name: string;
   upstreams: UpstreamSet;
   ipRules: IpRules;
+  /** The route's and gateway's `ipRules.allow`: who a lockdown without its own list admits. */
+  lockdownAllow: ReturnType<typeof parseRanges>;
   /** Added to responses that lack them; HSTS only in the HTTPS set. */
   securityHeaders: HeaderSet;
   cors: Cors | undefined;
@@ -79,12 +83,32 @@ export interface Admission {
   routes: readonly RouteControls[];
 }
 
+const LOCKED_ADDRESS = "this route is locked down; requests from your address are not admitted for now";
+const LOCKED_CREDENTIAL = "this route is locked down; sign in with single sign-on to use it";
+
+/**
+ * Why a locked-down route refuses a request that passed its address check, or undefined: on a
+ * route with `auth`, only a session or an access token gets in (a browser without one is sent to
+ * sign in as usual); on a route without `auth`, the address alone decides.
+ */
+function lockdownRefuses(rc: RouteControls, authorized: AccessOutcome | undefined): string | undefined {
+  if (rc.access?.auth === undefined) return undefined;
+  if (authorized === undefined) return "no_credential";
+  if (!authorized.allowed)
+    return authorized.decision === "auth_required" && authorized.status !== 302 ? "no_credential" : undefined;
+  const credential = authorized.identity?.credential;
+  if (credential === undefined) return "no_credential";
+  return lockdownAdmitsCredential(credential) ? undefined : credential;
+}
+
 export function createAdmission(o: {
   gateway: GatewayConfig;
   routes: readonly RouteConfig[];
   limiting: RateLimiting;
   countries: CountryLookup | undefined;
   blocks: BlockWatch | undefined;
+  /** Route lockdowns in force (lockdown.ts); absent: none. */
+  lockdowns?: LockdownWatch | undefined;
   decisions: DecisionRecorder;
   clock: Clock;
   /** Present when some route has `bots`. */
@@ -104,6 +128,7 @@ export function createAdmission(o: {
           name: routeId(c),
           upstreams: createUpstreamSet(r.upstreams, { ...g, clock: o.clock, upstreamTls: c.upstreamTls }),
           ipRules: compileIpRules(g.ipRules, c.ipRules),
+          lockdownAllow: parseRanges([...g.ipRules.allow, ...c.ipRules.allow]),
           securityHeaders: compileSecurityHeaders(c.securityHeaders),
           cors: c.cors ? compileCors(c.cors) : undefined,
           limiter: o.limiting.forRoute(c.rateLimits),
@@ -152,8 +177,18 @@ export function createAdmission(o: {
     const path = canonicalTarget(target);
     if (path === undefined)
       return refuse(400, "the request path is ambiguous (dot segments or backslashes); send it resolved");
-    // A blocked address gets nothing, not even the bot check's endpoint.
-    const blocked = o.blocks?.blocking(client) !== undefined;
+    // A blocked address or country gets nothing, not even the bot check's endpoint. The country
+    // is looked up here only while some country is blocked.
+    const blocks = o.blocks;
+    let block = blocks?.blocking(client);
+    let country: string | undefined;
+    let countryKnown = false;
+    if (block === undefined && blocks?.blocksCountries() === true) {
+      country = (o.countries ?? blocks.countryLookup())?.country(client);
+      countryKnown = true;
+      block = blocks.blockingCountry(country);
+    }
+    const blocked = block !== undefined;
     const bots = o.bots;
     if (bots?.reserves(path) && !blocked)
       return {
@@ -174,6 +209,10 @@ export function createAdmission(o: {
     if (!r) return refuse(404, "no route for this host and path");
     const rc = controls.get(r) as RouteControls;
     if (blocked) {
+      if (countryKnown) {
+        decisions.record("country_blocked", rc.name, client, `country:${country ?? "unknown"}`);
+        return refuse(403, "requests from your country are blocked for now", rc.name);
+      }
       decisions.record("ip_blocked", rc.name, client);
       return refuse(403, "requests from your address are blocked for now", rc.name);
     }
@@ -181,7 +220,12 @@ export function createAdmission(o: {
       decisions.record("ip_denied", rc.name, client);
       return refuse(403, "requests from your address are not allowed here", rc.name);
     }
-    const country = rc.geo || rc.access?.policy ? o.countries?.country(client) : undefined;
+    const lockdown = o.lockdowns?.lockdown(rc.name);
+    if (lockdown !== undefined && !lockdownAdmitsAddress(lockdown, client, rc.lockdownAllow)) {
+      decisions.record("lockdown_denied", rc.name, client, "address");
+      return refuse(403, LOCKED_ADDRESS, rc.name);
+    }
+    if (!countryKnown && (rc.geo || rc.access?.policy)) country = o.countries?.country(client);
     if (rc.geo?.refuses(country)) {
       decisions.record("geo_denied", rc.name, client, country ?? "unknown");
       return refuse(403, "requests from your country are not allowed here", rc.name);
@@ -202,6 +246,11 @@ export function createAdmission(o: {
       rc.access && access
         ? (access.authorizeNow(req, rc.access, context) ?? (await access.authorize(req, rc.access, context)))
         : undefined;
+    const locked = lockdown !== undefined ? lockdownRefuses(rc, authorized) : undefined;
+    if (locked !== undefined) {
+      decisions.record("lockdown_denied", rc.name, client, locked);
+      return refuse(403, LOCKED_CREDENTIAL, rc.name);
+    }
     if (authorized && !authorized.allowed) {
       decisions.record(authorized.decision, rc.name, client, authorized.detail);
       const { status, message, headers } = authorized;
@@ -263,7 +312,17 @@ export function createAdmission(o: {
       identity,
       reauthorize:
         routeAccess && access
-          ? async () => (await access.authorize(req, routeAccess, context)).allowed
+          ? async () => {
+              const again = await access.authorize(req, routeAccess, context);
+              // A lockdown set while the WebSocket is open closes it unless it would admit it now.
+              const l = o.lockdowns?.lockdown(rc.name);
+              if (l === undefined) return again.allowed;
+              return (
+                again.allowed &&
+                lockdownAdmitsAddress(l, client, rc.lockdownAllow) &&
+                lockdownRefuses(rc, again) === undefined
+              );
+            }
           : undefined,
     };
   }

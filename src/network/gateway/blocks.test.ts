@@ -1,9 +1,11 @@
 // Dynamic blocks on in-process hot state with a manual clock: targets normalized, expiry, replace,
-// lift, and a watcher that follows changes and keeps its list when hot state fails.
+// lift, country blocks over the bundled database, and a watcher that follows changes and keeps its
+// list when hot state fails.
 import { describe, expect, test } from "vitest";
 import { manualClock } from "../../platform/clock.ts";
 import { createMemoryHotState } from "../../platform/hotstate/index.ts";
 import { createBlockList, normalizeTarget, watchBlocks } from "./blocks.ts";
+import { openCountryLookup } from "./geo.ts";
 
 describe("block targets", () => {
   test("addresses and ranges are stored in one canonical form", () => {
@@ -13,11 +15,15 @@ describe("block targets", () => {
     expect(normalizeTarget("10.1.2.3/8")).toBe("10.0.0.0/8");
     expect(normalizeTarget("2001:db8:ffff::/32")).toBe("2001:db8::/32");
     expect(normalizeTarget("::ffff:203.0.113.0/120")).toBe("203.0.113.0/24");
+    expect(normalizeTarget("country:ru")).toBe("country:RU");
+    expect(normalizeTarget("COUNTRY:Nz")).toBe("country:NZ");
   });
 
   test("anything else is refused with the field named", () => {
     for (const bad of ["", "example.com", "300.1.1.1", "10.0.0.0/33", "1.2.3.4; DROP"])
       expect(() => normalizeTarget(bad)).toThrow(/target.*expected an IP address|expected an IP address/);
+    for (const bad of ["country:", "country:RUS", "country:R1", "country:*"])
+      expect(() => normalizeTarget(bad)).toThrow(/expected country:XX with an ISO 3166-1 alpha-2 code/);
   });
 });
 
@@ -79,6 +85,75 @@ describe("block list", () => {
     await hot.close();
     await watch.refresh();
     expect(watch.blocking("198.51.100.9")).toBeDefined();
+    await watch.close();
+  });
+});
+
+describe("country blocks", () => {
+  const setup = async (openCountries?: () => Promise<never>) => {
+    const clock = manualClock("2026-11-22T10:00:00Z");
+    const hot = createMemoryHotState({ clock });
+    const list = createBlockList(hot, { clock });
+    let opened = 0;
+    const watch = await watchBlocks(hot, {
+      clock,
+      refreshMs: 60_000,
+      openCountries:
+        openCountries ??
+        (() => {
+          opened++;
+          return openCountryLookup();
+        }),
+    });
+    return { clock, list, watch, opened: () => opened };
+  };
+
+  test("the country database opens only once a country is blocked, before the block applies", async () => {
+    const { clock, list, watch, opened } = await setup();
+    await list.add({ target: "198.51.100.9", ttlSeconds: 60, reason: "x", by: "ops" });
+    await watch.refresh();
+    expect(opened()).toBe(0);
+    expect(watch.blocksCountries()).toBe(false);
+    expect(watch.countryLookup()).toBeUndefined();
+
+    await list.add({ target: "country:nz", ttlSeconds: 60, reason: "INC-9", by: "ops" });
+    await watch.refresh();
+    expect(watch.blocksCountries()).toBe(true);
+    const nz = watch.countryLookup()?.country("202.36.0.1");
+    expect(nz).toBe("NZ");
+    expect(watch.blockingCountry(nz)?.reason).toBe("INC-9");
+    expect(watch.blockingCountry("IS")).toBeUndefined();
+    expect(watch.blockingCountry(undefined)).toBeUndefined();
+    // A country block is not an address block.
+    expect(watch.blocking("202.36.0.1")).toBeUndefined();
+    clock.advance(61_000);
+    expect(watch.blockingCountry("NZ")).toBeUndefined();
+    await watch.refresh();
+    expect(watch.blocksCountries()).toBe(false);
+    expect(opened()).toBe(1);
+    await watch.close();
+  });
+
+  test("country:EU blocks each member state; lifting it ends that", async () => {
+    const { list, watch } = await setup();
+    await list.add({ target: "country:EU", ttlSeconds: 60, reason: "x", by: "ops" });
+    await watch.refresh();
+    expect(watch.blockingCountry("DE")?.target).toBe("country:EU");
+    expect(watch.blockingCountry("FR")?.target).toBe("country:EU");
+    expect(watch.blockingCountry("GB")).toBeUndefined();
+    await list.remove("country:eu");
+    await watch.refresh();
+    expect(watch.blockingCountry("DE")).toBeUndefined();
+    await watch.close();
+  });
+
+  test("a country database that fails to open leaves address blocks in force", async () => {
+    const { list, watch } = await setup(() => Promise.reject(new Error("ENOENT")));
+    await list.add({ target: "country:NZ", ttlSeconds: 60, reason: "x", by: "ops" });
+    await list.add({ target: "198.51.100.9", ttlSeconds: 60, reason: "x", by: "ops" });
+    await watch.refresh();
+    expect(watch.blocking("198.51.100.9")).toBeDefined();
+    expect(watch.blocksCountries()).toBe(false);
     await watch.close();
   });
 });

@@ -7,6 +7,10 @@ import type { Clock } from "../../platform/clock.ts";
 
 export type Decision =
   | "ip_blocked"
+  /** The client's country is on the dynamic block list (detail: `country:XX`). */
+  | "country_blocked"
+  /** A route in lockdown refused the client (detail: `address`, `no_credential` or the credential). */
+  | "lockdown_denied"
   | "ip_denied"
   | "geo_denied"
   | "rate_limited"
@@ -28,6 +32,8 @@ export type Decision =
 
 const SEVERITY: Record<Decision, Severity> = {
   ip_blocked: "medium",
+  country_blocked: "medium",
+  lockdown_denied: "medium",
   ip_denied: "low",
   geo_denied: "low",
   rate_limited: "medium",

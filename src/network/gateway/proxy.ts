@@ -26,6 +26,7 @@ import { createDecisionRecorder, createGatewayMetrics } from "./decisions.ts";
 import { sendError } from "./error-page.ts";
 import { createForwarder, relayUpgrade, WAF_REFUSAL, wafRefuses } from "./forward.ts";
 import { openCountryLookup } from "./geo.ts";
+import { watchLockdowns } from "./lockdown.ts";
 import { answerAcmeHttp01, answerMalformed, listen, redirectToHttps, refuseSocket } from "./listeners.ts";
 import { createRateLimiting } from "./rate-limit.ts";
 import { type CertificateAutomation, createCertificateAutomation } from "./acme.ts";
@@ -97,8 +98,14 @@ export async function startGateway(opts: {
           logger: opts.logger,
         })
       : undefined;
-  // Dynamic blocks live in hot state; without a shared one they still work within this process.
-  const blocks = await watchBlocks(opts.hot ?? (ownHot as HotState), { clock, logger: opts.logger });
+  // Dynamic blocks and lockdowns live in hot state; without a shared one they still work within
+  // this process. The country database opens for a country block only when one is set.
+  const blocks = await watchBlocks(opts.hot ?? (ownHot as HotState), {
+    clock,
+    logger: opts.logger,
+    openCountries: async () => countries ?? (await openCountryLookup(g.geo.database)),
+  });
+  const lockdowns = await watchLockdowns(opts.hot ?? (ownHot as HotState), { clock, logger: opts.logger });
   let routeControls: readonly RouteControls[] = [];
   const metrics = opts.registry
     ? createGatewayMetrics(opts.registry, () =>
@@ -124,6 +131,7 @@ export async function startGateway(opts: {
     limiting,
     countries,
     blocks,
+    lockdowns,
     decisions,
     clock,
     bots: opts.routes.some((r) => r.bots) ? createBotProtection({ ...g.bots, clock }) : undefined,
@@ -274,6 +282,7 @@ export async function startGateway(opts: {
     acme?.close();
     certificates?.close();
     await blocks.close();
+    await lockdowns.close();
     await Promise.all(routeControls.map((c) => c.upstreams.close()));
     await limiting.close();
     await ownHot?.close();
