@@ -6,7 +6,6 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Migrator } from "kysely/migration";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { rampartConfigSchema } from "../src/config/index.ts";
 import { type AuditTables, queryEntries, verifyBundle } from "../src/monitoring/audit/index.ts";
@@ -16,7 +15,6 @@ import {
   loadPlaybooks,
   parsePlaybook,
   type Playbook,
-  playbookMigrations,
   type PlaybookActions,
 } from "../src/monitoring/playbooks/index.ts";
 import { createBlockList } from "../src/network/gateway/blocks.ts";
@@ -29,7 +27,7 @@ import {
   type IncidentHooks,
   playbookCaller,
 } from "../src/server/playbook-actions.ts";
-import { migrations, type Runtime, startRuntime } from "../src/server/runtime.ts";
+import { type Runtime, startRuntime } from "../src/server/runtime.ts";
 import { callerOf } from "./support/secrets.ts";
 
 const alice = "corp:alice";
@@ -56,15 +54,6 @@ beforeAll(async () => {
     },
   });
   rt = await startRuntime({ config, logger: createLogger({ level: "silent" }) });
-  // The runtime does not list the playbook tables yet: add them the way it would at start.
-  const migrator = new Migrator({
-    db: rt.store.db,
-    provider: { getMigrations: () => Promise.resolve({ ...migrations, ...playbookMigrations }) },
-    migrationTableName: "rampart_migrations",
-    migrationLockTableName: "rampart_migrations_lock",
-  });
-  const { error } = await migrator.migrateToLatest();
-  if (error) throw error;
   const secrets = rt.secrets;
   if (!secrets) throw new Error(rt.secretsProblem);
   for (const path of [
@@ -157,11 +146,13 @@ describe("the credential-leak playbook, for real", () => {
   const breach: Array<{ id: string; clocks: BreachClock[] }> = [];
   const notes: string[] = [];
   const sent: string[] = [];
+  const moves: string[] = [];
   const hooks: IncidentHooks = {
     // Stand-ins for the incidents and alerts services the server wires in.
     recordBreachClocks: (id, clocks) => Promise.resolve(void breach.push({ id, clocks })),
     incidentNote: (_id, text) => Promise.resolve(void notes.push(text)),
     notify: (text) => Promise.resolve(void sent.push(text)),
+    incidentTransition: (_id, to) => Promise.resolve(void moves.push(to)),
   };
 
   test("contains, eradicates and audits every step with the playbook and its trigger", async () => {
@@ -187,10 +178,12 @@ describe("the credential-leak playbook, for real", () => {
       "revoke-subject": "done",
       "snapshot-evidence": "done",
       notify: "done",
+      "mark-contained": "done",
       "confirm-stopped": "waiting_manual",
       scope: "waiting_manual",
       "rotate-readable": "done",
       "rotate-db": "done",
+      "mark-eradicated": "done",
       "remove-persistence": "waiting_manual",
       recover: "waiting_manual",
       lessons: "waiting_manual",
@@ -228,6 +221,7 @@ describe("the credential-leak playbook, for real", () => {
     expect(clock?.clocks.map((c) => c.kind)).toEqual(["dpdp-72h", "gdpr-72h", "cert-in-6h"]);
     expect(sent[0]).toContain(`key ${leaked.apiKey.id} revoked`);
     expect(notes[0]).toContain("treated as compromised");
+    expect(moves).toEqual(["contained", "eradicated"]);
 
     // Evidence: a write-once file whose hash is returned, backed by a verifiable audit bundle.
     const evidence = run.steps.find((s) => s.step === "snapshot-evidence")?.result as {
@@ -260,8 +254,10 @@ describe("the credential-leak playbook, for real", () => {
         "revoke-subject",
         "snapshot-evidence",
         "notify",
+        "mark-contained",
         "rotate-readable",
         "rotate-db",
+        "mark-eradicated",
       ].sort(),
     );
     for (const e of steps)

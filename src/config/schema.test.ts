@@ -53,6 +53,15 @@ describe("schema", () => {
         rotation: [],
         kubernetes: { namespaces: [] },
       },
+      detect: { builtin: true, disable: [], rules: [] },
+      alerts: {
+        channels: [],
+        routes: [],
+        retry: { maxAttempts: 12, initialBackoff: 2000, maxBackoff: 600_000, timeout: 10_000 },
+      },
+      incidents: { openAt: "P2" },
+      playbooks: { dirs: ["./playbooks"], autoRun: true, builtins: true },
+      siem: { exporters: [] },
     });
   });
 

@@ -1,4 +1,9 @@
 import { secretsConfigSchema } from "../appsec/secrets/schema.ts";
+import { alertsConfigSchema } from "../monitoring/alerts/schema.ts";
+import { detectConfigSchema } from "../monitoring/detect/schema.ts";
+import { incidentsConfigSchema } from "../monitoring/incidents/schema.ts";
+import { playbooksConfigSchema } from "../monitoring/playbooks/schema.ts";
+import { siemConfigSchema } from "../monitoring/siem/schema.ts";
 import {
   identityConfigSchema,
   jitConfigSchema,
@@ -570,6 +575,11 @@ export const rampartConfigSchema = z
     rbac: emptyIsAbsent(rbacConfigSchema.prefault({})),
     jit: emptyIsAbsent(jitConfigSchema.prefault({})),
     secrets: emptyIsAbsent(secretsConfigSchema.prefault({})),
+    detect: emptyIsAbsent(detectConfigSchema.prefault({})),
+    alerts: emptyIsAbsent(alertsConfigSchema.prefault({})),
+    incidents: emptyIsAbsent(incidentsConfigSchema.prefault({})),
+    playbooks: emptyIsAbsent(playbooksConfigSchema.prefault({})),
+    siem: emptyIsAbsent(siemConfigSchema.prefault({})),
   })
   .superRefine((c, ctx) => {
     // A route's provider must exist, and two routes must not share an id (JIT scopes name it).

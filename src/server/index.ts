@@ -1,6 +1,6 @@
 // `rampart server` / `rampart up`: runs the control plane until a signal stops it.
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import {
   type ConfigWatcher,
@@ -153,7 +153,12 @@ export async function startServer(opts: {
   let app: FastifyInstance | undefined;
   let url: string;
   try {
-    runtime = await startRuntime({ config, logger, ...(resolveConfig ? { resolveConfig } : {}) });
+    runtime = await startRuntime({
+      config,
+      logger,
+      ...(resolveConfig ? { resolveConfig } : {}),
+      ...(path ? { configDir: dirname(resolve(path)) } : {}),
+    });
     watcher = await watch(runtime);
     app = await buildApp(runtime);
     const { host, port } = runtime.config.server;

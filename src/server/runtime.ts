@@ -45,6 +45,10 @@ import type { Logger } from "../platform/logging.ts";
 import { openStore, type Store } from "../platform/store/index.ts";
 import { type ServerIdentity, startServerIdentity } from "./identity.ts";
 import { bindingMigrations } from "./rbac-bindings.ts";
+import { type IncidentResponse, startIncidentResponse } from "./response.ts";
+import { type Alerts, alertMigrations } from "../monitoring/alerts/index.ts";
+import { detectMigrations } from "../monitoring/detect/index.ts";
+import { playbookMigrations, type Playbooks } from "../monitoring/playbooks/index.ts";
 
 export interface Runtime {
   /** The config in force; replaced whole when a reload is accepted. */
@@ -67,6 +71,10 @@ export interface Runtime {
   readonly secretsRotation: RotationScheduler | undefined;
   /** Incidents: life cycle, timeline from events, MTTA/MTTR. */
   readonly incidents: Incidents;
+  /** Detection rules, alerts, playbooks and SIEM export on the bus. */
+  readonly response: IncidentResponse;
+  readonly playbooks: Playbooks;
+  readonly alerts: Alerts;
   /** Resolves rampart.yaml's `${secret:…}` references as the system caller `config` (each read audited). */
   readonly configSecrets: SecretResolver;
   /** Starts re-wrapping data keys under the current KEK in the background (once at a time). */
@@ -82,6 +90,9 @@ export const migrations = {
   ...rotationMigrations,
   ...kubernetesMigrations,
   ...incidentMigrations,
+  ...detectMigrations,
+  ...alertMigrations,
+  ...playbookMigrations,
 };
 
 const HOUR_MS = 3_600_000;
@@ -276,6 +287,8 @@ export async function startRuntime(opts: {
    * resolver it is given. A throw stops the start-up and closes what had started.
    */
   resolveConfig?: (secrets: SecretResolver) => Promise<RampartConfig>;
+  /** Where the config's relative paths (playbook directories) are resolved; default the working directory. */
+  configDir?: string;
 }): Promise<Runtime> {
   const { config, logger } = opts;
   const clock = opts.clock ?? systemClock;
@@ -347,6 +360,35 @@ export async function startRuntime(opts: {
     adminTokens,
   }).catch(abort);
   await incidents.start().catch(abort);
+  const response = await startIncidentResponse({
+    config: () => live.config,
+    configDir: opts.configDir ?? process.cwd(),
+    store,
+    bus,
+    clock,
+    metrics,
+    logger,
+    incidents,
+    runtime: {
+      get config() {
+        return live.config;
+      },
+      hot,
+      clock,
+      bus,
+      audit,
+      store,
+      identity,
+      secrets: secrets.secrets,
+      secretsProblem: secrets.problem,
+      secretsRotation: secrets.rotation,
+      dataDir,
+      logger,
+    },
+  }).catch(async (err: unknown) => {
+    await identity.close().catch(() => {});
+    return abort(err);
+  });
   bus.subscribe(
     createIdentityMetrics(metrics.registry, { grantsInForce: () => identity.jit.grantsInForce() }).observe,
   );
@@ -403,12 +445,20 @@ export async function startRuntime(opts: {
     secretsProblem: secrets.problem,
     secretsRotation: secrets.rotation,
     incidents,
+    response,
+    playbooks: response.playbooks,
+    alerts: response.alerts,
     configSecrets,
     rewrapSecrets: secrets.rewrap,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(expiry);
+      await response
+        .close()
+        .catch((err) =>
+          logger.error({ err: (err as Error).message }, "incident response did not stop cleanly"),
+        );
       await secrets.close();
       await identity
         .close()

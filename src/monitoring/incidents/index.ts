@@ -12,6 +12,8 @@ export {
   type Evidence,
   evidenceSchema,
   incidentMigrations,
+  type IncidentsConfig,
+  incidentsConfigSchema,
   type IncidentTables,
   noteSchema,
   type OpenIncident,

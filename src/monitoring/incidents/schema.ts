@@ -148,3 +148,10 @@ export const reviewSchema = z.strictObject({
     .max(100),
 });
 export type ReviewInput = z.infer<typeof reviewSchema>;
+
+/** rampart.yaml's `incidents:` section. */
+export const incidentsConfigSchema = z.strictObject({
+  /** Detections at this priority or more urgent open an incident; the rest only alert. */
+  openAt: z.enum(priorities).default("P2"),
+});
+export type IncidentsConfig = z.output<typeof incidentsConfigSchema>;

@@ -118,6 +118,8 @@ type NewEntry = {
   actor?: string;
 };
 
+/** Whether `by` is a person or their token, rather than a rule, a playbook or the system. */
+const byPerson = (by: EventRef) => !["rule", "playbook", "system"].includes(by.kind);
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 const who = (r: EventRef) => `${r.kind}:${r.id}`;
 
@@ -532,7 +534,8 @@ export function createIncidents(o: {
         );
       if (from === "closed" && !note) throw new Invalid("a reason is required to reopen an incident", "note");
       const set: Partial<Row> = { state: to };
-      if (from === "detected" && !r.acknowledged_at) set.acknowledged_at = now;
+      // Acknowledgement is a person's: a playbook containing the incident does not count for MTTA.
+      if (!r.acknowledged_at && byPerson(by)) set.acknowledged_at = now;
       if (isContained(to) && !r.contained_at) set.contained_at = now;
       if (to === "recovered") set.recovered_at = now;
       // Back to containment or reopened: not recovered any more.
@@ -593,8 +596,21 @@ export function createIncidents(o: {
     async acknowledge(id, by) {
       await ready();
       const r = await row(db, id);
-      if (r.acknowledged_at || r.state !== "detected") return toIncident(r);
-      return transition(id, "triaged", by, "acknowledged");
+      if (r.acknowledged_at || !isOpen(r.state as IncidentState)) return toIncident(r);
+      if (r.state === "detected") return transition(id, "triaged", by, "acknowledged");
+      // Automation moved it on before anyone looked: acknowledge where it stands.
+      const { after } = await change(id, by, () => ({
+        set: { acknowledged_at: clock.now() },
+        entries: [{ kind: "state", text: "acknowledged", data: { acknowledged: true } }],
+      }));
+      const inc = toIncident(after);
+      if (after.acknowledged_at)
+        metrics?.acknowledged(
+          inc.priority,
+          (new Date(after.acknowledged_at).getTime() - new Date(after.created_at).getTime()) / 1000,
+        );
+      audit("incident.acknowledged", by, inc, {});
+      return inc;
     },
 
     async get(id) {
