@@ -210,7 +210,9 @@ export function createPlaybookActions(rt: PlaybookRuntime, hooks: IncidentHooks 
     },
 
     async rotateSecret(p, ctx) {
-      const outcome = await rotation().rotateNow(playbookCaller(ctx.by), p.path);
+      const outcome = await rotation().rotateNow(playbookCaller(ctx.by), p.path, {
+        retirePrevious: p.retirePrevious,
+      });
       return { path: outcome.path, version: outcome.version ?? null };
     },
 
@@ -243,7 +245,9 @@ export function createPlaybookActions(rt: PlaybookRuntime, hooks: IncidentHooks 
       const failed: { path: string; error: string }[] = [];
       for (const path of rotatable) {
         try {
-          const o = await rotation().rotateNow(playbookCaller(ctx.by), path);
+          const o = await rotation().rotateNow(playbookCaller(ctx.by), path, {
+            retirePrevious: p.retirePrevious,
+          });
           rotated.push({ path, version: o.version ?? null });
         } catch (err) {
           failed.push({ path, error: (err as Error).message });

@@ -47,6 +47,11 @@ export type BreachClockKind = keyof typeof breachClocks;
 const breachClockKinds = Object.keys(breachClocks) as [BreachClockKind, ...BreachClockKind[]];
 
 /** The `with` schema of every action, by name. */
+/** Retire the credential a rotation replaced at once, skipping its grace period (it is compromised). */
+const retirePrevious = z
+  .union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")])
+  .default(false);
+
 export const actionSchemas = {
   "gateway.block_ip": z.strictObject({
     ip: z
@@ -76,9 +81,10 @@ export const actionSchemas = {
   }),
   "identity.revoke_api_key": z.strictObject({ id: z.string().trim().min(1).max(64) }),
   "identity.revoke_subject": z.strictObject({ subject, reason }),
-  "secrets.rotate": z.strictObject({ path: secretPath }),
+  "secrets.rotate": z.strictObject({ path: secretPath, retirePrevious }),
   "secrets.rotate_readable_by": z.strictObject({
     subject,
+    retirePrevious,
     /** `user` (a person, `<provider>:<sub>`) or `service` (a service account); guessed from the subject when absent. */
     kind: z.enum(["user", "service"]).optional(),
     /** How far back the secrets read log is searched (default 30d). */

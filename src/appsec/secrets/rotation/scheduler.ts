@@ -51,8 +51,16 @@ export interface RotationReport {
 export interface RotationScheduler {
   /** Rotates every schedule that is due and retires every previous credential whose grace period is over. */
   runDue(): Promise<RotationReport>;
-  /** Rotates `path` now for `caller` (needs `rotate` on it); throws Unavailable when the rotation fails. */
-  rotateNow(caller: SecretsCaller, path: string): Promise<RotationOutcome>;
+  /**
+   * Rotates `path` now for `caller` (needs `rotate` on it); throws Unavailable when the rotation
+   * fails. `retirePrevious` skips the grace period: the credential it replaced stops working at
+   * once (a leaked credential must not live on for its consumers' sake).
+   */
+  rotateNow(
+    caller: SecretsCaller,
+    path: string,
+    opts?: { retirePrevious?: boolean },
+  ): Promise<RotationOutcome>;
   start(): void;
   close(): Promise<void>;
 }
@@ -378,7 +386,7 @@ export function createRotationScheduler(opts: RotationSchedulerOptions): Rotatio
   return {
     runDue,
 
-    async rotateNow(caller, path) {
+    async rotateNow(caller, path, opts) {
       if (!secrets.can(caller, "rotate", path)) throw new Forbidden(`no rotate capability on ${path}`);
       const schedule = scheduleOf(path);
       if (!schedule) throw new NotFound(`no rotation schedule for ${path} in secrets.rotation`);
@@ -386,6 +394,20 @@ export function createRotationScheduler(opts: RotationSchedulerOptions): Rotatio
       emit("secrets.rotation_requested", caller, path, { rotator: schedule.target.kind }, false);
       const outcome = await rotateOnce(schedule);
       if (!outcome.ok) throw new Unavailable(`rotation of ${path} failed: ${outcome.error}`);
+      if (opts?.retirePrevious) {
+        const pending = await db
+          .selectFrom("secret_rotation_retirements")
+          .selectAll()
+          .where("path", "=", path)
+          .execute();
+        for (const row of pending) {
+          const r = await exclusive(path, () => withLease(path, () => retire(row)));
+          if (!r?.ok)
+            throw new Unavailable(
+              `${path} was rotated, but its previous credential (version ${row.version}) could not be retired: ${r?.error ?? "another server holds the rotation lease"}`,
+            );
+        }
+      }
       return outcome;
     },
 
