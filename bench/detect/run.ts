@@ -1,9 +1,11 @@
 // Detection benchmark. Part 1: events/s through the rule engine with 50 rules (target >= 50,000/s
 // on one core), beside the anchor measured in the same run: the same rules as scheduled SQL
 // searches over the same events in a database, the way a log-search SIEM detects (engine.ts says
-// why). Part 2 (event-to-webhook latency) joins once the alert outbox exists.
+// why). Part 2: event-to-webhook latency through a running server (target < 2 s), beside the time
+// the same events take to be journaled alone (latency.ts).
 // Usage: node bench/detect/run.ts [--json]
 // env: BENCH_EVENTS (default 1,000,000), BENCH_REPEATS (5), BENCH_ANCHOR_EVENTS (50,000),
+//      BENCH_LATENCY_SAMPLES (100),
 //      BENCH_ANCHOR_STORE (postgres | pglite; default postgres, pglite when it cannot start),
 //      RAMPART_BENCH_PG_URL / RAMPART_TEST_PG_URL (use that server; a fresh database is made and dropped)
 import { mkdtempSync, rmSync } from "node:fs";
@@ -21,6 +23,7 @@ import {
   sqlAnchor,
   type Throughput,
 } from "./engine.ts";
+import { type Latency, webhookLatency } from "./latency.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
@@ -28,6 +31,8 @@ const ANCHOR_EVENTS = Number(process.env.BENCH_ANCHOR_EVENTS ?? 50_000);
 const json = process.argv.includes("--json");
 const progress = (msg: string) => process.stderr.write(`  · ${msg}\n`);
 const TARGET_EPS = 50_000;
+const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 100);
+const TARGET_LATENCY_MS = 2000;
 
 /** A store for the anchor: PostgreSQL unless asked for PGlite or none can be started. */
 async function anchorStore(dir: string): Promise<{ store: Store; kind: string; close(): Promise<void> }> {
@@ -85,19 +90,26 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  report(engine, anchor);
+  progress(`latency: ${LATENCY_SAMPLES} events through a running server (PGlite) to a webhook`);
+  const latency = await webhookLatency({ samples: LATENCY_SAMPLES, progress });
+  report(engine, anchor, latency);
 }
 
-function report(engine: Throughput, anchor: AnchorResult & { store: string }): void {
+function report(engine: Throughput, anchor: AnchorResult & { store: string }, latency: Latency): void {
+  const ms = (x: number) => `${Math.round(x)} ms`;
   const ratio = engine.median / anchor.eventsPerSecond;
   const checks = [
     {
       check: `engine events/s >= ${TARGET_EPS.toLocaleString("en")} with ${engine.rules} rules`,
       pass: engine.median >= TARGET_EPS,
     },
+    {
+      check: `event-to-webhook p95 < ${TARGET_LATENCY_MS} ms`,
+      pass: latency.webhook.p95 < TARGET_LATENCY_MS,
+    },
   ];
   if (json) {
-    process.stdout.write(`${JSON.stringify({ engine, anchor, ratio, checks }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ engine, anchor, ratio, latency, checks }, null, 2)}\n`);
     return;
   }
   const n = (x: number) => Math.round(x).toLocaleString("en");
@@ -124,9 +136,14 @@ function report(engine: Throughput, anchor: AnchorResult & { store: string }): v
     `Its slice spans ${(anchor.events / EVENTS_PER_SECOND).toFixed(0)} s of event time, so its 1-10 minute windows hold only that much: in a`,
     "steady state each search reads up to 10 minutes of events, so the anchor is flattered, not the engine.",
     "",
+    `${"latency, ".concat(String(latency.samples), " events one at a time").padEnd(44)}${"p50".padStart(10)}${"p95".padStart(10)}${"max".padStart(10)}`,
+    `${"event → webhook (ingest, rule, outbox, POST)".padEnd(44)}${ms(latency.webhook.p50).padStart(10)}${ms(latency.webhook.p95).padStart(10)}${ms(latency.webhook.max).padStart(10)}`,
+    `${"anchor: event → journaled (ingest answered)".padEnd(44)}${ms(latency.journaled.p50).padStart(10)}${ms(latency.journaled.p95).padStart(10)}${ms(latency.journaled.max).padStart(10)}`,
+    `${"ratio (p50 webhook ÷ p50 journaled)".padEnd(44)}${`${(latency.webhook.p50 / latency.journaled.p50).toFixed(1)}x`.padStart(10)}`,
+    "",
     ...checks.map((c) => `${c.pass ? "✅" : "❌"} ${c.check}`),
     "",
-    `SUMMARY: ${checks.filter((c) => c.pass).length}/${checks.length} detect checks pass; engine ${n(engine.median)} events/s, ${ratio.toFixed(1)}x the SQL anchor`,
+    `SUMMARY: ${checks.filter((c) => c.pass).length}/${checks.length} detect checks pass; engine ${n(engine.median)} events/s, ${ratio.toFixed(1)}x the SQL anchor; event to webhook p95 ${ms(latency.webhook.p95)}`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
