@@ -33,6 +33,7 @@ describe("schema", () => {
       audit: {
         retention: { security: 365, audit: 2555, application: 90 },
         checkpointIntervalSeconds: 10,
+        verifyIntervalHours: 24,
         period: "month",
       },
       routes: [],

@@ -130,6 +130,8 @@ export const auditConfigSchema = z.strictObject({
       .prefault({}),
   ),
   checkpointIntervalSeconds: integer(1, 86_400).default(10),
+  /** How often the server re-verifies the whole log (hash chains, MACs, checkpoints); 0 turns it off. */
+  verifyIntervalHours: integer(0, 8760).default(24),
   period: z.enum(["month", "week", "day"]).default("month"),
   /** Key file (Ed25519 signing key and MAC secret), kept outside the database; default <dataDir>/keys/audit.json. */
   keyFile: z.string().min(1).optional(),

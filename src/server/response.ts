@@ -133,18 +133,21 @@ export async function startIncidentResponse(o: {
     load,
     autoRun: () => o.config().playbooks.autoRun,
     actions: createPlaybookActions(o.runtime, {
-      notify: (text, priority, _channel, incident) =>
-        alerts.send({
-          kind: "notice",
-          id: `notice:${crypto.randomUUID()}`,
-          priority,
-          title: text.slice(0, 200),
-          summary: text,
-          key: incident ? `incident:${incident}` : `notice:${text.slice(0, 100)}`,
-          ...(incident ? { incident: { id: incident, state: "open" } } : {}),
-          at: clock.now().toISOString(),
-          details: incident ? { incident } : {},
-        }),
+      notify: (text, priority, channel, incident) =>
+        alerts.send(
+          {
+            kind: "notice",
+            id: `notice:${crypto.randomUUID()}`,
+            priority,
+            title: text.slice(0, 200),
+            summary: text,
+            key: incident ? `incident:${incident}` : `notice:${text.slice(0, 100)}`,
+            ...(incident ? { incident: { id: incident, state: "open" } } : {}),
+            at: clock.now().toISOString(),
+            details: incident ? { incident } : {},
+          },
+          channel ? { channel } : {},
+        ),
       incidentNote: note,
       incidentTransition: (id, to, by) => incidents.transition(id, to as Incident["state"], by),
       recordBreachClocks: (id: string, clocks: BreachClock[], by) =>
@@ -221,7 +224,36 @@ export async function startIncidentResponse(o: {
     logger,
   });
   const siem = createSiemExport({ config: () => o.config().siem, logger, registry: o.metrics.registry });
-  const unsubscribe = [bus.subscribe((events) => void detector.process(events)), bus.subscribe(siem.handle)];
+  // A recovered incident resolves its page (PagerDuty closes the alert with the same key).
+  const resolved = (events: readonly SecurityEvent[]) => {
+    for (const e of events) {
+      if (e.type !== "incident.state_changed" || e.data.to !== "recovered" || !e.target) continue;
+      const id = e.target.id;
+      const priority = e.data.priority as Detection["priority"];
+      chain = chain
+        .then(async () => {
+          await alerts.send({
+            kind: "incident_resolved",
+            id: `incident:${id}:recovered:${e.id}`,
+            priority,
+            title: `${id} recovered`,
+            summary: `${id} was marked recovered by ${e.actor.kind}:${e.actor.id}`,
+            key: `incident:${id}`,
+            incident: { id, state: "recovered" },
+            at: e.time,
+            details: { incident: id },
+          });
+        })
+        .catch((err: unknown) =>
+          logger.error({ err: (err as Error).message, incident: id }, "incident resolution not alerted"),
+        );
+    }
+  };
+  const unsubscribe = [
+    bus.subscribe((events) => void detector.process(events)),
+    bus.subscribe(resolved),
+    bus.subscribe(siem.handle),
+  ];
   alerts.start();
 
   return {

@@ -79,6 +79,8 @@ export interface Runtime {
   readonly configSecrets: SecretResolver;
   /** Starts re-wrapping data keys under the current KEK in the background (once at a time). */
   rewrapSecrets(): void;
+  /** Re-verifies the audit log now and emits audit.verified or audit.verify_failed (also run on a timer). */
+  verifyAudit(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -423,6 +425,42 @@ export async function startRuntime(opts: {
   void expire();
   const expiry = setInterval(expire, 3_600_000);
   expiry.unref();
+  // Scheduled re-verification: a broken chain becomes an event the detection rules page on.
+  let verifying = false;
+  const verifyLog = async () => {
+    if (verifying || live.config.audit.verifyIntervalHours === 0) return;
+    verifying = true;
+    try {
+      const report = await audit.verify();
+      const p = report.problem;
+      bus.emit(
+        newEvent(
+          {
+            type: report.ok ? "audit.verified" : "audit.verify_failed",
+            severity: report.ok ? "info" : "critical",
+            outcome: report.ok ? "success" : "failure",
+            actor: systemActor,
+            retention: "audit",
+            data: {
+              entries: report.entries,
+              seconds: report.seconds,
+              ...(p ? { log: p.log, seq: p.seq, kind: p.kind, problem: p.message } : {}),
+            },
+          },
+          clock.now(),
+        ),
+      );
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, "scheduled audit verification did not run; will retry");
+    } finally {
+      verifying = false;
+    }
+  };
+  const verifier = setInterval(
+    () => void verifyLog(),
+    Math.max(1, live.config.audit.verifyIntervalHours) * HOUR_MS,
+  );
+  verifier.unref();
   let closed = false;
   return {
     get config() {
@@ -450,10 +488,12 @@ export async function startRuntime(opts: {
     alerts: response.alerts,
     configSecrets,
     rewrapSecrets: secrets.rewrap,
+    verifyAudit: verifyLog,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(expiry);
+      clearInterval(verifier);
       await response
         .close()
         .catch((err) =>

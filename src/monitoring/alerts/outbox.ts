@@ -72,8 +72,11 @@ export interface OutboxEntry {
 }
 
 export interface Alerts {
-  /** Routes `message` and queues it for each matching channel; resolves once the rows are durable. */
-  send(message: AlertMessage): Promise<{ queued: number }>;
+  /**
+   * Routes `message` and queues it for each matching channel (or only `channel`, when given);
+   * resolves once the rows are durable.
+   */
+  send(message: AlertMessage, opts?: { channel?: string }): Promise<{ queued: number }>;
   /** Starts delivering (rows left by an earlier run included). */
   start(): void;
   /** Stops delivering; an attempt in flight is abandoned and its row stays pending for the next start. */
@@ -411,9 +414,12 @@ export function createAlerts(o: AlertsOptions): Alerts {
   }
 
   return {
-    async send(raw) {
+    async send(raw, opts) {
       const message = checkAlertMessage(raw);
-      const names = routeMessage(o.config(), message);
+      const config = o.config();
+      if (opts?.channel !== undefined && !config.channels.some((c) => c.name === opts.channel))
+        throw new NotFound(`no alert channel '${opts.channel}' in alerts.channels`);
+      const names = opts?.channel !== undefined ? [opts.channel] : routeMessage(config, message);
       if (names.length === 0) return { queued: 0 };
       const now = clock.now();
       const body = JSON.stringify(message);
