@@ -11,6 +11,8 @@ import { registerPolicyCommands } from "./policy.ts";
 import { registerConfigCommands } from "./config.ts";
 import { registerIdentityCommands } from "./identity.ts";
 import { registerIncidentCommands } from "./incident.ts";
+import { registerDetectCommands } from "./detect.ts";
+import { registerAlertCommands } from "./alerts.ts";
 import { registerSecretsCommands } from "./secrets.ts";
 import { parseWorkers, superviseGateway } from "./gateway-workers.ts";
 import { runGateway, runServer, runUp } from "./up.ts";
@@ -105,6 +107,8 @@ registerAccessCommands(program);
 registerIdentityCommands(program);
 registerSecretsCommands(program);
 registerIncidentCommands(program);
+registerDetectCommands(program);
+registerAlertCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as Error & { code?: string };
