@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { rampartConfigSchema } from "../src/config/index.ts";
-import { type AuditTables, queryEntries, verifyBundle } from "../src/monitoring/audit/index.ts";
+import { type AuditTables, queryEntries, subjectRef, verifyBundle } from "../src/monitoring/audit/index.ts";
 import type { Detection } from "../src/monitoring/detect/types.ts";
 import {
   createPlaybooks,
@@ -114,7 +114,7 @@ const versionOf = async (path: string) => (await rt.secrets!.metadata(admin, pat
 async function auditEntries(q: { actor?: string; type?: string }) {
   await rt.bus.flush();
   const { entries } = await queryEntries(rt.store.db.withTables<AuditTables>(), { ...q, limit: 1000 }, (r) =>
-    Promise.resolve(r),
+    subjectRef(r, rt.audit.subjectKey),
   );
   return entries;
 }
@@ -135,7 +135,7 @@ test("a dry run resolves every step and changes nothing", async () => {
   expect(run.status).toBe("dry_run");
   expect(run.steps.filter((s) => s.status === "failed")).toEqual([]);
   expect(run.steps.find((s) => s.step === "rotate-db")?.result).toEqual({
-    with: { path: "/prod/billing/db" },
+    with: { path: "/prod/billing/db", retirePrevious: true },
   });
   expect(await rt.identity.apiKeys.verifyApiKey(key)).toMatchObject({ subject: alice });
   expect(await createBlockList(rt.hot, { clock: rt.clock }).list()).toEqual([]);
@@ -348,10 +348,14 @@ steps:
   const failed = (await auditEntries({ actor: "playbook:failing", type: "playbook.step_failed" })).map(
     (e) => [e.data.step, e.data.triggeredBy],
   );
+  // A person is named only as the actor of playbook.started (which the audit log keys by subject), never in data.
   expect(failed.sort()).toEqual([
-    ["bad-address", "user:corp:bob"],
-    ["missing-key", "user:corp:bob"],
+    ["bad-address", "user"],
+    ["missing-key", "user"],
   ]);
+  const started = await auditEntries({ actor: "user:corp:bob", type: "playbook.started" });
+  expect(started.map((e) => e.data.run)).toContain(run.id);
+  expect(JSON.stringify(await auditEntries({ type: "playbook.step_failed" }))).not.toContain("corp:bob");
 });
 
 test("a WAF surge: the top address and a country blocked, the route locked down, as the inputs say", async () => {

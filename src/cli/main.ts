@@ -11,6 +11,7 @@ import { registerPolicyCommands } from "./policy.ts";
 import { registerConfigCommands } from "./config.ts";
 import { registerIdentityCommands } from "./identity.ts";
 import { registerIncidentCommands } from "./incident.ts";
+import { registerPlaybookCommands } from "./playbook.ts";
 import { registerDetectCommands } from "./detect.ts";
 import { registerAlertCommands } from "./alerts.ts";
 import { registerSecretsCommands } from "./secrets.ts";
@@ -107,6 +108,7 @@ registerAccessCommands(program);
 registerIdentityCommands(program);
 registerSecretsCommands(program);
 registerIncidentCommands(program);
+registerPlaybookCommands(program);
 registerDetectCommands(program);
 registerAlertCommands(program);
 

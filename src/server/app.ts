@@ -15,6 +15,7 @@ import { bearerAuth } from "./auth.ts";
 import { registerBlockRoutes } from "./gateway-blocks.ts";
 import { registerIdentityRoutes } from "./identity-routes.ts";
 import { registerIncidentRoutes } from "./incident-routes.ts";
+import { registerPlaybookRoutes } from "./playbook-routes.ts";
 import { registerResponseRoutes } from "./response-routes.ts";
 import type { Runtime } from "./runtime.ts";
 import { registerSecretsK8sRoutes } from "./secrets-k8s.ts";
@@ -242,6 +243,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   registerSecretsRoutes(app, rt, { authorize, parseBody });
   registerIncidentRoutes(app, rt, { authorize, parseBody });
   registerResponseRoutes(app, rt, { authorize, parseBody });
+  registerPlaybookRoutes(app, rt, { authorize, parseBody });
   if (rt.secrets)
     registerSecretsK8sRoutes(app, {
       secrets: rt.secrets,

@@ -161,6 +161,12 @@ const MAX_ERROR = 1000;
 const MAX_RESULT = 16_000;
 
 const label = (by: EventRef) => `${by.kind}:${by.id}`;
+/**
+ * Who triggered a run, as events say it: a person only as `user` (the audit log names people by
+ * erasable subject keys in actor fields alone, so `playbook.started` carries them as its actor).
+ */
+const eventLabel = (by: EventRef) => (by.kind === "user" ? "user" : label(by));
+const person = (by: EventRef) => !["rule", "playbook", "system"].includes(by.kind);
 const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : undefined);
 
 function errorText(err: unknown): string {
@@ -193,12 +199,14 @@ export function createPlaybooks(o: PlaybooksOptions): Playbooks {
       data: Record<string, unknown>;
       failed?: boolean;
       severity?: SecurityEvent["severity"];
+      /** Who acted, when not the playbook itself (a person starting a run). */
+      actor?: EventRef;
     },
   ): SecurityEvent {
     return newEvent(
       {
         type,
-        actor: { kind: "playbook", id: playbook },
+        actor: fields.actor ?? { kind: "playbook", id: playbook },
         ...(fields.target ? { target: fields.target } : {}),
         severity: fields.severity ?? (fields.failed ? "high" : "medium"),
         outcome: fields.failed ? "failure" : "success",
@@ -380,17 +388,18 @@ export function createPlaybooks(o: PlaybooksOptions): Playbooks {
         )
         .execute();
     });
-    const common = { incident: incidentId ?? null, run: runId, triggeredBy: trigger.label, dryRun };
+    const common = { incident: incidentId ?? null, run: runId, triggeredBy: eventLabel(by), dryRun };
     emit(
       event("playbook.started", p.id, {
         target: incidentId ? { kind: "incident", id: incidentId } : undefined,
         data: { ...common, title: p.title },
+        ...(person(by) ? { actor: by } : {}),
       }),
     );
 
     const base: Omit<ActionContext, "step"> = {
       by: { kind: "playbook", id: p.id },
-      triggeredBy: trigger.label,
+      triggeredBy: eventLabel(by),
       incident: opts.incident,
       run: runId,
       dryRun,
@@ -449,7 +458,7 @@ export function createPlaybooks(o: PlaybooksOptions): Playbooks {
     const status: RunStatus = dryRun ? "dry_run" : stopped ? "failed" : settle(statuses);
     const ended = status === "waiting" ? null : clock.now();
     await db.updateTable("playbook_runs").set({ status, ended_at: ended }).where("id", "=", runId).execute();
-    if (ended) emitCompleted(p.id, runId, incidentId, trigger.label, status, dryRun);
+    if (ended) emitCompleted(p.id, runId, incidentId, eventLabel(by), status, dryRun);
     return read(runId);
   }
 
@@ -534,7 +543,7 @@ export function createPlaybooks(o: PlaybooksOptions): Playbooks {
         return {
           playbook: r.playbook,
           incident: r.incident_id ?? undefined,
-          triggeredBy: (JSON.parse(r.triggered_by) as { label: string }).label,
+          triggeredBy: eventLabel(JSON.parse(r.triggered_by) as EventRef),
           runStatus,
           ended: runStatus !== "waiting" && runStatus !== r.status,
           items: item === "all" ? ticked.length : 1,
