@@ -56,9 +56,11 @@ function longestMemory(config: RampartConfig): number {
   return ms;
 }
 
-/** The incident's page in the console, when the server's public URL is known. */
+/** Where the incident can be read (its API resource), when the server's public URL is known. */
 const incidentUrl = (config: RampartConfig, id: string) =>
-  config.server.publicUrl ? new URL(`/incidents/${id}`, config.server.publicUrl).toString() : undefined;
+  config.server.publicUrl
+    ? new URL(`/api/v1/incidents/${id}`, config.server.publicUrl).toString()
+    : undefined;
 
 function incidentMessage(config: RampartConfig, i: Incident, d: Detection): AlertMessage {
   const url = incidentUrl(config, i.id);
