@@ -2,7 +2,7 @@
 // each exactly once, by a new alerts service over the reopened store once the receivers are back.
 // And no webhook URL, routing key or SMTP password shows up in an event, a log line or last_error.
 import { Writable } from "node:stream";
-import { afterEach, describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { systemClock } from "../src/platform/clock.ts";
 import type { SecurityEvent } from "../src/platform/events/index.ts";
 import { createLogger } from "../src/platform/logging.ts";
@@ -30,32 +30,57 @@ afterEach(async () => {
 const webhookSecret = "soc-hook-key-0123456789abcdef0123456789";
 const smtpPassword = "smtp-password-never-logged-42";
 
-async function eventually(check: () => void | Promise<void>, timeoutMs = 15_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (performance.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+const eventually = (check: () => void | Promise<void>) =>
+  vi.waitFor(check, { timeout: 15_000, interval: 20 });
+
+/** Slack, webhook, PagerDuty and SMTP receivers, closed after the test. */
+async function startReceivers() {
+  const slack = await startSlackSink();
+  const hook = await startWebhookSink({ secret: webhookSecret });
+  const pd = await startPagerDutySink();
+  const smtp = await startSmtpSink({ user: "rampart", password: smtpPassword });
+  cleanups.push(
+    () => slack.close(),
+    () => hook.close(),
+    () => pd.close(),
+    () => smtp.close(),
+  );
+  return { slack, hook, pd, smtp };
 }
+
+/** The email channel "mail" through the local SMTP receiver, signing in with `password`. */
+const mailChannel = (port: number, password: string) => ({
+  name: "mail",
+  type: "email",
+  to: ["secops@example.com"],
+  from: "rampart@example.com",
+  smtp: { host: "127.0.0.1", port, requireTLS: false, user: "rampart", password },
+});
+
+/** A debug logger whose lines are kept, to look for secrets in. */
+function capturingLogger() {
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: "debug",
+    destination: new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString("utf8"));
+        cb();
+      },
+    }),
+  });
+  return { lines, logger };
+}
+
+/** Everything the service said: its events, its log lines and the errors it stored. */
+const everythingSaid = (events: SecurityEvent[], lines: string[], rows: OutboxEntry[]) =>
+  [JSON.stringify(events), lines.join("\n"), JSON.stringify(rows.map((r) => r.lastError))].join("\n");
 
 describe.each(backends)("alert delivery on %s", (backend) => {
   test("messages queued while receivers are down arrive exactly once after a restart", async () => {
     const ts = await openTestStore(backend, alertMigrations);
     cleanups.push(() => ts.cleanup());
-    const slack = await startSlackSink();
-    const hook = await startWebhookSink({ secret: webhookSecret });
-    const pd = await startPagerDutySink();
-    const smtp = await startSmtpSink({ user: "rampart", password: smtpPassword });
-    cleanups.push(
-      () => slack.close(),
-      () => hook.close(),
-      () => pd.close(),
-      () => smtp.close(),
-    );
+    const { slack, hook, pd, smtp } = await startReceivers();
     await Promise.all([slack.down(), hook.down(), pd.down(), smtp.down()]);
 
     const config = alertsConfigSchema.parse({
@@ -63,19 +88,7 @@ describe.each(backends)("alert delivery on %s", (backend) => {
         { name: "sec-slack", type: "slack", url: slack.url },
         { name: "soc", type: "webhook", url: hook.url, secret: webhookSecret },
         { name: "oncall", type: "pagerduty", url: pd.url, routingKey: pd.routingKey },
-        {
-          name: "mail",
-          type: "email",
-          to: ["secops@example.com"],
-          from: "rampart@example.com",
-          smtp: {
-            host: "127.0.0.1",
-            port: smtp.port,
-            requireTLS: false,
-            user: "rampart",
-            password: smtpPassword,
-          },
-        },
+        mailChannel(smtp.port, smtpPassword),
       ],
       routes: [
         { priorities: ["P0", "P1"], channels: ["oncall", "sec-slack", "soc", "mail"] },
@@ -83,16 +96,7 @@ describe.each(backends)("alert delivery on %s", (backend) => {
       ],
       retry: { maxAttempts: 100, initialBackoff: "50ms", maxBackoff: "200ms" },
     });
-    const lines: string[] = [];
-    const logger = createLogger({
-      level: "debug",
-      destination: new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          lines.push(chunk.toString("utf8"));
-          cb();
-        },
-      }),
-    });
+    const { lines, logger } = capturingLogger();
     const events: SecurityEvent[] = [];
     const open = (store: Store) => {
       const alerts = createAlerts({
@@ -160,11 +164,7 @@ describe.each(backends)("alert delivery on %s", (backend) => {
 
     // Secrets: none of them in events, log lines or stored errors (the refusals were logged).
     expect(lines.some((l) => l.includes("will retry") && l.includes("ECONNREFUSED"))).toBe(true);
-    const said = [
-      JSON.stringify(events),
-      lines.join("\n"),
-      JSON.stringify(rows.map((r) => r.lastError)),
-    ].join("\n");
+    const said = everythingSaid(events, lines, rows);
     for (const secret of [
       slack.url,
       new URL(slack.url).pathname,
@@ -182,50 +182,20 @@ describe("failures say nothing secret", () => {
   test("permanent refusals and give-ups: alert.failed, logs and last_error hold no URL, key or password", async () => {
     const ts = await openTestStore("pglite", alertMigrations);
     cleanups.push(() => ts.cleanup());
-    const slack = await startSlackSink();
-    const pd = await startPagerDutySink();
-    const smtp = await startSmtpSink({ user: "rampart", password: smtpPassword });
-    const gone = await startWebhookSink({ secret: webhookSecret });
-    cleanups.push(
-      () => slack.close(),
-      () => pd.close(),
-      () => smtp.close(),
-      () => gone.close(),
-    );
+    const { slack, pd, smtp, hook: gone } = await startReceivers();
     await gone.down();
     const wrongSlack = `${slack.url}-revoked`;
     const config = alertsConfigSchema.parse({
       channels: [
         { name: "sec-slack", type: "slack", url: wrongSlack },
         { name: "oncall", type: "pagerduty", url: pd.url, routingKey: "routing-key-not-known-to-pd" },
-        {
-          name: "mail",
-          type: "email",
-          to: ["secops@example.com"],
-          from: "rampart@example.com",
-          smtp: {
-            host: "127.0.0.1",
-            port: smtp.port,
-            requireTLS: false,
-            user: "rampart",
-            password: `${smtpPassword}-wrong`,
-          },
-        },
+        mailChannel(smtp.port, `${smtpPassword}-wrong`),
         { name: "soc", type: "webhook", url: `${gone.url}?token=url-token-secret`, secret: webhookSecret },
       ],
       routes: [{ channels: ["sec-slack", "oncall", "mail", "soc"] }],
       retry: { maxAttempts: 2, initialBackoff: "10ms", maxBackoff: "10ms" },
     });
-    const lines: string[] = [];
-    const logger = createLogger({
-      level: "debug",
-      destination: new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          lines.push(chunk.toString("utf8"));
-          cb();
-        },
-      }),
-    });
+    const { lines, logger } = capturingLogger();
     const events: SecurityEvent[] = [];
     const alerts = createAlerts({
       store: ts.store,
@@ -252,11 +222,7 @@ describe("failures say nothing secret", () => {
       ["alert.failed", "high", "sec-slack"],
       ["alert.failed", "high", "soc"],
     ]);
-    const said = [
-      JSON.stringify(events),
-      lines.join("\n"),
-      JSON.stringify(rows.map((r) => r.lastError)),
-    ].join("\n");
+    const said = everythingSaid(events, lines, rows);
     for (const secret of [
       wrongSlack,
       new URL(slack.url).pathname,

@@ -1,39 +1,24 @@
 // `rampart incident` as a responder uses it against a running server: open a P1, be refused an
 // early close with the allowed next states, acknowledge, assign, contain, note, link evidence,
 // recover, review, close, show its timeline and read the MTTA/MTTR report.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { rampartConfigSchema } from "../src/config/index.ts";
-import { createLogger } from "../src/platform/logging.ts";
-import { type RunningServer, startServer } from "../src/server/index.ts";
+import { startTestServer, type TestServer } from "./support/api.ts";
 import { rampart as runRampart } from "./support/cli.ts";
 
 // Each command starts a Node process: a journey of a dozen takes a while on a busy machine.
 const JOURNEY_MS = 120_000;
 
-let work: string;
-let server: RunningServer;
-let admin: string;
+let t: TestServer;
 
 const rampart = (args: string[]) =>
-  runRampart([...args, "--server", server.url, "--token", admin], { cwd: work });
+  runRampart([...args, "--server", t.url, "--token", t.admin], { cwd: t.work });
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "rampart-cli-incident-"));
-  const config = rampartConfigSchema.parse({
-    version: 1,
-    server: { port: 0 },
-    database: { dataDir: join(work, "data") },
-  });
-  server = await startServer({ config, logger: createLogger({ level: "silent" }) });
-  admin = server.runtime.adminTokens[0] as string;
+  t = await startTestServer({ name: "cli-incident" });
 });
 
 afterAll(async () => {
-  await server?.stop();
-  rmSync(work, { recursive: true, force: true });
+  await t?.stop();
 });
 
 test(

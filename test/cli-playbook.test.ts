@@ -2,27 +2,22 @@
 // dry-run credential-leak to see what it would do, run a configured playbook that blocks an address,
 // follow the run and tick its checklist until it completes; and `validate`, offline, as CI runs it:
 // a broken file's errors located by file:line:column with a non-zero exit, the shipped ones clean.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { rampartConfigSchema } from "../src/config/index.ts";
 import type { RunRecord } from "../src/monitoring/playbooks/index.ts";
-import { createLogger } from "../src/platform/logging.ts";
-import { type RunningServer, startServer } from "../src/server/index.ts";
+import { startTestServer, type TestServer } from "./support/api.ts";
 import { rampart as runRampart } from "./support/cli.ts";
 
 // Each command starts a Node process: a journey of a dozen takes a while on a busy machine.
 const JOURNEY_MS = 120_000;
 const shipped = fileURLToPath(new URL("../playbooks", import.meta.url));
 
-let work: string;
-let server: RunningServer;
-let admin: string;
+let t: TestServer;
 
 const rampart = (args: string[]) =>
-  runRampart([...args, "--server", server.url, "--token", admin], { cwd: work });
+  runRampart([...args, "--server", t.url, "--token", t.admin], { cwd: t.work });
 
 const blockScanner = `id: block-scanner
 title: Block a scanning address
@@ -40,22 +35,15 @@ steps:
 `;
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "rampart-cli-playbook-"));
-  mkdirSync(join(work, "playbooks"));
-  writeFileSync(join(work, "playbooks", "block-scanner.yaml"), blockScanner);
-  const config = rampartConfigSchema.parse({
-    version: 1,
-    server: { port: 0 },
-    database: { dataDir: join(work, "data") },
-    playbooks: { dirs: [join(work, "playbooks")] },
+  t = await startTestServer({
+    name: "cli-playbook",
+    files: { "playbooks/block-scanner.yaml": blockScanner },
+    config: (work) => ({ playbooks: { dirs: [join(work, "playbooks")] } }),
   });
-  server = await startServer({ config, logger: createLogger({ level: "silent" }) });
-  admin = server.runtime.adminTokens[0] as string;
 });
 
 afterAll(async () => {
-  await server?.stop();
-  rmSync(work, { recursive: true, force: true });
+  await t?.stop();
 });
 
 test(
@@ -123,8 +111,8 @@ test(
     expect(ran.stderr).toBe("");
     const run = JSON.parse(ran.stdout) as RunRecord;
     expect(run.status).toBe("waiting");
-    const blocks = await fetch(`${server.url}/api/v1/gateway/blocks`, {
-      headers: { authorization: `Bearer ${admin}` },
+    const blocks = await fetch(`${t.url}/api/v1/gateway/blocks`, {
+      headers: { authorization: `Bearer ${t.admin}` },
     });
     expect(JSON.stringify(await blocks.json())).toContain("198.51.100.44");
 
@@ -173,7 +161,7 @@ test(
   "validate works offline: a broken file's errors by file:line:column, exit 1; the shipped playbooks pass",
   async () => {
     writeFileSync(
-      join(work, "broken.yaml"),
+      join(t.work, "broken.yaml"),
       `id: broken
 title: Broken
 steps:
@@ -190,9 +178,9 @@ steps:
     );
     // No server, no token: as in CI.
     const [broken, good, one] = await Promise.all([
-      runRampart(["playbook", "validate", "broken.yaml"], { cwd: work }),
-      runRampart(["playbook", "validate", shipped], { cwd: work }),
-      runRampart(["playbook", "validate", "playbooks/block-scanner.yaml", "--json"], { cwd: work }),
+      runRampart(["playbook", "validate", "broken.yaml"], { cwd: t.work }),
+      runRampart(["playbook", "validate", shipped], { cwd: t.work }),
+      runRampart(["playbook", "validate", "playbooks/block-scanner.yaml", "--json"], { cwd: t.work }),
     ]);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toBe("");

@@ -6,18 +6,15 @@
 // it could read in a real PostgreSQL (the old one stops working at once) and marks the incident
 // contained and eradicated. The audit log proves every step; MTTR for the run is printed.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { gatewayConfigSchema, rampartConfigSchema, routeConfigSchema } from "../src/config/index.ts";
+import { gatewayConfigSchema, routeConfigSchema } from "../src/config/index.ts";
 import { type Gateway, startGateway } from "../src/network/gateway/proxy.ts";
 import { createEventForwarder, type EventForwarder } from "../src/platform/events/index.ts";
 import { createRedisHotState, type HotState } from "../src/platform/hotstate/index.ts";
-import { createLogger } from "../src/platform/logging.ts";
-import { type RunningServer, startServer } from "../src/server/index.ts";
+import { startTestServer, type TestServer } from "./support/api.ts";
 import { type RestartableService, listenLocal, startPostgres } from "./support/services.ts";
 import { startWebhookSink, type WebhookSink } from "./support/sinks.ts";
 
@@ -30,27 +27,16 @@ const service = `billing-${suffix}`;
 const role = `billing_${suffix}`;
 const attacker = `203.0.113.${10 + (randomBytes(1)[0]! % 200)}`;
 
-let work: string;
 let postgres: RestartableService;
 let upstream: Server;
 let sink: WebhookSink;
-let server: RunningServer;
+let t: TestServer;
 let hot: HotState;
 let forwarder: EventForwarder;
 let gateway: Gateway;
 let admin: string;
 
-const api = async (method: string, path: string, token = admin, body?: object) => {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body ? { "content-type": "application/json" } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-};
+const api = (method: string, path: string, token = admin, body?: object) => t.call(method, path, token, body);
 
 /** A call to the billing API through the gateway, from `ip` when given (the gateway trusts loopback's X-Forwarded-For). */
 const billing = (key: string, ip?: string) =>
@@ -73,7 +59,6 @@ async function login(username: string, password: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "rampart-leak-"));
   postgres = await startPostgres({ passwords: ADMIN_PASSWORD });
   const c = new pg.Client({ connectionString: postgres.url });
   await c.connect();
@@ -84,42 +69,46 @@ beforeAll(async () => {
   sink = await startWebhookSink({ secret: HOOK_SECRET });
 
   const redisUrl = inject("redisUrl");
-  const config = rampartConfigSchema.parse({
-    version: 1,
-    environment: "prod",
-    server: { port: 0 },
-    database: { dataDir: join(work, "data") },
-    hotState: { redisUrl },
-    events: { ingestTokens: [{ name: "edge-1", token: INGEST_TOKEN }], batchMaxDelayMs: 5 },
-    identity: { serviceAccounts: [{ name: service, scopes: ["invoices"] }] },
-    secrets: {
-      policies: [
-        { name: "billing", paths: ["/prod/billing/**"], capabilities: ["read"], serviceAccounts: [service] },
-      ],
-      rotation: [
-        {
-          path: "/prod/billing/db",
-          everyDays: 30,
-          graceMinutes: 60,
-          target: { kind: "postgres", adminUrl: postgres.url, role },
-        },
-      ],
+  t = await startTestServer({
+    name: "leak",
+    config: {
+      environment: "prod",
+      hotState: { redisUrl },
+      events: { ingestTokens: [{ name: "edge-1", token: INGEST_TOKEN }], batchMaxDelayMs: 5 },
+      identity: { serviceAccounts: [{ name: service, scopes: ["invoices"] }] },
+      secrets: {
+        policies: [
+          {
+            name: "billing",
+            paths: ["/prod/billing/**"],
+            capabilities: ["read"],
+            serviceAccounts: [service],
+          },
+        ],
+        rotation: [
+          {
+            path: "/prod/billing/db",
+            everyDays: 30,
+            graceMinutes: 60,
+            target: { kind: "postgres", adminUrl: postgres.url, role },
+          },
+        ],
+      },
+      alerts: {
+        channels: [{ name: "soc", type: "webhook", url: sink.url, secret: HOOK_SECRET }],
+        routes: [{ priorities: ["P0", "P1"], channels: ["soc"] }],
+      },
+      // Only the shipped playbooks.
+      playbooks: { dirs: [] },
     },
-    alerts: {
-      channels: [{ name: "soc", type: "webhook", url: sink.url, secret: HOOK_SECRET }],
-      routes: [{ priorities: ["P0", "P1"], channels: ["soc"] }],
-    },
-    // Only the shipped playbooks.
-    playbooks: { dirs: [] },
   });
-  server = await startServer({ config, logger: createLogger({ level: "silent" }) });
-  admin = server.runtime.adminTokens[0] as string;
+  admin = t.admin;
 
   hot = createRedisHotState({ url: redisUrl });
   forwarder = await createEventForwarder({
-    url: server.url,
+    url: t.url,
     token: INGEST_TOKEN,
-    spoolDir: join(work, "spool"),
+    spoolDir: join(t.work, "spool"),
     source: "edge-1",
     batchMaxDelayMs: 10,
   });
@@ -137,7 +126,7 @@ beforeAll(async () => {
     hot,
     emit: (e) => forwarder.emit(e),
     source: "edge-1",
-    identity: { identity: config.identity, rbac: {} },
+    identity: { identity: t.server.runtime.config.identity, rbac: {} },
   });
 }, 120_000);
 
@@ -145,31 +134,26 @@ afterAll(async () => {
   await gateway?.close();
   await forwarder?.close();
   await hot?.close();
-  await server?.stop();
+  await t?.stop();
   await sink?.close();
   upstream?.close();
   await postgres?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 test("a leaked API key used from a new address is contained, rotated and audited within seconds", async () => {
-  const rt = server.runtime;
+  const rt = t.server.runtime;
   // The database credential exists (first rotation) and the service reads it with its key, as it does daily.
   expect((await rt.secretsRotation!.runDue()).rotated).toEqual([
     { path: "/prod/billing/db", ok: true, version: 1 },
   ]);
-  const created = await api("POST", "/api/v1/identity/api-keys", admin, {
+  const { key, id: keyId } = await t.apiKeyFor(service, {
     kind: "service",
-    subject: service,
     scopes: ["invoices"],
     ttlSeconds: 86_400,
   });
-  expect(created.status).toBe(201);
-  const key = created.body.key as string;
-  const keyId = (created.body.apiKey as { id: string }).id;
   const read = await api("GET", "/api/v1/secrets/data/prod/billing/db", key);
   expect(read.status).toBe(200);
-  const leakedDb = (read.body as { data: { username: string; password: string } }).data;
+  const leakedDb = (read.json as { data: { username: string; password: string } }).data;
   await login(leakedDb.username, leakedDb.password);
   // Its usual address (loopback) through the gateway: known, so nothing fires.
   expect((await billing(key)).status).toBe(200);
@@ -243,7 +227,7 @@ test("a leaked API key used from a new address is contained, rotated and audited
   // The audit log proves each step: the rule fired, the playbook acted, each module recorded its change.
   await rt.bus.flush();
   const entries = async (q: string) =>
-    ((await api("GET", `/api/v1/audit/entries?${q}&limit=500`)).body.entries as Array<{
+    ((await api("GET", `/api/v1/audit/entries?${q}&limit=500`)).json.entries as Array<{
       type: string;
       actor: string;
       target?: string;

@@ -2,49 +2,38 @@
 // ingest API and trip a windowed rule (one incident, however many more arrive); a tampered audit log
 // is caught by the scheduled verification and pages as P0; recovering an incident resolves its page.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { rampartConfigSchema } from "../src/config/index.ts";
 import { newEvent, type SecurityEvent } from "../src/platform/events/index.ts";
-import { createLogger } from "../src/platform/logging.ts";
-import { type RunningServer, startServer } from "../src/server/index.ts";
+import { startTestServer, type TestServer } from "./support/api.ts";
 import { startWebhookSink, type WebhookSink } from "./support/sinks.ts";
 
 const INGEST = randomBytes(24).toString("hex");
 const HOOK_SECRET = randomBytes(24).toString("hex");
 
-let work: string;
 let sink: WebhookSink;
-let server: RunningServer;
-let admin: string;
+let t: TestServer;
+let server: TestServer["server"];
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "rampart-detections-"));
   sink = await startWebhookSink({ secret: HOOK_SECRET });
-  server = await startServer({
-    config: rampartConfigSchema.parse({
-      version: 1,
-      server: { port: 0 },
-      database: { dataDir: join(work, "data") },
+  t = await startTestServer({
+    name: "detections",
+    config: {
       events: { ingestTokens: [{ name: "edge-1", token: INGEST }], batchMaxDelayMs: 5 },
       alerts: {
         channels: [{ name: "soc", type: "webhook", url: sink.url, secret: HOOK_SECRET }],
         routes: [{ channels: ["soc"] }],
       },
       playbooks: { dirs: [] },
-    }),
-    logger: createLogger({ level: "silent" }),
+    },
   });
-  admin = server.runtime.adminTokens[0] as string;
+  server = t.server;
 }, 60_000);
 
 afterAll(async () => {
-  await server?.stop();
+  await t?.stop();
   await sink?.close();
-  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 const ingest = async (events: SecurityEvent[]) => {
@@ -120,7 +109,7 @@ describe("detections on a running server", () => {
       .poll(() => sink.received.find((m) => m.kind === "incident_resolved"))
       .toMatchObject({ key: `incident:${incident!.id}`, priority: "P0" });
     const metrics = await (
-      await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${admin}` } })
+      await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${t.admin}` } })
     ).text();
     expect(metrics).toMatch(/rampart_detections_total\{rule="audit-integrity-failed",priority="P0"\} 1/);
     expect(metrics).toMatch(/rampart_incident_time_to_recover_seconds_count\{priority="P0"\} 1/);

@@ -2,90 +2,43 @@
 // contain, recover, review, close; refused moves are 409 with what is allowed; an auditor reads but
 // cannot change; events a gateway sends about an incident land on its timeline; every change is in
 // the audit log; the report gives MTTA and MTTR.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { rampartConfigSchema } from "../src/config/index.ts";
-import { createLogger } from "../src/platform/logging.ts";
+import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { newEvent } from "../src/platform/events/index.ts";
-import { type RunningServer, startServer } from "../src/server/index.ts";
-
-type Json = Record<string, unknown> & { message?: string };
+import { startTestServer, type TestServer } from "./support/api.ts";
 
 const ingestToken = "incidents-api-ingest-token-0123456789abcdef";
-let work: string;
-let server: RunningServer;
+let t: TestServer;
 let admin: string;
 let auditor: string;
 let developer: string;
 let responder: string;
 
-async function call(
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-): Promise<{ status: number; json: Json }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, json: (await res.json()) as Json };
-}
-
-async function userKey(subject: string): Promise<string> {
-  const r = await call("POST", "/api/v1/identity/api-keys", admin, {
-    kind: "user",
-    subject,
-    ttlSeconds: 3600,
-  });
-  expect(r.status).toBe(201);
-  return r.json.key as string;
-}
-
-async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (performance.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
+const call: TestServer["call"] = (...a) => t.call(...a);
+const eventually = (check: () => Promise<void>) => vi.waitFor(check, { timeout: 5000, interval: 50 });
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "rampart-incidents-api-"));
-  const config = rampartConfigSchema.parse({
-    version: 1,
-    server: { port: 0 },
-    database: { dataDir: join(work, "data") },
-    identity: { tokens: { secret: "incidents-api-test-secret-0123456789abcdef" } },
-    events: { ingestTokens: [{ name: "gw-1", token: ingestToken }] },
-    rbac: {
-      bindings: [
-        { role: "auditor", users: ["corp:audrey"] },
-        { role: "developer", users: ["corp:dev"] },
-        { role: "security-admin", users: ["corp:rita"] },
-      ],
+  t = await startTestServer({
+    name: "incidents-api",
+    config: {
+      identity: { tokens: { secret: "incidents-api-test-secret-0123456789abcdef" } },
+      events: { ingestTokens: [{ name: "gw-1", token: ingestToken }] },
+      rbac: {
+        bindings: [
+          { role: "auditor", users: ["corp:audrey"] },
+          { role: "developer", users: ["corp:dev"] },
+          { role: "security-admin", users: ["corp:rita"] },
+        ],
+      },
     },
   });
-  server = await startServer({ config, logger: createLogger({ level: "silent" }) });
-  admin = server.runtime.adminTokens[0] as string;
-  auditor = await userKey("corp:audrey");
-  developer = await userKey("corp:dev");
-  responder = await userKey("corp:rita");
+  admin = t.admin;
+  auditor = (await t.apiKeyFor("corp:audrey")).key;
+  developer = (await t.apiKeyFor("corp:dev")).key;
+  responder = (await t.apiKeyFor("corp:rita")).key;
 });
 
 afterAll(async () => {
-  await server?.stop();
-  rmSync(work, { recursive: true, force: true });
+  await t?.stop();
 });
 
 test("a P1 through its life cycle, with review, evidence, notes and a report", async () => {
@@ -226,7 +179,7 @@ test("an auditor reads but cannot change; a developer cannot read", async () => 
 test("events a gateway sends about an incident land on its timeline", async () => {
   const id = (await call("POST", "/api/v1/incidents", admin, { title: "Bot wave", priority: "P3" })).json
     .id as string;
-  const res = await fetch(`${server.url}/api/v1/events`, {
+  const res = await fetch(`${t.url}/api/v1/events`, {
     method: "POST",
     headers: { authorization: `Bearer ${ingestToken}`, "content-type": "application/json" },
     body: JSON.stringify({

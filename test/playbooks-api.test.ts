@@ -3,19 +3,12 @@
 // nothing, a real run of a configured playbook that blocks an address at the gateway and waits on a
 // manual checklist until it is ticked, every run and tick in the audit log, and the refusals:
 // unknown playbook, run or incident (404), bad inputs (400 with where), an auditor running (403).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { rampartConfigSchema } from "../src/config/index.ts";
+import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import type { RunRecord } from "../src/monitoring/playbooks/index.ts";
-import { createLogger } from "../src/platform/logging.ts";
-import { type RunningServer, startServer } from "../src/server/index.ts";
+import { startTestServer, type TestServer } from "./support/api.ts";
 
-type Json = Record<string, unknown> & { message?: string; error?: string };
-
-let work: string;
-let server: RunningServer;
+let t: TestServer;
 let admin: string;
 let auditor: string;
 let responder: string;
@@ -45,76 +38,36 @@ steps:
       - Record the block on the incident
 `;
 
-async function call(
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-): Promise<{ status: number; json: Json }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, json: (await res.json()) as Json };
-}
-
-async function userKey(subject: string): Promise<{ key: string; id: string }> {
-  const r = await call("POST", "/api/v1/identity/api-keys", admin, {
-    kind: "user",
-    subject,
-    ttlSeconds: 3600,
-  });
-  expect(r.status).toBe(201);
-  return { key: r.json.key as string, id: (r.json.apiKey as { id: string }).id };
-}
-
-async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (performance.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
+const call: TestServer["call"] = (...a) => t.call(...a);
+const userKey = (subject: string) => t.apiKeyFor(subject);
+const eventually = (check: () => Promise<void>) => vi.waitFor(check, { timeout: 5000, interval: 50 });
 
 const step = (r: RunRecord, id: string) => r.steps.find((s) => s.step === id);
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "rampart-playbooks-api-"));
-  const dir = join(work, "playbooks");
-  mkdirSync(dir);
-  writeFileSync(join(dir, "block-scanner.yaml"), blockScanner);
-  const config = rampartConfigSchema.parse({
-    version: 1,
-    server: { port: 0 },
-    database: { dataDir: join(work, "data") },
-    identity: { tokens: { secret: "playbooks-api-test-secret-0123456789abcdef" } },
-    rbac: {
-      // A responder may run playbooks and read incidents, nothing else.
-      roles: { responder: { permissions: ["playbooks:read", "playbooks:run", "incidents:read"] } },
-      bindings: [
-        { role: "auditor", users: ["corp:audrey", "corp:leaky"] },
-        { role: "responder", users: ["corp:rita"] },
-      ],
-    },
-    playbooks: { dirs: [dir] },
+  t = await startTestServer({
+    name: "playbooks-api",
+    files: { "playbooks/block-scanner.yaml": blockScanner },
+    config: (work) => ({
+      identity: { tokens: { secret: "playbooks-api-test-secret-0123456789abcdef" } },
+      rbac: {
+        // A responder may run playbooks and read incidents, nothing else.
+        roles: { responder: { permissions: ["playbooks:read", "playbooks:run", "incidents:read"] } },
+        bindings: [
+          { role: "auditor", users: ["corp:audrey", "corp:leaky"] },
+          { role: "responder", users: ["corp:rita"] },
+        ],
+      },
+      playbooks: { dirs: [join(work, "playbooks")] },
+    }),
   });
-  server = await startServer({ config, logger: createLogger({ level: "silent" }) });
-  admin = server.runtime.adminTokens[0] as string;
+  admin = t.admin;
   auditor = (await userKey("corp:audrey")).key;
   responder = (await userKey("corp:rita")).key;
 });
 
 afterAll(async () => {
-  await server?.stop();
-  rmSync(work, { recursive: true, force: true });
+  await t?.stop();
 });
 
 test("an auditor lists the shipped and configured playbooks and reads one, but cannot run or tick", async () => {

@@ -3,109 +3,58 @@
 // whose receiver is down fails after the configured attempts, names only the channel, and a retry
 // queues it again; the rules in force are listed with their counters after events trip one; the
 // SIEM exporters' health; an auditor reads all of it but cannot retry or send (403).
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { rampartConfigSchema } from "../src/config/index.ts";
+import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import type { OutboxEntry } from "../src/monitoring/alerts/index.ts";
 import { newEvent } from "../src/platform/events/index.ts";
-import { createLogger } from "../src/platform/logging.ts";
-import { type RunningServer, startServer } from "../src/server/index.ts";
 import type { RuleView } from "../src/server/response-routes.ts";
+import { startTestServer, type TestServer } from "./support/api.ts";
 import { rampart } from "./support/cli.ts";
+import { freePort } from "./support/services.ts";
 import { startWebhookSink, type WebhookSink } from "./support/sinks.ts";
-
-type Json = Record<string, unknown> & { message?: string; error?: string };
 
 const SECRET = "response-api-webhook-signing-secret-0123456789";
 
-let work: string;
-let server: RunningServer;
+let t: TestServer;
 let sink: WebhookSink;
 let deadUrl: string;
 let admin: string;
 let auditor: string;
 
-async function call(
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-): Promise<{ status: number; json: Json }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, json: (await res.json()) as Json };
-}
-
-async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (performance.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-/** A port nothing listens on: bound, then released. */
-async function deadPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+const call: TestServer["call"] = (...a) => t.call(...a);
+const eventually = (check: () => Promise<void>) => vi.waitFor(check, { timeout: 10_000, interval: 50 });
 
 const entries = async (q = "") =>
   (await call("GET", `/api/v1/alerts/outbox${q}`, admin)).json.entries as OutboxEntry[];
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "rampart-response-api-"));
   sink = await startWebhookSink({ secret: SECRET });
-  deadUrl = `http://127.0.0.1:${await deadPort()}/hooks/rampart`;
-  const config = rampartConfigSchema.parse({
-    version: 1,
-    server: { port: 0 },
-    database: { dataDir: join(work, "data") },
-    identity: { tokens: { secret: "response-api-test-secret-0123456789abcdef" } },
-    rbac: { bindings: [{ role: "auditor", users: ["corp:audrey"] }] },
-    alerts: {
-      channels: [
-        { name: "sec-hook", type: "webhook", url: sink.url, secret: SECRET },
-        { name: "dead-hook", type: "webhook", url: deadUrl, secret: SECRET },
-      ],
-      routes: [
-        { priorities: ["P3"], kinds: ["notice"], channels: ["sec-hook"] },
-        { priorities: ["P0"], kinds: ["notice"], channels: ["dead-hook"] },
-      ],
-      retry: { maxAttempts: 1, initialBackoff: "10ms", maxBackoff: "10ms", timeout: "2s" },
+  // A port nothing listens on.
+  deadUrl = `http://127.0.0.1:${await freePort()}/hooks/rampart`;
+  t = await startTestServer({
+    name: "response-api",
+    config: {
+      identity: { tokens: { secret: "response-api-test-secret-0123456789abcdef" } },
+      rbac: { bindings: [{ role: "auditor", users: ["corp:audrey"] }] },
+      alerts: {
+        channels: [
+          { name: "sec-hook", type: "webhook", url: sink.url, secret: SECRET },
+          { name: "dead-hook", type: "webhook", url: deadUrl, secret: SECRET },
+        ],
+        routes: [
+          { priorities: ["P3"], kinds: ["notice"], channels: ["sec-hook"] },
+          { priorities: ["P0"], kinds: ["notice"], channels: ["dead-hook"] },
+        ],
+        retry: { maxAttempts: 1, initialBackoff: "10ms", maxBackoff: "10ms", timeout: "2s" },
+      },
     },
   });
-  server = await startServer({ config, logger: createLogger({ level: "silent" }) });
-  admin = server.runtime.adminTokens[0] as string;
-  const key = await call("POST", "/api/v1/identity/api-keys", admin, {
-    kind: "user",
-    subject: "corp:audrey",
-    ttlSeconds: 3600,
-  });
-  expect(key.status).toBe(201);
-  auditor = key.json.key as string;
+  admin = t.admin;
+  auditor = (await t.apiKeyFor("corp:audrey")).key;
 });
 
 afterAll(async () => {
-  await server?.stop();
+  await t?.stop();
   await sink?.close();
-  rmSync(work, { recursive: true, force: true });
 });
 
 test("a test alert reaches the routed receiver, signed, and is listed as delivered", async () => {
@@ -182,8 +131,8 @@ test("the rules in force are listed with their source, condition and counters", 
       new Date(t0 + i * 1000),
     ),
   );
-  await server.runtime.bus.publish(events);
-  await server.runtime.bus.flush();
+  await t.server.runtime.bus.publish(events);
+  await t.server.runtime.bus.flush();
 
   await eventually(async () => {
     const r = await call("GET", "/api/v1/detect/rules", admin);
@@ -222,12 +171,12 @@ test("an auditor reads rules, outbox and exporters but cannot retry or send a te
   expect(test.status).toBe(403);
   // The refused retry changed nothing.
   expect((await entries("?status=failed")).find((e) => e.id === failed.id)?.status).toBe("failed");
-  const none = await fetch(`${server.url}/api/v1/detect/rules`);
+  const none = await fetch(`${t.url}/api/v1/detect/rules`);
   expect(none.status).toBe(401);
 });
 
 test("the CLI shows rules, the outbox, a test alert's channels and the exporters", async () => {
-  const cli = (args: string[]) => rampart([...args, "--server", server.url, "--token", admin], { cwd: work });
+  const cli = (args: string[]) => rampart([...args, "--server", t.url, "--token", admin], { cwd: t.work });
   const [rules, failed, sent, siem, unrouted] = await Promise.all([
     cli(["detect", "rules"]),
     cli(["alerts", "list", "--status", "failed"]),

@@ -15,6 +15,7 @@ import {
   type SiemExport,
 } from "../src/monitoring/siem/index.ts";
 import { issueCertificate } from "./support/certificates.ts";
+import { freePort } from "./support/services.ts";
 import {
   parseRfc5424,
   startJsonLinesReceiver,
@@ -176,9 +177,7 @@ describe("syslog", () => {
   });
 
   it("queues while the receiver is down and resends when it is back", async () => {
-    const first = await startSyslogReceiver();
-    const port = first.port;
-    await first.close();
+    const port = await freePort();
     const registry = new Registry();
     const siem = exportTo([{ name: "soc", type: "syslog", transport: "tcp", host: "127.0.0.1", port }], {
       registry,
@@ -227,9 +226,7 @@ describe("syslog", () => {
   });
 
   it("keeps only the newest events up to the bound while the receiver is away, and counts the rest", async () => {
-    const probe = await startSyslogReceiver();
-    const port = probe.port;
-    await probe.close();
+    const port = await freePort();
     const registry = new Registry();
     const siem = exportTo(
       [

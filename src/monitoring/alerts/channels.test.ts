@@ -260,7 +260,8 @@ describe("email", () => {
     },
   });
 
-  test("a mail with the priority in the subject, text and escaped HTML, and a Message-ID from the alert id", async () => {
+  /** A local SMTP receiver and an email channel that signs in to it, both closed after the test. */
+  async function smtpPair() {
     const sink = await startSmtpSink({ user: "rampart", password: "smtp-password-0123" });
     cleanups.push(() => sink.close());
     const ch = createChannel(
@@ -268,6 +269,11 @@ describe("email", () => {
       systemClock,
     );
     cleanups.push(async () => ch.close?.());
+    return { sink, ch };
+  }
+
+  test("a mail with the priority in the subject, text and escaped HTML, and a Message-ID from the alert id", async () => {
+    const { sink, ch } = await smtpPair();
     await ch.deliver(alert(), signal());
     expect(sink.received).toHaveLength(1);
     const m = sink.received[0]!;
@@ -282,13 +288,7 @@ describe("email", () => {
   });
 
   test("4xx is retried, 5xx permanent, a wrong password (535) permanent, a server away retried", async () => {
-    const sink = await startSmtpSink({ user: "rampart", password: "smtp-password-0123" });
-    cleanups.push(() => sink.close());
-    const ch = createChannel(
-      smtpConfig(sink.port, { user: "rampart", password: "smtp-password-0123" }),
-      systemClock,
-    );
-    cleanups.push(async () => ch.close?.());
+    const { sink, ch } = await smtpPair();
     sink.failNext(1, 451);
     expect(await failure(ch.deliver(alert(), signal()))).toMatchObject({
       permanent: false,
