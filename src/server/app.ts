@@ -17,6 +17,7 @@ import { registerIdentityRoutes } from "./identity-routes.ts";
 import { registerIncidentRoutes } from "./incident-routes.ts";
 import { registerPlaybookRoutes } from "./playbook-routes.ts";
 import { registerResponseRoutes } from "./response-routes.ts";
+import { registerScanRoutes } from "./scan-routes.ts";
 import type { Runtime } from "./runtime.ts";
 import { registerSecretsK8sRoutes } from "./secrets-k8s.ts";
 import { registerSecretsRoutes } from "./secrets-routes.ts";
@@ -244,6 +245,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   registerIncidentRoutes(app, rt, { authorize, parseBody });
   registerResponseRoutes(app, rt, { authorize, parseBody });
   registerPlaybookRoutes(app, rt, { authorize, parseBody });
+  registerScanRoutes(app, rt, { authorize, parseBody });
   if (rt.secrets)
     registerSecretsK8sRoutes(app, {
       secrets: rt.secrets,

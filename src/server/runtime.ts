@@ -45,6 +45,7 @@ import type { Logger } from "../platform/logging.ts";
 import { openStore, type Store } from "../platform/store/index.ts";
 import { type ServerIdentity, startServerIdentity } from "./identity.ts";
 import { bindingMigrations } from "./rbac-bindings.ts";
+import { scanMigrations } from "../appsec/scan/evidence.ts";
 import { type IncidentResponse, startIncidentResponse } from "./response.ts";
 import { type Alerts, alertMigrations } from "../monitoring/alerts/index.ts";
 import { detectMigrations } from "../monitoring/detect/index.ts";
@@ -95,6 +96,7 @@ export const migrations = {
   ...detectMigrations,
   ...alertMigrations,
   ...playbookMigrations,
+  ...scanMigrations,
 };
 
 const HOUR_MS = 3_600_000;

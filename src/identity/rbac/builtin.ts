@@ -24,6 +24,7 @@ export const BUILT_IN_ROLES: Readonly<Record<string, Role>> = Object.freeze({
       "alerts:**",
       "playbooks:**",
       "siem:**",
+      "scans:**",
       "compliance:**",
     ],
     refuse: ["rbac:**:write", "secrets:read", "secrets:write"],
