@@ -119,7 +119,7 @@ export const scanResultSchema = z.strictObject({
         details: z.record(z.string().max(128), scalar).optional(),
         suppressed: z
           .strictObject({
-            by: z.enum(["ignore", "baseline", "inline"]),
+            by: z.enum(["ignore", "baseline", "inline", "policy"]),
             reason: z.string().max(2048).optional(),
             expires: z.string().max(64).optional(),
           })

@@ -42,7 +42,7 @@ export interface Finding {
   /** Non-secret details for machines (package, installed and fixed version, CVSS…). */
   details?: Record<string, string | number | boolean | null>;
   /** Set when an ignore or baseline entry covers it: it is reported but does not fail the gate. */
-  suppressed?: { by: "ignore" | "baseline" | "inline"; reason?: string; expires?: string };
+  suppressed?: { by: "ignore" | "baseline" | "inline" | "policy"; reason?: string; expires?: string };
 }
 
 /** One scanner run, as outputs and the control plane receive it. */
