@@ -15,6 +15,7 @@ import { registerPlaybookCommands } from "./playbook.ts";
 import { registerDetectCommands } from "./detect.ts";
 import { registerAlertCommands } from "./alerts.ts";
 import { registerSecretsCommands } from "./secrets.ts";
+import { registerScanCommands } from "./scan.ts";
 import { parseWorkers, superviseGateway } from "./gateway-workers.ts";
 import { runGateway, runServer, runUp } from "./up.ts";
 
@@ -111,6 +112,7 @@ registerIncidentCommands(program);
 registerPlaybookCommands(program);
 registerDetectCommands(program);
 registerAlertCommands(program);
+registerScanCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as Error & { code?: string };
