@@ -16,6 +16,7 @@ import { registerDetectCommands } from "./detect.ts";
 import { registerAlertCommands } from "./alerts.ts";
 import { registerSecretsCommands } from "./secrets.ts";
 import { registerScanCommands } from "./scan.ts";
+import { registerIamCommands } from "./iam.ts";
 import { parseWorkers, superviseGateway } from "./gateway-workers.ts";
 import { runGateway, runServer, runUp } from "./up.ts";
 
@@ -113,6 +114,7 @@ registerPlaybookCommands(program);
 registerDetectCommands(program);
 registerAlertCommands(program);
 registerScanCommands(program);
+registerIamCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as Error & { code?: string };

@@ -63,6 +63,7 @@ describe("schema", () => {
       incidents: { openAt: "P2" },
       playbooks: { dirs: ["./playbooks"], autoRun: true, builtins: true },
       siem: { exporters: [] },
+      iam: { everyHours: 0, windowDays: 90 },
     });
   });
 

@@ -3,6 +3,7 @@ import { alertsConfigSchema } from "../monitoring/alerts/schema.ts";
 import { detectConfigSchema } from "../monitoring/detect/schema.ts";
 import { incidentsConfigSchema } from "../monitoring/incidents/schema.ts";
 import { playbooksConfigSchema } from "../monitoring/playbooks/schema.ts";
+import { iamConfigSchema } from "../identity/iam/schema.ts";
 import { siemConfigSchema } from "../monitoring/siem/schema.ts";
 import {
   identityConfigSchema,
@@ -582,6 +583,7 @@ export const rampartConfigSchema = z
     incidents: emptyIsAbsent(incidentsConfigSchema.prefault({})),
     playbooks: emptyIsAbsent(playbooksConfigSchema.prefault({})),
     siem: emptyIsAbsent(siemConfigSchema.prefault({})),
+    iam: emptyIsAbsent(iamConfigSchema.prefault({})),
   })
   .superRefine((c, ctx) => {
     // A route's provider must exist, and two routes must not share an id (JIT scopes name it).

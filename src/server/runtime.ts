@@ -29,6 +29,7 @@ import {
 import { jitMigrations } from "../identity/jit/index.ts";
 import { createIncidents, type Incidents, incidentMigrations } from "../monitoring/incidents/index.ts";
 import { createIdentityMetrics } from "../identity/metrics.ts";
+import { createIamSchedule, type IamSchedule } from "../identity/iam/schedule.ts";
 import { createSecretsMetrics } from "../appsec/secrets/metrics.ts";
 import { countEvents, createMetrics, type Metrics } from "../monitoring/metrics/index.ts";
 import { type Clock, systemClock } from "../platform/clock.ts";
@@ -76,6 +77,8 @@ export interface Runtime {
   readonly response: IncidentResponse;
   readonly playbooks: Playbooks;
   readonly alerts: Alerts;
+  /** Scheduled least-privilege analysis: proposals written to files, findings as events. */
+  readonly iam: IamSchedule;
   /** Resolves rampart.yaml's `${secret:…}` references as the system caller `config` (each read audited). */
   readonly configSecrets: SecretResolver;
   /** Starts re-wrapping data keys under the current KEK in the background (once at a time). */
@@ -399,6 +402,15 @@ export async function startRuntime(opts: {
   bus.subscribe(
     createSecretsMetrics(metrics.registry, { status: () => secrets.secrets?.status(), clock }).observe,
   );
+  const iam = createIamSchedule({
+    config: () => live.config.iam,
+    configDir: opts.configDir ?? process.cwd(),
+    dataDir,
+    clock,
+    emit: (e) => bus.emit(e),
+    logger,
+  });
+  iam.start();
   bus.emit(
     newEvent(
       {
@@ -488,6 +500,7 @@ export async function startRuntime(opts: {
     response,
     playbooks: response.playbooks,
     alerts: response.alerts,
+    iam,
     configSecrets,
     rewrapSecrets: secrets.rewrap,
     verifyAudit: verifyLog,
@@ -496,6 +509,11 @@ export async function startRuntime(opts: {
       closed = true;
       clearInterval(expiry);
       clearInterval(verifier);
+      await iam
+        .close()
+        .catch((err) =>
+          logger.error({ err: (err as Error).message }, "least-privilege analysis did not stop cleanly"),
+        );
       await response
         .close()
         .catch((err) =>

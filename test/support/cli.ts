@@ -23,6 +23,8 @@ export function rampart(args: string[], opts: { cwd: string; env?: Record<string
         cwd: opts.cwd,
         env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...opts.env },
         timeout: 60_000,
+        // Some commands print whole reports as JSON (iam gcp analyze: several MB).
+        maxBuffer: 64 * 1024 * 1024,
       },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
