@@ -5,7 +5,6 @@
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { isNode, LineCounter, parseDocument } from "yaml";
 import {
   ConfigError,
   type ConfigIssue,
@@ -14,6 +13,7 @@ import {
   loadConfig,
 } from "../config/index.ts";
 import { environmentSchema } from "../config/schema.ts";
+import { keyPath, readYaml } from "../config/yaml.ts";
 import {
   createDetector,
   type DetectConfig,
@@ -52,42 +52,30 @@ const shortName = (file: string) => {
 
 const segments = (path: readonly PropertyKey[]) =>
   path.filter((p): p is string | number => typeof p !== "symbol");
-const pathText = (path: readonly (string | number)[]) =>
-  path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
 
 /**
  * Rules from a YAML file: a list of rules or `{ rules: [...] }`, each checked against the rule
  * schema; ConfigError locates every problem by file:line:column.
  */
 export function parseRulesFile(text: string, file: string): Rule[] {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const at = (offset: number | undefined, path: string, message: string): ConfigIssue => {
-    const { line, col } = lines.linePos(offset ?? 0);
-    return { file, line: Math.max(line, 1), column: Math.max(col, 1), path, message };
-  };
-  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => at(e.pos[0], "", e.message)));
-  const value: unknown = doc.toJS();
+  const yaml = readYaml(text, file);
+  const value: unknown = yaml.doc.toJS();
   const wrapped = value !== null && typeof value === "object" && !Array.isArray(value);
   const list: unknown = wrapped ? (value as Record<string, unknown>).rules : value;
   if (!Array.isArray(list))
-    throw new ConfigError([at(0, "", "expected a list of rules, or a mapping with `rules:` holding one")]);
+    throw new ConfigError([
+      yaml.issueAtOffset(0, "", "expected a list of rules, or a mapping with `rules:` holding one"),
+    ]);
   if (wrapped) {
     const extra = Object.keys(value).filter((k) => k !== "rules");
     if (extra.length > 0)
-      throw new ConfigError([at(0, extra[0] as string, "unknown key (a rules file holds only `rules:`)")]);
+      throw new ConfigError([
+        yaml.issueAtOffset(0, extra[0] as string, "unknown key (a rules file holds only `rules:`)"),
+      ]);
   }
   const prefix: (string | number)[] = wrapped ? ["rules"] : [];
   const issues: ConfigIssue[] = [];
-  const locate = (path: (string | number)[], message: string) => {
-    // The deepest node that exists locates the problem (a missing key: its parent).
-    let offset: number | undefined;
-    for (let n = path.length; n >= 0 && offset === undefined; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-      if (isNode(node)) offset = node.range?.[0];
-    }
-    issues.push(at(offset, pathText(path), message));
-  };
+  const locate = (path: (string | number)[], message: string) => issues.push(yaml.issueAt(path, message));
   const rules: Rule[] = [];
   const ids = new Set<string>();
   list.forEach((raw, i) => {
@@ -133,7 +121,7 @@ export function parseEventLines(text: string, file: string): SecurityEvent[] {
         file,
         line: i + 1,
         column: 1,
-        path: pathText(segments(issue?.path ?? [])),
+        path: keyPath(segments(issue?.path ?? [])),
         message: `${issue?.message ?? "not a security event"}`,
       });
     }

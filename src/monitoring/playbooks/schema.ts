@@ -4,9 +4,9 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../../config/errors.ts";
+import { parseYamlWith } from "../../config/yaml.ts";
 import { priorities } from "../detect/types.ts";
 import { actionNames, actionSchemas, durationSchema, type ActionName } from "./actions.ts";
 import { templateProblem } from "./template.ts";
@@ -131,27 +131,7 @@ export const builtinPlaybooksDir = fileURLToPath(new URL("../../../playbooks/", 
 
 /** Parses and validates one playbook file; ConfigError lists every problem with file:line:column. */
 export function parsePlaybook(text: string, file: string): Playbook {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const at = (offset: number | undefined, path: string, message: string): ConfigIssue => {
-    const { line, col } = lines.linePos(offset ?? 0);
-    return { file, line, column: col, path, message };
-  };
-  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => at(e.pos[0], "", e.message)));
-  const parsed = playbookSchema.safeParse(doc.toJS());
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((issue) => {
-    // The deepest node that exists locates the problem (a missing key: its parent).
-    const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
-    let offset: number | undefined;
-    for (let n = path.length; n >= 0 && offset === undefined; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-      if (isNode(node)) offset = node.range?.[0];
-    }
-    const where = path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
-    return at(offset, where, issue.message);
-  });
-  throw new ConfigError(issues.toSorted((a, b) => a.line - b.line || a.column - b.column));
+  return parseYamlWith(text, file, playbookSchema).data;
 }
 
 function yamlFiles(dir: string): string[] {

@@ -3,9 +3,9 @@
 // longer applies: the finding gates again, and the run says which ignore ran out.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
-import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../../../config/errors.ts";
+import { locatedIssues, readYaml } from "../../../config/yaml.ts";
 import { Invalid } from "../../../platform/errors.ts";
 import type { Finding } from "../types.ts";
 import { misconfigRule } from "./parse.ts";
@@ -61,41 +61,14 @@ export const rampartIgnoreSchema = z.strictObject({
 
 /** Parses `.rampartignore.yaml`; ConfigError lists every problem with file:line:column. */
 export function parseRampartIgnore(text: string, file: string): IgnoreRule[] {
-  const lines = new LineCounter();
-  const at = (offset: number | undefined, path: string, message: string): ConfigIssue => {
-    const { line, col } = lines.linePos(offset ?? 0);
-    return { file, line: Math.max(line, 1), column: Math.max(col, 1), path, message };
-  };
-  let doc: ReturnType<typeof parseDocument>;
-  try {
-    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  } catch (error) {
-    throw new ConfigError([
-      at(0, "", `cannot parse YAML (${error instanceof Error ? error.name : "error"})`),
-    ]);
-  }
-  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => at(e.pos[0], "", e.message)));
-  const value: unknown = doc.toJS();
+  const yaml = readYaml(text, file);
+  const value: unknown = yaml.doc.toJS();
   // An empty file ignores nothing.
   if (value === null || value === undefined) return [];
   const parsed = rampartIgnoreSchema.safeParse(value);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => {
-      const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
-      // The deepest node that exists locates the problem (a missing key: its entry).
-      let offset: number | undefined;
-      for (let n = path.length; n >= 0 && offset === undefined; n--) {
-        const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-        if (isNode(node)) offset = node.range?.[0];
-      }
-      const where = path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
-      return at(offset, where, issue.message);
-    });
-    throw new ConfigError(issues.toSorted((a, b) => a.line - b.line || a.column - b.column));
-  }
+  if (!parsed.success) throw new ConfigError(locatedIssues(yaml, parsed.error));
   return parsed.data.ignores.map((entry, i) => {
-    const node = doc.getIn(["ignores", i], true);
-    const line = isNode(node) ? lines.linePos(node.range?.[0] ?? 0).line : 1;
+    const line = yaml.lineOf(["ignores", i]);
     return {
       id: entry.id,
       reason: entry.reason,
