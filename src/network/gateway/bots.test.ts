@@ -154,20 +154,21 @@ test("challenge tokens and cookies are signed, bound to IP and user agent, and e
     cookieTtlSeconds: 600,
     returnTo: "/shop?item=1",
   });
-  const solve = (t: string) => {
-    for (let n = 0; ; n++)
-      if (
-        hasLeadingZeroBits(
-          createHash("sha256")
-            .update(t + n)
-            .digest(),
-          8,
-        )
-      )
-        return String(n);
-  };
-  const nonce = solve(token);
-  expect(clearance.redeem(token, "1", "198.51.100.7", CHROME, false)).toMatchObject({ ok: false });
+  const solves = (t: string, n: number) =>
+    hasLeadingZeroBits(
+      createHash("sha256")
+        .update(t + n)
+        .digest(),
+      8,
+    );
+  // The first nonce that solves the puzzle, and one that does not (a fixed
+  // guess would solve it by chance one time in 256).
+  let n = 0;
+  while (!solves(token, n)) n++;
+  const nonce = String(n);
+  let wrong = 0;
+  while (solves(token, wrong)) wrong++;
+  expect(clearance.redeem(token, String(wrong), "198.51.100.7", CHROME, false)).toMatchObject({ ok: false });
   expect(clearance.redeem(token, nonce, "198.51.100.8", CHROME, false)).toEqual({
     ok: false,
     reason: "forged",
