@@ -17,6 +17,7 @@ import { registerAlertCommands } from "./alerts.ts";
 import { registerSecretsCommands } from "./secrets.ts";
 import { registerScanCommands } from "./scan.ts";
 import { registerIamCommands } from "./iam.ts";
+import { registerPrivacyCommands } from "./privacy.ts";
 import { parseWorkers, superviseGateway } from "./gateway-workers.ts";
 import { runGateway, runServer, runUp } from "./up.ts";
 
@@ -115,6 +116,7 @@ registerDetectCommands(program);
 registerAlertCommands(program);
 registerScanCommands(program);
 registerIamCommands(program);
+registerPrivacyCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as Error & { code?: string };

@@ -64,6 +64,59 @@ describe("schema", () => {
       playbooks: { dirs: ["./playbooks"], autoRun: true, builtins: true },
       siem: { exporters: [] },
       iam: { everyHours: 0, windowDays: 90 },
+      privacy: {
+        map: [],
+        connections: {},
+        dsr: { maxRowsPerCollection: 10000, leaseSeconds: 600, resumeOnStart: true },
+        smtp: { from: "privacy@localhost" },
+        requests: {
+          deadlines: {
+            responseMonths: 1,
+            extensionMonths: 2,
+            grievanceDays: 90,
+            remindDays: [7, 1],
+            unverifiedDays: 7,
+          },
+          approval: {},
+          otp: { digits: 6, ttlMinutes: 15, maxAttempts: 5, maxSends: 3, resendAfterSeconds: 60 },
+          appTokens: [],
+          maxAttempts: 5,
+          publicPage: true,
+          rateLimit: { burst: 5, perMinute: 2, verifyBurst: 10, verifyPerMinute: 5 },
+          downloadDays: 7,
+          organisation: "Rampart",
+        },
+        consent: {
+          retention: "P7Y",
+          childRefusedPurposes: [
+            "tracking",
+            "behavioural_monitoring",
+            "marketing.advertising",
+            "advertising",
+            "personalize.profiling",
+            "targeted_advertising",
+          ],
+        },
+        register: { homeRegions: [], reviewInterval: "P1Y", assessmentMaxAge: "P1Y" },
+        breaches: {
+          regimes: ["gdpr", "dpdp", "cert_in"],
+          hours: {
+            gdprAuthority: 72,
+            dpdpBoardIntimation: 24,
+            dpdpPrincipals: 24,
+            dpdpBoardReport: 72,
+            certIn: 6,
+          },
+          reminders: ["50%", "1h"],
+        },
+        retention: {
+          enabled: true,
+          intervalMinutes: 60,
+          batchSize: 500,
+          maxPerRun: 10000,
+          mail: { subject: "Your account is about to be deleted" },
+        },
+      },
     });
   });
 

@@ -5,6 +5,7 @@ import { incidentsConfigSchema } from "../monitoring/incidents/schema.ts";
 import { playbooksConfigSchema } from "../monitoring/playbooks/schema.ts";
 import { iamConfigSchema } from "../identity/iam/schema.ts";
 import { siemConfigSchema } from "../monitoring/siem/schema.ts";
+import { privacyConfigSchema } from "../data/privacy/config.ts";
 import {
   identityConfigSchema,
   jitConfigSchema,
@@ -584,6 +585,7 @@ export const rampartConfigSchema = z
     playbooks: emptyIsAbsent(playbooksConfigSchema.prefault({})),
     siem: emptyIsAbsent(siemConfigSchema.prefault({})),
     iam: emptyIsAbsent(iamConfigSchema.prefault({})),
+    privacy: emptyIsAbsent(privacyConfigSchema.prefault({})),
   })
   .superRefine((c, ctx) => {
     // A route's provider must exist, and two routes must not share an id (JIT scopes name it).

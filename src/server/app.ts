@@ -16,6 +16,7 @@ import { registerBlockRoutes } from "./gateway-blocks.ts";
 import { registerIdentityRoutes } from "./identity-routes.ts";
 import { registerIncidentRoutes } from "./incident-routes.ts";
 import { registerPlaybookRoutes } from "./playbook-routes.ts";
+import { registerPrivacyRoutes } from "./privacy-routes.ts";
 import { registerResponseRoutes } from "./response-routes.ts";
 import { registerScanRoutes } from "./scan-routes.ts";
 import type { Runtime } from "./runtime.ts";
@@ -131,17 +132,24 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     {
       schema: {
         ...audit,
-        description: "Search entries by time range, type, actor and target (newest first).",
+        description:
+          "Search entries by time range, type, actor and target (newest first). People's personal details read [sealed]; ?personal=true reveals them (audit:personal:reveal).",
       },
     },
     async (req) => {
       await authorize(req, "audit:read");
-      const q = req.query as Record<string, string | undefined>;
-      return queryEntries(
+      const { personal, ...q } = req.query as Record<string, string | undefined>;
+      // People's sealed details (emails, names) only for those allowed to see them.
+      const revealPersonal = personal === "true";
+      if (revealPersonal) await authorize(req, "audit:personal:reveal");
+      const page = await queryEntries(
         rt.store.db.withTables<AuditTables>(),
         { ...q, limit: q.limit ? Number(q.limit) : undefined },
         (ref) => subjectRef(ref, rt.audit.subjectKey),
       );
+      // Opening them needs the audit key file, which only the log holds.
+      if (revealPersonal) await rt.audit.revealPersonal(page.entries);
+      return page;
     },
   );
 
@@ -246,6 +254,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   registerResponseRoutes(app, rt, { authorize, parseBody });
   registerPlaybookRoutes(app, rt, { authorize, parseBody });
   registerScanRoutes(app, rt, { authorize, parseBody });
+  registerPrivacyRoutes(app, rt, { authorize, parseBody });
   if (rt.secrets)
     registerSecretsK8sRoutes(app, {
       secrets: rt.secrets,

@@ -33,6 +33,7 @@ import type { Clock } from "../platform/clock.ts";
 import { type EventBus, newEvent, type SecurityEvent } from "../platform/events/index.ts";
 import type { Logger } from "../platform/logging.ts";
 import type { Store } from "../platform/store/index.ts";
+import type { BreachRegime, BreachRegister } from "../data/privacy/breach/index.ts";
 import { type BreachClock, createPlaybookActions, type PlaybookRuntime } from "./playbook-actions.ts";
 
 export interface IncidentResponse {
@@ -78,6 +79,13 @@ function incidentMessage(config: RampartConfig, i: Incident, d: Detection): Aler
   };
 }
 
+/** The breach register's regime for each playbook clock kind. */
+const regimeOf: Record<BreachClock["kind"], BreachRegime> = {
+  "dpdp-72h": "dpdp",
+  "gdpr-72h": "gdpr",
+  "cert-in-6h": "cert_in",
+};
+
 /** Starts rules, alerts, playbooks and SIEM export on the server's bus. */
 export async function startIncidentResponse(o: {
   config: () => RampartConfig;
@@ -89,6 +97,8 @@ export async function startIncidentResponse(o: {
   metrics: Metrics;
   logger: Logger;
   incidents: Incidents;
+  /** The breach register: a playbook's breach clocks open a breach record for the incident. */
+  breaches: BreachRegister;
   /** The parts of the runtime playbook actions act through. */
   runtime: PlaybookRuntime;
 }): Promise<IncidentResponse> {
@@ -152,14 +162,25 @@ export async function startIncidentResponse(o: {
         ),
       incidentNote: note,
       incidentTransition: (id, to, by) => incidents.transition(id, to as Incident["state"], by),
-      recordBreachClocks: (id: string, clocks: BreachClock[], by) =>
-        note(
-          id,
-          `Breach clocks started (pending assessment): ${clocks
-            .map((c) => `${c.regulator} due ${c.dueAt}`)
-            .join("; ")}`,
+      recordBreachClocks: async (id: string, clocks: BreachClock[], by) => {
+        const regimes = [...new Set(clocks.map((c) => regimeOf[c.kind]))];
+        const { breach, created } = await o.breaches.openFromIncident(
+          {
+            incidentId: id,
+            awareAt: clocks[0]?.startedAt ?? clock.now().toISOString(),
+            regimes,
+            title: (await incidents.get(id)).title,
+          },
           by,
-        ),
+        );
+        const due = breach.clocks.map((c) => `${c.label} due ${c.dueAt}`).join("; ");
+        await note(
+          id,
+          `${created ? "Breach record opened" : "Breach record already open"}: ${breach.id} (${due})`,
+          by,
+        );
+        return breach;
+      },
     }),
   });
 

@@ -1,6 +1,6 @@
 // The composition root of the control plane: wires store, hot state, event spine, audit log
 // and metrics from a config, and shuts them down in order (events flushed, checkpoint signed).
-import { randomBytes } from "node:crypto";
+import { createHmac, createSecretKey, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
@@ -51,6 +51,7 @@ import { type IncidentResponse, startIncidentResponse } from "./response.ts";
 import { type Alerts, alertMigrations } from "../monitoring/alerts/index.ts";
 import { detectMigrations } from "../monitoring/detect/index.ts";
 import { playbookMigrations, type Playbooks } from "../monitoring/playbooks/index.ts";
+import { type Privacy, privacyMigrations, startPrivacy } from "./privacy.ts";
 
 export interface Runtime {
   /** The config in force; replaced whole when a reload is accepted. */
@@ -79,6 +80,8 @@ export interface Runtime {
   readonly alerts: Alerts;
   /** Scheduled least-privilege analysis: proposals written to files, findings as events. */
   readonly iam: IamSchedule;
+  /** Privacy operations: data map, data-subject requests, consent, registers, breaches, retention. */
+  readonly privacy: Privacy;
   /** Resolves rampart.yaml's `${secret:…}` references as the system caller `config` (each read audited). */
   readonly configSecrets: SecretResolver;
   /** Starts re-wrapping data keys under the current KEK in the background (once at a time). */
@@ -100,6 +103,7 @@ export const migrations = {
   ...alertMigrations,
   ...playbookMigrations,
   ...scanMigrations,
+  ...privacyMigrations,
 };
 
 const HOUR_MS = 3_600_000;
@@ -304,14 +308,15 @@ export async function startRuntime(opts: {
   // The whole section: a key prefix given here (tests sharing one Redis) reaches the backend.
   const hot = createHotState(config.hotState);
   const metrics = createMetrics();
+  const auditOpts = await auditOptions(config, dataDir, store).catch(async (err) => {
+    await store.close();
+    throw err;
+  });
   const audit = createAuditLog({
     store,
     clock,
     logger,
-    ...(await auditOptions(config, dataDir, store).catch(async (err) => {
-      await store.close();
-      throw err;
-    })),
+    ...auditOpts,
     onCheckpoint: () => metrics.auditCheckpointsTotal.inc(),
   });
   await audit.start();
@@ -367,6 +372,44 @@ export async function startRuntime(opts: {
     adminTokens,
   }).catch(abort);
   await incidents.start().catch(abort);
+  const privacy = await startPrivacy({
+    config: () => live.config,
+    configDir: opts.configDir ?? process.cwd(),
+    store,
+    clock,
+    emit: (e) => bus.emit(e),
+    logger,
+    keys: {
+      signingKey: auditOpts.keys.signingKey,
+      keyId: audit.verifierKey,
+      // People's ids become HMACs under a key of their own, derived from the audit secret (never rotated: the ledgers key on it).
+      subjectKey: createSecretKey(
+        createHmac("sha256", auditOpts.keys.valueHashKey).update("rampart privacy subject v1").digest(),
+      ),
+    },
+    shredAuditSubject: async (identifier) => {
+      const key = await audit.subjectKey(identifier);
+      if (!key) return false;
+      // Entries already on their way for this person land before their key goes.
+      await bus.flush();
+      await audit.eraseSubject(identifier);
+      bus.emit(
+        newEvent(
+          {
+            type: "audit.subject_erased",
+            actor: systemActor,
+            target: { kind: "audit_subject", id: key },
+            retention: "audit",
+          },
+          clock.now(),
+        ),
+      );
+      return true;
+    },
+  }).catch(async (err: unknown) => {
+    await identity.close().catch(() => {});
+    return abort(err);
+  });
   const response = await startIncidentResponse({
     config: () => live.config,
     configDir: opts.configDir ?? process.cwd(),
@@ -376,6 +419,7 @@ export async function startRuntime(opts: {
     metrics,
     logger,
     incidents,
+    breaches: privacy.breaches,
     runtime: {
       get config() {
         return live.config;
@@ -393,6 +437,7 @@ export async function startRuntime(opts: {
       logger,
     },
   }).catch(async (err: unknown) => {
+    await privacy.close().catch(() => {});
     await identity.close().catch(() => {});
     return abort(err);
   });
@@ -501,6 +546,7 @@ export async function startRuntime(opts: {
     playbooks: response.playbooks,
     alerts: response.alerts,
     iam,
+    privacy,
     configSecrets,
     rewrapSecrets: secrets.rewrap,
     verifyAudit: verifyLog,
@@ -518,6 +564,11 @@ export async function startRuntime(opts: {
         .close()
         .catch((err) =>
           logger.error({ err: (err as Error).message }, "incident response did not stop cleanly"),
+        );
+      await privacy
+        .close()
+        .catch((err) =>
+          logger.error({ err: (err as Error).message }, "privacy services did not stop cleanly"),
         );
       await secrets.close();
       await identity

@@ -29,6 +29,12 @@ export const BUILT_IN_ROLES: Readonly<Record<string, Role>> = Object.freeze({
     ],
     refuse: ["rbac:**:write", "secrets:read", "secrets:write"],
   },
+  "privacy-officer": {
+    description:
+      "privacy operations: data-subject requests and their exports, consent, breaches, processors, DPIAs, retention",
+    // The one built-in role besides admin that may download access exports: they hold a person's data.
+    permissions: ["privacy:**", "incidents:read", "audit:read", "audit:personal:reveal"],
+  },
   operator: {
     description: "gateway and route operations; reads most things, never secret values",
     permissions: ["**:read", "gateway:**", "policy:test", "identity:sessions:revoke", "jit:requests:create"],

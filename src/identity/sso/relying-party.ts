@@ -387,6 +387,8 @@ export function createRelyingParty(opts: RelyingPartyOptions): RelyingParty {
         type: "identity.login",
         actor: { kind: "user", id: identity.subject },
         data: { provider: p.id, ip },
+        // Who the subject key stands for, sealed under that person's own audit key (crypto-shredding).
+        ...(identity.email || identity.name ? { personal: personalOf(identity) } : {}),
       });
       const maxAgeS = (session.expiresAt - clock.now().getTime()) / 1000;
       return {
@@ -511,5 +513,13 @@ export function createRelyingParty(opts: RelyingPartyOptions): RelyingParty {
       emit({ type: "identity.logout", actor, data: { provider: p.id, via: "back-channel", sessions: n } });
       return n;
     },
+  };
+}
+
+/** The signed-in person's email and name, for the audit log's sealed `personal` details. */
+function personalOf(identity: { email?: string; name?: string }): Record<string, string> {
+  return {
+    ...(identity.email ? { email: identity.email.slice(0, 2048) } : {}),
+    ...(identity.name ? { name: identity.name.slice(0, 2048) } : {}),
   };
 }

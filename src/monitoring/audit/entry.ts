@@ -19,6 +19,8 @@ export interface EntryBody {
   outcome: string;
   data: Record<string, unknown>;
   hashed?: Record<string, string>;
+  /** Personal details, each sealed under its person's data key (see personal.ts); never in clear. */
+  personal?: Record<string, string>;
   source?: string;
 }
 
@@ -55,7 +57,10 @@ export function hashValue(valueKey: KeyObject, value: string): string {
   return `hmac-sha256:${createHmac("sha256", valueKey).update(value, "utf8").digest("hex")}`;
 }
 
-/** Builds the body for an event; `actor`/`target` are already pseudonymised refs. */
+/**
+ * Builds the body for an event; `actor`/`target` are already pseudonymised refs and `personal`
+ * the event's personal details already sealed (the event's own clear values are never used).
+ */
 export function bodyFor(
   e: SecurityEvent,
   log: string,
@@ -63,6 +68,7 @@ export function bodyFor(
   actor: string,
   target: string | undefined,
   valueKey: KeyObject,
+  personal?: Record<string, string>,
 ): EntryBody {
   const body: EntryBody = {
     v: 1,
@@ -81,6 +87,7 @@ export function bodyFor(
     body.hashed = {};
     for (const [k, v] of Object.entries(e.sensitive)) body.hashed[k] = hashValue(valueKey, v);
   }
+  if (personal && Object.keys(personal).length > 0) body.personal = personal;
   if (e.source) body.source = e.source;
   return body;
 }

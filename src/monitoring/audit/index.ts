@@ -13,6 +13,7 @@ export {
 } from "./log.ts";
 export type { LogReport, VerifyReport } from "./replay.ts";
 export { verifyConsistency, verifyInclusion } from "./merkle.ts";
-export { type AuditPage, type AuditQuery, queryEntries, subjectRef } from "./query.ts";
+export { type AuditPage, type AuditQuery, queryEntries, type RevealableEntry, subjectRef } from "./query.ts";
+export { ERASED as erasedPersonalValue } from "./personal.ts";
 export { type AuditTables, auditMigrations } from "./schema.ts";
 export type { IntegrityProblem } from "./verify.ts";

@@ -1,6 +1,7 @@
 // Audit key material: an Ed25519 key that signs checkpoints and a secret from which the entry
-// MAC key and the value-hashing key are derived. Kept in a 0600 file outside the database, so
-// someone who can write to the database cannot forge entries or checkpoints.
+// MAC key, the value-hashing key and the key wrapping people's data keys are derived. Kept in a
+// 0600 file outside the database, so someone who can write to the database cannot forge entries
+// or checkpoints, and someone who can read it cannot open personal details.
 import {
   createPrivateKey,
   createPublicKey,
@@ -24,6 +25,8 @@ export interface AuditKeys {
   readonly entryMacKey: KeyObject;
   /** Keyed hash for sensitive values (secrets, tokens) and searchable references to them. */
   readonly valueHashKey: KeyObject;
+  /** Wraps each person's data key in `audit_subjects`, so a database dump alone opens no personal details. */
+  readonly dataKeyWrapKey: KeyObject;
 }
 
 interface KeyFile {
@@ -71,6 +74,7 @@ function auditKeysFrom(signingKeyPem: string, secret: Buffer): AuditKeys {
     publicKey: createPublicKey(signingKey),
     entryMacKey: derive("rampart audit entry mac v1"),
     valueHashKey: derive("rampart audit value hash v1"),
+    dataKeyWrapKey: derive("rampart audit subject data key wrap v1"),
   };
 }
 

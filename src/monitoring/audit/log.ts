@@ -17,7 +17,9 @@ import { bodyFor, encodeEntry, hashValue, macMatches, refString } from "./entry.
 import type { AuditKeys } from "./keys.ts";
 import { leafHash, MerkleTree } from "./merkle.ts";
 import { type PeriodUnit, periodOf } from "./periods.ts";
+import { type RevealableEntry, revealEntries } from "./query.ts";
 import type { AuditTables } from "./schema.ts";
+import { erasedAll, holderOf, sealPersonal } from "./personal.ts";
 import { createSubjectDirectory, personalKinds } from "./subjects.ts";
 import { type VerifyReport, verifyStoredLogs } from "./replay.ts";
 import { type RowCheckers, startRowCheckers } from "./row-checkers.ts";
@@ -97,6 +99,13 @@ interface Draft {
 
 type Db = Kysely<AuditTables>;
 
+/** What an event's people and personal details become in its entry. */
+interface StoredRefs {
+  actor: string;
+  target: string | undefined;
+  personal?: Record<string, string>;
+}
+
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
 export interface AuditLog extends EventJournal {
@@ -116,6 +125,12 @@ export interface AuditLog extends EventJournal {
   hashValue(value: string): string;
   subjectKey(identifier: string): Promise<string | undefined>;
   eraseSubject(identifier: string): Promise<boolean>;
+  /**
+   * Opens the `[sealed]` personal details of entries from `queryEntries` in place (only for callers
+   * allowed to see them): clear values while the person's key exists, `[erased]` after. Details
+   * whose key does not open under this log's key file stay `[sealed]`.
+   */
+  revealPersonal(entries: readonly RevealableEntry[]): Promise<void>;
   /** Writes an offline-verifiable bundle of the entries in [from, to) into `dir`. */
   exportBundle(o: { from: Date; to: Date; dir: string }): Promise<BundleManifest>;
   /** The full tree of a log (from memory if open, rebuilt from stored leaf hashes otherwise). */
@@ -128,7 +143,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   const clock = opts.clock ?? systemClock;
   const name = opts.name ?? "rampart-audit";
   const signer: CheckpointSigner = createCheckpointSigner({ name, privateKey: opts.keys.signingKey });
-  const subjects = createSubjectDirectory();
+  const subjects = createSubjectDirectory(opts.keys.dataKeyWrapKey);
   const open = new Map<RetentionClass, OpenLog>();
   const closedTrees = new Map<string, MerkleTree>();
   let timer: NodeJS.Timeout | undefined;
@@ -233,6 +248,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       open.set(state.retention, state);
     }
     if (o.readOnly) return;
+    await wrapLegacyDataKeys();
     // Entries acknowledged before a crash but not yet signed get a checkpoint now.
     await checkpoint();
     if (opts.checkpointIntervalMs > 0) {
@@ -243,6 +259,23 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       }, opts.checkpointIntervalMs);
       timer.unref();
     }
+  }
+
+  // Data keys stored unwrapped by an older version are wrapped now (a migration cannot see the
+  // key file). Not under a key file that does not match the log: that would lock them away.
+  async function wrapLegacyDataKeys(): Promise<void> {
+    const sample = await db.selectFrom("audit_entries").select(["body", "mac"]).limit(1).executeTakeFirst();
+    if (
+      sample &&
+      !macMatches(opts.keys.entryMacKey, leafHash(Buffer.from(sample.body, "utf8")), Buffer.from(sample.mac))
+    ) {
+      opts.logger?.error(
+        "audit entries do not match this audit key file; people's data keys were left as they are; run 'rampart audit verify'",
+      );
+      return;
+    }
+    const wrapped = await subjects.wrapLegacyKeys(db);
+    if (wrapped > 0) opts.logger?.info({ wrapped }, "audit data keys stored unwrapped were wrapped");
   }
 
   // The log for `cls` at `now`, opening a new period's log (and closing the old one) when needed.
@@ -319,15 +352,15 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   async function insertRows(
     tx: Db,
     d: Draft,
-    rows: Array<{ event: SecurityEvent; actor: string; target: string | undefined }>,
+    rows: Array<{ event: SecurityEvent } & StoredRefs>,
   ): Promise<void> {
     // Encode the next chunk while the database writes the previous one.
     let pending: Promise<unknown> | undefined;
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      const values = rows.slice(i, i + INSERT_CHUNK).map(({ event, actor, target }) => {
+      const values = rows.slice(i, i + INSERT_CHUNK).map(({ event, actor, target, personal }) => {
         const seq = d.state.tree.size + d.leaves.length;
         const enc = encodeEntry(
-          bodyFor(event, d.state.log, seq, actor, target, opts.keys.valueHashKey),
+          bodyFor(event, d.state.log, seq, actor, target, opts.keys.valueHashKey, personal),
           opts.keys.entryMacKey,
         );
         d.leaves.push(enc.leaf);
@@ -362,7 +395,40 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     const keys = people.size > 0 ? await subjects.keysFor(tx, [...people], now) : new Map<string, string>();
     const ref = (r: { kind: string; id: string }) =>
       refString(personalKinds.has(r.kind) ? { kind: r.kind, id: keys.get(r.id) as string } : r);
-    return (e: SecurityEvent) => ({ actor: ref(e.actor), target: e.target ? ref(e.target) : undefined });
+    // Personal details are sealed under their person's data key; only those events need the keys.
+    const holders = new Set<string>();
+    for (const e of events) {
+      const h = e.personal ? holderOf(e) : undefined;
+      if (h) holders.add(keys.get(h.id) as string);
+    }
+    const dataKeys =
+      holders.size > 0
+        ? await subjects.dataKeysFor(tx, [...holders])
+        : new Map<string, Uint8Array | undefined>();
+    const seal = (e: SecurityEvent): Record<string, string> | undefined => {
+      if (!e.personal || Object.keys(e.personal).length === 0) return undefined;
+      const h = holderOf(e);
+      const subjectKey = h ? keys.get(h.id) : undefined;
+      const dataKey = subjectKey ? dataKeys.get(subjectKey) : undefined;
+      if (subjectKey && dataKey) return sealPersonal(dataKey, subjectKey, e.personal);
+      // No person to seal for, erased meanwhile, or a key this key file cannot open: the values
+      // are not kept at all.
+      opts.logger?.warn(
+        { type: e.type, id: e.id, fields: Object.keys(e.personal) },
+        subjectKey && dataKeys.has(subjectKey)
+          ? "personal details were not stored: the person's data key does not open under this audit key file"
+          : "personal details of an event without a person were not stored",
+      );
+      return erasedAll(e.personal);
+    };
+    return (e: SecurityEvent): StoredRefs => {
+      const personal = seal(e);
+      return {
+        actor: ref(e.actor),
+        target: e.target ? ref(e.target) : undefined,
+        ...(personal ? { personal } : {}),
+      };
+    };
   }
 
   function record(items: readonly JournalItem[]): Promise<boolean[]> {
@@ -377,10 +443,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
           const events = items.filter((_, i) => fresh[i]).flatMap((it) => it.events);
           if (events.length === 0) return;
           const refs = await pseudonymise(tx, events, now);
-          const byClass = new Map<
-            RetentionClass,
-            Array<{ event: SecurityEvent; actor: string; target: string | undefined }>
-          >();
+          const byClass = new Map<RetentionClass, Array<{ event: SecurityEvent } & StoredRefs>>();
           for (const e of events) {
             const list = byClass.get(e.retention) ?? [];
             byClass.set(e.retention, list);
@@ -638,6 +701,14 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     hashValue: (v) => hashValue(opts.keys.valueHashKey, v),
     subjectKey: (id) => subjects.lookup(db, id),
     eraseSubject: (id) => subjects.erase(db, id),
+    async revealPersonal(entries) {
+      const stillSealed = await revealEntries(db, opts.keys.dataKeyWrapKey, entries);
+      if (stillSealed > 0)
+        opts.logger?.warn(
+          { entries: stillSealed },
+          "personal details stay sealed: their data keys do not open under this audit key file",
+        );
+    },
     async close() {
       if (timer) clearInterval(timer);
       timer = undefined;

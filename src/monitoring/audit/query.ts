@@ -1,9 +1,11 @@
 // Reading the audit log: filter by time range, type, actor and target; keyset pagination.
+import type { KeyObject } from "node:crypto";
 import type { Kysely } from "kysely";
 import { Invalid } from "../../platform/errors.ts";
 import type { EntryBody } from "./entry.ts";
+import { ERASED, holderKeyOf, openPersonal } from "./personal.ts";
 import type { AuditTables } from "./schema.ts";
-import { personalKinds } from "./subjects.ts";
+import { openDataKeys, personalKinds } from "./subjects.ts";
 
 export interface AuditQuery {
   from?: string | undefined;
@@ -17,6 +19,7 @@ export interface AuditQuery {
 }
 
 export interface AuditPage {
+  /** Personal details read `[sealed]`; `AuditLog.revealPersonal` opens them for callers allowed to. */
   entries: Array<EntryBody & { log: string; seq: number }>;
   /** Pass back as `cursor` for the next (older) page; absent on the last page. */
   next?: string;
@@ -60,7 +63,10 @@ export async function subjectRef(
   return `${kind}:${(await subjectKey(ref.slice(i + 1))) ?? "unknown"}`;
 }
 
-/** Newest first. `resolveRef` maps a person's `kind:identifier` to the stored `kind:subjectKey`. */
+/**
+ * Newest first. `resolveRef` maps a person's `kind:identifier` to the stored `kind:subjectKey`.
+ * Personal details always read `[sealed]` here: opening them needs the audit key file.
+ */
 export async function queryEntries(
   db: Kysely<AuditTables>,
   q: AuditQuery,
@@ -96,8 +102,10 @@ export async function queryEntries(
     .execute();
   const page = rows.slice(0, limit);
   const last = page.at(-1);
+  const entries = page.map((r) => ({ ...(JSON.parse(r.body) as EntryBody), log: r.log_id, seq: r.seq }));
+  for (const e of entries) if (e.personal) e.personal = sealedView(e.personal);
   return {
-    entries: page.map((r) => ({ ...(JSON.parse(r.body) as EntryBody), log: r.log_id, seq: r.seq })),
+    entries,
     ...(rows.length > limit && last
       ? {
           next: Buffer.from(JSON.stringify([last.time.toISOString(), last.log_id, last.seq])).toString(
@@ -106,4 +114,61 @@ export async function queryEntries(
         }
       : {}),
   };
+}
+
+/** The field names of sealed personal details, without their values. */
+const sealedView = (p: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.keys(p).map((k) => [k, SEALED]));
+
+export const SEALED = "[sealed]";
+
+/** An entry as `queryEntries` returns it, located by log and sequence number. */
+export interface RevealableEntry {
+  log: string;
+  seq: number;
+  personal?: Record<string, string> | undefined;
+}
+
+/**
+ * Replaces the `[sealed]` personal details of `entries` in place with their clear values, read
+ * again from the stored entries: `[erased]` where the person's key is gone (or the entry expired),
+ * `[sealed]` kept where the key does not open under `wrapKey`. Returns how many entries stayed sealed.
+ */
+export async function revealEntries(
+  db: Kysely<AuditTables>,
+  wrapKey: KeyObject,
+  entries: readonly RevealableEntry[],
+): Promise<number> {
+  const wanted = entries.filter((e) => e.personal !== undefined);
+  if (wanted.length === 0) return 0;
+  const seqsByLog = new Map<string, number[]>();
+  for (const e of wanted) seqsByLog.set(e.log, [...(seqsByLog.get(e.log) ?? []), e.seq]);
+  const rows = await db
+    .selectFrom("audit_entries")
+    .select(["log_id", "seq", "body"])
+    .where((eb) =>
+      eb.or([...seqsByLog].map(([log, seqs]) => eb.and([eb("log_id", "=", log), eb("seq", "in", seqs)]))),
+    )
+    .execute();
+  // The stored body, not the caller's copy, says whose key sealed what.
+  const stored = new Map(rows.map((r) => [`${r.log_id}#${r.seq}`, JSON.parse(r.body) as EntryBody]));
+  const holders = [...stored.values()].map((b) => holderKeyOf(b)).filter((k): k is string => k !== undefined);
+  const keys = await openDataKeys(db, wrapKey, holders);
+  let stillSealed = 0;
+  for (const e of wanted) {
+    const body = stored.get(`${e.log}#${Number(e.seq)}`);
+    const sealed = body?.personal;
+    if (!sealed) {
+      e.personal = Object.fromEntries(Object.keys(e.personal ?? {}).map((k) => [k, ERASED]));
+      continue;
+    }
+    const holder = holderKeyOf(body);
+    if (holder !== undefined && keys.has(holder) && keys.get(holder) === undefined) {
+      e.personal = sealedView(sealed);
+      stillSealed++;
+      continue;
+    }
+    e.personal = openPersonal(holder ? keys.get(holder) : undefined, holder, sealed);
+  }
+  return stillSealed;
 }

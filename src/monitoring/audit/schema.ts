@@ -36,6 +36,12 @@ export type AuditTables = {
     subject_key: string;
     identifier: string;
     created_at: Date;
+    /**
+     * The key sealing this person's details in entries, wrapped under the audit key file (60 bytes,
+     * see data-keys.ts; 32 bytes: unwrapped by an older version, wrapped at the next start).
+     * Deleted with the row (crypto-shredding).
+     */
+    data_key: Uint8Array | null;
   };
   event_batches: {
     batch_id: string;
@@ -111,6 +117,24 @@ export const auditMigrations: Record<string, Migration> = {
       ]) {
         await sql.raw(statement).execute(db);
       }
+    },
+  },
+  "2026-11-26-40-audit-subject-data-keys": {
+    async up(db: Kysely<unknown>) {
+      // Null for people mapped before this column existed: they get a key when first needed.
+      await sql.raw("alter table audit_subjects add column data_key bytea").execute(db);
+    },
+  },
+  "2026-11-26-41-audit-subject-data-key-wrap": {
+    async up(db: Kysely<unknown>) {
+      // A migration cannot see the key file, so it cannot wrap: the length tells the formats apart
+      // (32 bytes unwrapped, 60 wrapped) and the log wraps unwrapped keys when it next starts.
+      await sql
+        .raw(
+          `alter table audit_subjects add constraint audit_subjects_data_key_format
+            check (data_key is null or octet_length(data_key) in (32, 60))`,
+        )
+        .execute(db);
     },
   },
 };

@@ -265,7 +265,7 @@ export function fingerprintOf(ruleId: string, group: Record<string, string>): st
 
 function resolve(ctx: Record<string, unknown>, path: string): string {
   const parts = path.split(".");
-  if (parts[0] === "event" && parts[1] === "sensitive") return "?";
+  if (parts[0] === "event" && (parts[1] === "sensitive" || parts[1] === "personal")) return "?";
   let v: unknown = ctx;
   for (const p of parts) v = own(v, p);
   return scalarText(v) ?? "?";

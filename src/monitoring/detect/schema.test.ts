@@ -62,7 +62,11 @@ describe("rule schema", () => {
     [{ ...good, match: { type: "a.b", colour: "red" } }, "detect.rules.0.match"],
     [
       { ...good, summary: "{{event.sensitive.value}}" },
-      "detect.rules.0.summary: a summary may not show sensitive fields",
+      "detect.rules.0.summary: a summary may not show sensitive or personal fields",
+    ],
+    [
+      { ...good, summary: "signed in as {{ event.personal.email }}" },
+      "detect.rules.0.summary: a summary may not show sensitive or personal fields",
     ],
     [
       { ...good, groupBy: { ip: "actor.id" }, condition: { kind: "first_seen", field: "data.ip" } },

@@ -129,7 +129,9 @@ export const ruleSchema = z
     summary: z
       .string()
       .max(500)
-      .refine((s) => !/\{\{\s*event\.sensitive/.test(s), { error: "a summary may not show sensitive fields" })
+      .refine((s) => !/\{\{\s*event\.(sensitive|personal)/.test(s), {
+        error: "a summary may not show sensitive or personal fields",
+      })
       .optional(),
   })
   .superRefine((r, ctx) => {

@@ -167,12 +167,15 @@ export type JsonlExporterConfig = z.infer<typeof jsonlExporterSchema>;
 export type OtlpExporterConfig = z.infer<typeof otlpExporterSchema>;
 export type SiemTlsConfig = z.infer<typeof siemTlsSchema>;
 
-/** An event as it leaves Rampart: `sensitive` is dropped whole, keys and values alike. */
-export type ExportedEvent = Omit<SecurityEvent, "sensitive">;
+/**
+ * An event as it leaves Rampart: `sensitive` and `personal` are dropped whole, keys and values
+ * alike (a SIEM keeps copies that an erasure could never reach).
+ */
+export type ExportedEvent = Omit<SecurityEvent, "sensitive" | "personal">;
 
-/** The event without `sensitive`. */
+/** The event without `sensitive` and `personal`. */
 export function exportedEvent(e: SecurityEvent): ExportedEvent {
-  const { sensitive: _sensitive, ...rest } = e;
+  const { sensitive: _sensitive, personal: _personal, ...rest } = e;
   return rest;
 }
 

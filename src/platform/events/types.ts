@@ -36,6 +36,18 @@ export const securityEventSchema = z.strictObject({
   data: z.record(z.string(), z.unknown()).default({}),
   /** Secret or sensitive values: the audit log stores only their keyed HMAC (as Vault's audit does). */
   sensitive: z.record(z.string(), z.string()).optional(),
+  /**
+   * Personal details (email, name…) of the person in `target`, or in `actor` when the target is
+   * not a person. The audit log stores them only encrypted under that person's own key, so erasing
+   * the person makes them unreadable; exports and alerts never carry them.
+   */
+  personal: z
+    .record(
+      z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "expected a lower-case field name such as 'email'"),
+      z.string().max(2048),
+    )
+    .refine((r) => Object.keys(r).length <= 32, "at most 32 personal fields per event")
+    .optional(),
   /** Where the event came from: 'server', a gateway's name. */
   source: z.string().max(128).optional(),
 });
@@ -59,6 +71,7 @@ export function newEvent(e: NewEvent, now: Date = new Date()): SecurityEvent {
     actor: e.actor,
     ...(e.target ? { target: e.target } : {}),
     ...(e.sensitive ? { sensitive: e.sensitive } : {}),
+    ...(e.personal ? { personal: e.personal } : {}),
     ...(e.source ? { source: e.source } : {}),
   };
 }

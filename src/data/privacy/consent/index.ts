@@ -1,0 +1,41 @@
+// Consent (issue #10 item 4): a per-subject hash-chained ledger of consent given and withdrawn,
+// the processing check apps call, children's verifiable parental consent and proof exports.
+export {
+  type ConsentEntry,
+  type ConsentProof,
+  entryHash,
+  GENESIS,
+  type ProofVerification,
+  verifyConsentProof,
+} from "./chain.ts";
+export {
+  type CheckReason,
+  type ConsentCheck,
+  type ConsentLedger,
+  type ConsentStatus,
+  createConsentLedger,
+  purposeMatches,
+  type SubjectConsents,
+} from "./ledger.ts";
+export {
+  type ConsentChannel,
+  type ConsentConfig,
+  consentChannels,
+  consentConfigSchema,
+  consentMigrations,
+  type ConsentRecord,
+  type ConsentRecordInput,
+  consentRecordSchema,
+  type ConsentState,
+  consentStates,
+  type ConsentTables,
+  defaultChildRefusedPurposes,
+  type Jurisdiction,
+  jurisdictions,
+  MIN_CONSENT_RETENTION,
+  type ParentalConsent,
+  parentalConsentSchema,
+  parentalMethods,
+  purposeKey,
+  withdrawAllSchema,
+} from "./schema.ts";

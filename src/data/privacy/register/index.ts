@@ -1,0 +1,35 @@
+// The processor (vendor) register and the DPIA register (issue #10 item 9), with findings for
+// compliance checks.
+export {
+  type DpiaApproval,
+  approveDpiaSchema,
+  type DpiaData,
+  type DpiaInput,
+  dpiaOutcomes,
+  dpiaSchema,
+  type DpiaState,
+  dpiaStates,
+  type ProcessorData,
+  type ProcessorInput,
+  processorSchema,
+  type ProcessorStatus,
+  processorStatuses,
+  type RegisterConfig,
+  registerConfigSchema,
+  registerFileSchema,
+  registerKey,
+  registerMigrations,
+  type RegisterTables,
+  riskLevels,
+  transferMechanisms,
+} from "./schema.ts";
+export {
+  createPrivacyRegister,
+  type Dpia,
+  type FindingCode,
+  findingCodes,
+  inHomeRegions,
+  type PrivacyRegister,
+  type Processor,
+  type RegisterFinding,
+} from "./service.ts";
