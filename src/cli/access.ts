@@ -16,8 +16,8 @@ export interface Common {
 
 export type Call = <T>(method: string, path: string, body?: unknown) => Promise<T>;
 
-/** The API of the server to use, called with the acting credential. */
-export async function apiFor(o: Common): Promise<Call> {
+/** The server to use and the acting credential. */
+export async function serverFor(o: Common): Promise<{ url: string; token: string }> {
   const config = o.config ? await loadConfig(o.config) : defaultConfig();
   const dataDir = resolve(config.database.dataDir);
   const url = o.server ?? runningServerUrl(dataDir);
@@ -29,6 +29,12 @@ export async function apiFor(o: Common): Promise<Call> {
     process.env.RAMPART_TOKEN ??
     (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : undefined);
   if (!token) throw new Error(`a server runs at ${url}; pass --token or set RAMPART_TOKEN to reach it`);
+  return { url, token };
+}
+
+/** The API of the server to use, called with the acting credential. */
+export async function apiFor(o: Common): Promise<Call> {
+  const { url, token } = await serverFor(o);
   return async <T>(method: string, path: string, body?: unknown) => {
     const res = await fetch(new URL(path, url), {
       method,

@@ -18,6 +18,7 @@ import { registerSecretsCommands } from "./secrets.ts";
 import { registerScanCommands } from "./scan.ts";
 import { registerIamCommands } from "./iam.ts";
 import { registerPrivacyCommands } from "./privacy.ts";
+import { registerComplianceCommands } from "./compliance.ts";
 import { parseWorkers, superviseGateway } from "./gateway-workers.ts";
 import { runGateway, runServer, runUp } from "./up.ts";
 
@@ -117,6 +118,7 @@ registerAlertCommands(program);
 registerScanCommands(program);
 registerIamCommands(program);
 registerPrivacyCommands(program);
+registerComplianceCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as Error & { code?: string };

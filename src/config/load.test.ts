@@ -164,7 +164,7 @@ describe("parseConfig: located errors", () => {
     const issues = await issuesOf("version: 1\nserver: &s { host: *s }\n__proto__: { polluted: true }\n");
     expect(brief(issues)).toEqual([
       "2:20 server.host: alias *s refers to a node that contains it",
-      "3:1 __proto__: unknown key (expected one of: version, environment, server, database, hotState, events, audit, gateway, routes, identity, rbac, jit, secrets, detect, alerts, incidents, playbooks, siem, iam, privacy)",
+      "3:1 __proto__: unknown key (expected one of: version, environment, server, database, hotState, events, audit, gateway, routes, identity, rbac, jit, secrets, detect, alerts, incidents, playbooks, siem, iam, privacy, compliance)",
     ]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });

@@ -117,6 +117,18 @@ describe("schema", () => {
           mail: { subject: "Your account is about to be deleted" },
         },
       },
+      compliance: {
+        enabled: true,
+        intervalSeconds: 3600,
+        frameworks: ["dpdp", "gdpr", "iso27001", "iso27017", "iso27018", "soc2", "nist-csf-2.0", "cis-k8s"],
+        checks: {},
+        snapshotValidityHours: 48,
+        tlsEndpoints: [],
+        internalRoutes: [],
+        mfaRoutes: [],
+        mttrHours: { critical: 24, high: 72, medium: 168, low: 720 },
+        reports: { organisation: "Rampart" },
+      },
     });
   });
 

@@ -6,6 +6,7 @@ import { playbooksConfigSchema } from "../monitoring/playbooks/schema.ts";
 import { iamConfigSchema } from "../identity/iam/schema.ts";
 import { siemConfigSchema } from "../monitoring/siem/schema.ts";
 import { privacyConfigSchema } from "../data/privacy/config.ts";
+import { complianceConfigSchema } from "../monitoring/compliance/config.ts";
 import {
   identityConfigSchema,
   jitConfigSchema,
@@ -586,6 +587,7 @@ export const rampartConfigSchema = z
     siem: emptyIsAbsent(siemConfigSchema.prefault({})),
     iam: emptyIsAbsent(iamConfigSchema.prefault({})),
     privacy: emptyIsAbsent(privacyConfigSchema.prefault({})),
+    compliance: emptyIsAbsent(complianceConfigSchema.prefault({})),
   })
   .superRefine((c, ctx) => {
     // A route's provider must exist, and two routes must not share an id (JIT scopes name it).

@@ -17,6 +17,7 @@ import { registerIdentityRoutes } from "./identity-routes.ts";
 import { registerIncidentRoutes } from "./incident-routes.ts";
 import { registerPlaybookRoutes } from "./playbook-routes.ts";
 import { registerPrivacyRoutes } from "./privacy-routes.ts";
+import { registerComplianceRoutes } from "./compliance-routes.ts";
 import { registerResponseRoutes } from "./response-routes.ts";
 import { registerScanRoutes } from "./scan-routes.ts";
 import type { Runtime } from "./runtime.ts";
@@ -255,6 +256,11 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   registerPlaybookRoutes(app, rt, { authorize, parseBody });
   registerScanRoutes(app, rt, { authorize, parseBody });
   registerPrivacyRoutes(app, rt, { authorize, parseBody });
+  registerComplianceRoutes(
+    app,
+    { compliance: rt.compliance, reports: rt.complianceReports, config: () => rt.config.compliance },
+    { authorize, parseBody },
+  );
   if (rt.secrets)
     registerSecretsK8sRoutes(app, {
       secrets: rt.secrets,

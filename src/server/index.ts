@@ -157,7 +157,7 @@ export async function startServer(opts: {
       config,
       logger,
       ...(resolveConfig ? { resolveConfig } : {}),
-      ...(path ? { configDir: dirname(resolve(path)) } : {}),
+      ...(path ? { configDir: dirname(resolve(path)), configPath: resolve(path) } : {}),
     });
     watcher = await watch(runtime);
     app = await buildApp(runtime);

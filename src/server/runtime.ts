@@ -52,6 +52,9 @@ import { type Alerts, alertMigrations } from "../monitoring/alerts/index.ts";
 import { detectMigrations } from "../monitoring/detect/index.ts";
 import { playbookMigrations, type Playbooks } from "../monitoring/playbooks/index.ts";
 import { type Privacy, privacyMigrations, startPrivacy } from "./privacy.ts";
+import { allComplianceMigrations, startCompliance } from "./compliance.ts";
+import { type ComplianceReports, createComplianceReports } from "./compliance-reports.ts";
+import type { ComplianceService } from "../monitoring/compliance/service.ts";
 
 export interface Runtime {
   /** The config in force; replaced whole when a reload is accepted. */
@@ -82,6 +85,10 @@ export interface Runtime {
   readonly iam: IamSchedule;
   /** Privacy operations: data map, data-subject requests, consent, registers, breaches, retention. */
   readonly privacy: Privacy;
+  /** Continuous compliance: checks on live evidence, controls, evidence, exceptions, tickets. */
+  readonly compliance: ComplianceService;
+  /** Readiness reports, the OSCAL export and the auditor bundle. */
+  readonly complianceReports: ComplianceReports;
   /** Resolves rampart.yaml's `${secret:…}` references as the system caller `config` (each read audited). */
   readonly configSecrets: SecretResolver;
   /** Starts re-wrapping data keys under the current KEK in the background (once at a time). */
@@ -104,6 +111,7 @@ export const migrations = {
   ...playbookMigrations,
   ...scanMigrations,
   ...privacyMigrations,
+  ...allComplianceMigrations,
 };
 
 const HOUR_MS = 3_600_000;
@@ -300,6 +308,8 @@ export async function startRuntime(opts: {
   resolveConfig?: (secrets: SecretResolver) => Promise<RampartConfig>;
   /** Where the config's relative paths (playbook directories) are resolved; default the working directory. */
   configDir?: string;
+  /** The config file, if any: compliance reads it as written (references unresolved). */
+  configPath?: string;
 }): Promise<Runtime> {
   const { config, logger } = opts;
   const clock = opts.clock ?? systemClock;
@@ -456,6 +466,23 @@ export async function startRuntime(opts: {
     logger,
   });
   iam.start();
+  const compliance = startCompliance({
+    config: () => live.config,
+    store,
+    clock,
+    bus,
+    logger,
+    privacy,
+    verifyAudit: () => verifyLog(),
+    ...(opts.configPath ? { configPath: opts.configPath } : {}),
+  });
+  const complianceReports = createComplianceReports({
+    compliance,
+    config: () => live.config.compliance,
+    audit,
+    signingKey: auditOpts.keys.signingKey,
+    clock,
+  });
   bus.emit(
     newEvent(
       {
@@ -520,6 +547,7 @@ export async function startRuntime(opts: {
     Math.max(1, live.config.audit.verifyIntervalHours) * HOUR_MS,
   );
   verifier.unref();
+  compliance.start();
   let closed = false;
   return {
     get config() {
@@ -547,6 +575,8 @@ export async function startRuntime(opts: {
     alerts: response.alerts,
     iam,
     privacy,
+    compliance,
+    complianceReports,
     configSecrets,
     rewrapSecrets: secrets.rewrap,
     verifyAudit: verifyLog,
@@ -555,6 +585,11 @@ export async function startRuntime(opts: {
       closed = true;
       clearInterval(expiry);
       clearInterval(verifier);
+      await compliance
+        .close()
+        .catch((err) =>
+          logger.error({ err: (err as Error).message }, "compliance checks did not stop cleanly"),
+        );
       await iam
         .close()
         .catch((err) =>

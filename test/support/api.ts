@@ -57,6 +57,8 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
       version: 1,
       server: { port: 0 },
       database: { dataDir: join(work, "data") },
+      // The compliance scheduler's background runs would add events to every test's log; tests of it turn it on.
+      compliance: { enabled: false },
       ...extra,
     });
     server = await startServer({ config, logger: createLogger({ level: "silent" }) });

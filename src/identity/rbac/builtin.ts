@@ -35,6 +35,11 @@ export const BUILT_IN_ROLES: Readonly<Record<string, Role>> = Object.freeze({
     // The one built-in role besides admin that may download access exports: they hold a person's data.
     permissions: ["privacy:**", "incidents:read", "audit:read", "audit:personal:reveal"],
   },
+  "compliance-manager": {
+    description:
+      "continuous compliance: runs checks, requests and approves exceptions, adds and reviews evidence, exports reports",
+    permissions: ["compliance:**", "audit:read", "incidents:read", "scans:read", "privacy:read"],
+  },
   operator: {
     description: "gateway and route operations; reads most things, never secret values",
     permissions: ["**:read", "gateway:**", "policy:test", "identity:sessions:revoke", "jit:requests:create"],
