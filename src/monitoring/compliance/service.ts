@@ -188,19 +188,7 @@ export function createCompliance(o: {
   const summaries = async (now: Date, exceptions?: Exception[]): Promise<Map<string, CheckSummary>> => {
     const ex = exceptions ?? (await loadExceptions());
     const rows = await db.selectFrom("compliance_items").selectAll().orderBy("resource").execute();
-    const lastRuns = await db
-      .selectFrom("compliance_runs as r")
-      .selectAll()
-      .where(({ eb, selectFrom }) =>
-        eb(
-          "r.started_at",
-          "=",
-          selectFrom("compliance_runs as l")
-            .select((e) => e.fn.max("l.started_at").as("m"))
-            .whereRef("l.check_id", "=", "r.check_id"),
-        ),
-      )
-      .execute();
+    const lastRuns = await db.selectFrom("compliance_checks").selectAll().execute();
     const out = new Map<string, CheckSummary>();
     for (const def of o.checks) {
       const run = lastRuns.find((r) => r.check_id === def.id);
@@ -209,8 +197,8 @@ export function createCompliance(o: {
         title: def.title,
         source: def.source,
         remediation: def.remediation,
-        ...(run ? { lastRunAt: new Date(run.started_at) } : {}),
-        ...(run?.error ? { error: run.error } : {}),
+        ...(run ? { lastRunAt: new Date(run.last_run_at) } : {}),
+        ...(run?.last_error ? { error: run.last_error } : {}),
         items: rows.filter((r) => r.check_id === def.id).map((r) => toResult(def, r, ex, now)),
       });
     }
@@ -281,6 +269,35 @@ export function createCompliance(o: {
     return id;
   };
 
+  /** Keeps the run in the history and marks it as the check's latest. */
+  const recordRun = async (
+    checkId: string,
+    startedAt: Date,
+    counts: string,
+    error: string | null,
+    evidenceId: string | null,
+  ) => {
+    const id = randomUUID();
+    await db
+      .insertInto("compliance_runs")
+      .values({
+        id,
+        check_id: checkId,
+        started_at: startedAt,
+        finished_at: o.clock.now(),
+        counts,
+        error,
+        evidence_id: evidenceId,
+      })
+      .execute();
+    const latest = { check_id: checkId, last_run_id: id, last_run_at: startedAt, last_error: error };
+    await db
+      .insertInto("compliance_checks")
+      .values(latest)
+      .onConflict((oc) => oc.column("check_id").doUpdateSet(latest))
+      .execute();
+  };
+
   /** Runs one check and stores its items; returns the results of items that vanished (as passing). */
   const runOne = async (
     def: CheckDefinition,
@@ -293,18 +310,7 @@ export function createCompliance(o: {
       items = await def.run(ctx);
     } catch (err) {
       const error = (err as Error).message;
-      await db
-        .insertInto("compliance_runs")
-        .values({
-          id: randomUUID(),
-          check_id: def.id,
-          started_at: now,
-          finished_at: o.clock.now(),
-          counts: "{}",
-          error,
-          evidence_id: null,
-        })
-        .execute();
+      await recordRun(def.id, now, "{}", error, null);
       o.logger.warn({ check: def.id, err: error }, "a compliance check could not read its evidence");
       emit({
         type: "compliance.check_error",
@@ -324,7 +330,10 @@ export function createCompliance(o: {
       .where("check_id", "=", def.id)
       .execute();
     const prior = new Map(before.map((r) => [r.resource, r]));
-    const oldStanding = new Map(before.map((r) => [r.resource, toResult(def, r, exceptions, now).standing]));
+    // Each item's standing as its last run left it, so a deadline passed since then is news.
+    const oldStanding = new Map(
+      before.map((r) => [r.resource, toResult(def, r, exceptions, new Date(r.last_run_at)).standing]),
+    );
     for (const item of items) {
       const was = prior.get(item.resource);
       const firstFailed =
@@ -380,22 +389,13 @@ export function createCompliance(o: {
       notApplicable: count("not_applicable"),
     };
     const evidenceId = await snapshot(def, items, now);
-    await db
-      .insertInto("compliance_runs")
-      .values({
-        id: randomUUID(),
-        check_id: def.id,
-        started_at: now,
-        finished_at: o.clock.now(),
-        counts: JSON.stringify({
-          pass: summary.pass,
-          fail: summary.fail,
-          not_applicable: summary.notApplicable,
-        }),
-        error: null,
-        evidence_id: evidenceId,
-      })
-      .execute();
+    await recordRun(
+      def.id,
+      now,
+      JSON.stringify({ pass: summary.pass, fail: summary.fail, not_applicable: summary.notApplicable }),
+      null,
+      evidenceId,
+    );
     return { summary, vanished };
   };
 

@@ -15,6 +15,13 @@ export type ComplianceTables = {
     error: string | null;
     evidence_id: string | null;
   };
+  /** Each check's latest run: what a control's status rests on. */
+  compliance_checks: {
+    check_id: string;
+    last_run_id: string;
+    last_run_at: Date;
+    last_error: string | null;
+  };
   compliance_items: {
     check_id: string;
     resource: string;
@@ -71,6 +78,12 @@ export const complianceMigrations: Record<string, Migration> = {
           evidence_id text
         )`.execute(db);
       await sql`create index compliance_runs_by_check on compliance_runs (check_id, started_at)`.execute(db);
+      await sql`create table compliance_checks (
+          check_id text primary key,
+          last_run_id text not null,
+          last_run_at timestamptz not null,
+          last_error text
+        )`.execute(db);
       await sql`create table compliance_items (
           check_id text not null,
           resource text not null,
