@@ -104,6 +104,20 @@ describe("a control that follows live config, with its ticket", () => {
     await writeFile(configPath, config("detect"));
     await vi.waitFor(async () => expect((await wafItem())?.standing).toBe("failing"), WAIT);
     expect((await control("ZT-NET-002"))?.status).toBe("failing");
+    const metrics = async () =>
+      (
+        await fetch(`${server.url}/metrics`, {
+          headers: { authorization: `Bearer ${server.runtime.adminTokens[0]}` },
+        })
+      ).text();
+    await vi.waitFor(
+      async () =>
+        expect(await metrics()).toMatch(
+          /rampart_compliance_items\{check="gateway.waf-blocking",standing="failing"\} 1/,
+        ),
+      WAIT,
+    );
+    expect(await metrics()).toMatch(/rampart_compliance_readiness_ratio\{framework="iso27001"\} 0\.\d+/);
     await vi.waitFor(() => expect(ticketsFor()).toHaveLength(1), WAIT);
     const [issue] = ticketsFor();
     expect(issue?.open).toBe(true);

@@ -2,7 +2,9 @@
 // the runtime holds (TLS probes, audit verification, privacy), tickets from config, the scheduler.
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import type { Registry } from "prom-client";
 import type { RampartConfig } from "../config/index.ts";
+import { createComplianceMetrics } from "../monitoring/compliance/metrics.ts";
 import { loadCatalogue } from "../monitoring/compliance/catalog/index.ts";
 import { builtinChecks } from "../monitoring/compliance/checks/index.ts";
 import { probeTls } from "../monitoring/compliance/checks/tls-probe.ts";
@@ -45,7 +47,9 @@ export function startCompliance(o: {
   verifyAudit: () => Promise<void>;
   /** rampart.yaml, read as written for the plain-text credentials check. */
   configPath?: string;
+  registry: Registry;
 }): ComplianceService {
+  const metrics = createComplianceMetrics(o.registry);
   // The latest verification of the audit log, as its events report it.
   let verification: Verification | undefined;
   o.bus.subscribe((events) => {
@@ -94,6 +98,7 @@ export function startCompliance(o: {
     emit: (e) => o.bus.emit(e),
     logger: o.logger,
     tickets: currentTickets,
+    afterCycle: (status) => metrics.update(status),
     // With no verification on record yet, verify the log now rather than fail the check.
     beforeCycle: async () => {
       if (verification !== undefined || o.config().audit.verifyIntervalHours === 0) return;

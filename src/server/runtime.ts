@@ -474,6 +474,7 @@ export async function startRuntime(opts: {
     logger,
     privacy,
     verifyAudit: () => verifyLog(),
+    registry: metrics.registry,
     ...(opts.configPath ? { configPath: opts.configPath } : {}),
   });
   const complianceReports = createComplianceReports({

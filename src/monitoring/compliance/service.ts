@@ -122,6 +122,8 @@ export function createCompliance(o: {
   tickets?: () => Tickets | undefined;
   /** Gathers evidence a cycle needs first (e.g. verifies the audit log when no verification is on record). */
   beforeCycle?: () => Promise<void>;
+  /** Told the status after each cycle (metrics). */
+  afterCycle?: (status: ComplianceStatus) => void;
 }): ComplianceService {
   const db = o.db.withTables<ComplianceTables>();
   const section = (): ComplianceConfig => o.config().compliance;
@@ -462,6 +464,7 @@ export function createCompliance(o: {
         };
       });
     }
+    o.afterCycle?.(await service.status());
     return out;
   };
 
