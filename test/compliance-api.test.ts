@@ -230,6 +230,53 @@ describe("the auditor bundle from the CLI", () => {
     expect(bad.stdout).toContain("reports/iso27001.csv");
   }, 120_000);
 
+  test("report, evidence and exceptions from the CLI", async () => {
+    const env = { RAMPART_TOKEN: ana };
+    const cli = (args: string[]) => rampart([...args, "--server", t.url], { cwd: t.work, env });
+    const pdf = await cli([
+      "compliance",
+      "report",
+      "--framework",
+      "iso27001",
+      "--format",
+      "pdf",
+      "--out",
+      "iso.pdf",
+    ]);
+    expect(pdf.stderr).toBe("");
+    expect(readFileSync(join(t.work, "iso.pdf")).subarray(0, 5).toString()).toBe("%PDF-");
+    expect(
+      (await cli(["compliance", "report", "--framework", "iso27001", "--format", "docx"])).stderr,
+    ).toMatch(/--format: expected html, pdf, csv or json/);
+    writeFileSync(join(t.work, "dpa.txt"), "Data processing agreement with Mailer Inc, signed 2026-09-01");
+    const added = await cli([
+      "compliance",
+      "evidence",
+      "add",
+      "--control",
+      "ZT-DAT-003",
+      "--title",
+      "Mailer DPA",
+      "--file",
+      "dpa.txt",
+      "--json",
+    ]);
+    expect(added.stderr).toBe("");
+    const evidence = JSON.parse(added.stdout) as { id: string; sha256: string; state: string };
+    expect(evidence.state).toBe("in_review");
+    const { createHash } = await import("node:crypto");
+    expect(evidence.sha256).toBe(
+      createHash("sha256")
+        .update(readFileSync(join(t.work, "dpa.txt")))
+        .digest("hex"),
+    );
+    expect(
+      (await cli(["compliance", "evidence", "add", "--control", "ZT-DAT-003", "--title", "x"])).stderr,
+    ).toMatch(/exactly one of --file, --link, --attest/);
+    const list = await cli(["compliance", "exceptions", "list"]);
+    expect(list.stdout).toMatch(/approved\s+until \d{4}-\d{2}-\d{2}\s+gateway\.rate-limits route:shop/);
+  }, 120_000);
+
   test("status from the CLI shows a bar per framework", async () => {
     const r = await rampart(["compliance", "status", "--server", t.url], {
       cwd: t.work,

@@ -1,6 +1,7 @@
 // The shipped compliance catalogue: every framework loads with the ids auditors expect, every
 // control maps to the core frameworks and resolves, every planned check is used, licensed titles
 // are our own paraphrases, and a broken file is reported at file:line:column.
+import { builtinChecks } from "../checks/index.ts";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,31 +10,7 @@ import { ConfigError } from "../../../config/errors.ts";
 import { catalogueProblems, controlsFor, loadCatalogue, requirementsOf } from "./index.ts";
 
 /** The check ids the compliance engine registers; the catalogue must use each and no other. */
-const checkIds = [
-  "gateway.tls-configured",
-  "gateway.tls-min-version",
-  "gateway.waf-blocking",
-  "gateway.rate-limits",
-  "gateway.geo-policy",
-  "gateway.security-headers",
-  "identity.sso-internal-routes",
-  "identity.no-standing-prod-access",
-  "identity.mfa-required",
-  "secrets.rotation-age",
-  "secrets.encrypted-at-rest",
-  "secrets.no-plaintext-config",
-  "secrets.kek-rotation",
-  "gates.trivy-critical-sla",
-  "gates.k8s-posture",
-  "gates.iac-posture",
-  "gates.secrets-in-code",
-  "audit.retention",
-  "audit.verification",
-  "privacy.dsr-deadlines",
-  "privacy.breach-clocks",
-  "privacy.register",
-  "incidents.mttr",
-];
+const checkIds = builtinChecks.map((c) => c.id);
 
 const range = (prefix: string, from: number, to: number, suffix = "") =>
   Array.from({ length: to - from + 1 }, (_, i) => `${prefix}${from + i}${suffix}`);
