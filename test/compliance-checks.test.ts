@@ -51,7 +51,7 @@ describe("built-in compliance checks on live evidence", () => {
   let cert: { certFile: string; keyFile: string };
   const servers: Server[] = [];
 
-  const ctx = (c: RampartConfig, extra: Partial<CheckContext> & { rawConfig?: unknown } = {}, now = NOW) =>
+  const ctx = (c: RampartConfig, extra: Partial<CheckContext> = {}, now = NOW) =>
     ({ now, config: c, db: store.db, ...extra }) as CheckContext;
   const run = async (id: string, c: RampartConfig = config({}), extra = {}, now = NOW) =>
     byResource(await check(id).run(ctx(c, extra, now)));

@@ -3,16 +3,13 @@
 //
 // The resolved config no longer tells which values came from references (load.ts replaces them
 // before validation), so this check reads the unresolved YAML object the server loaded,
-// `rawConfig`, passed as an extension of the check context. Without it there is nothing to judge.
+// `ctx.rawConfig`. Without it there is nothing to judge.
 //
 // SLA default: 7 days, 2 of tolerance: moving a value into the secrets store and rotating it (it
 // was exposed) takes a deploy.
 import { parseTemplate } from "../../../config/references.ts";
-import type { CheckContext, CheckDefinition, CheckItem } from "../model.ts";
+import type { CheckDefinition, CheckItem } from "../model.ts";
 import { notApplicable } from "./common.ts";
-
-/** The unresolved config object, when the caller provides it. */
-export type RawConfigContext = CheckContext & { rawConfig?: unknown };
 
 // Keys whose string value is a credential: token, secret, password, clientSecret, cookieSecret,
 // routingKey (PagerDuty), api keys; and HTTP headers that carry credentials (siem exporters).
@@ -87,7 +84,7 @@ export const noPlaintextConfig: CheckDefinition = {
   slaDays: 7,
   toleranceDays: 2,
   async run(ctx) {
-    const raw = (ctx as RawConfigContext).rawConfig;
+    const raw = ctx.rawConfig;
     if (raw === undefined || raw === null || typeof raw !== "object")
       return notApplicable("config:raw", "the unresolved config was not provided to the check");
     const items: CheckItem[] = [];

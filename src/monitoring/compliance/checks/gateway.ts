@@ -68,9 +68,6 @@ function probeItem(resource: string, probe: TlsProbe): CheckItem {
     : { resource, status: "fail", detail: problems.join("; "), observed };
 }
 
-/** The probe may take the SNI name as a third argument (checks/tls-probe.ts does); others ignore it. */
-type Probe = (host: string, port: number, servername?: string) => Promise<TlsProbe>;
-
 const tlsMinVersion: CheckDefinition = {
   id: "gateway.tls-min-version",
   title: "TLS below 1.2 is refused",
@@ -82,7 +79,7 @@ const tlsMinVersion: CheckDefinition = {
   async run(ctx) {
     const items: CheckItem[] = [];
     const tls = ctx.config.gateway.tls;
-    const probe = ctx.probeTls as Probe | undefined;
+    const probe = ctx.probeTls;
     if (!tls) items.push({ resource: "gateway:tls", status: "fail", detail: "no TLS configured" });
     else {
       const ok = tls.minVersion === "TLSv1.2" || tls.minVersion === "TLSv1.3";

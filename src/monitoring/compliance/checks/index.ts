@@ -12,7 +12,6 @@ import { privacyChecks } from "./privacy.ts";
 import { secretsChecks } from "./secrets.ts";
 
 export { probeTls } from "./tls-probe.ts";
-export type { RawConfigContext } from "./config-references.ts";
 
 export const builtinChecks: CheckDefinition[] = [
   ...gatewayChecks,
