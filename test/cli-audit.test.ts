@@ -39,7 +39,12 @@ beforeAll(async () => {
 
   const config = defaultConfig();
   const runtime = await startRuntime({
-    config: { ...config, database: { ...config.database, dataDir } },
+    // The log must hold exactly the seeded events: no compliance cycle adds its evidence.
+    config: {
+      ...config,
+      database: { ...config.database, dataDir },
+      compliance: { ...config.compliance, enabled: false },
+    },
     logger: silent(),
   });
   events = Array.from({ length: 50 }, (_, i) =>
