@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "coverage/", ".rampart/"] },
+  { ignores: ["node_modules/", "dist/", "coverage/", ".rampart/", "console/dist/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -29,6 +29,21 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "no-console": "off",
+    },
+  },
+  {
+    // The web console runs in the browser, not in Node.
+    files: ["console/**/*.{ts,tsx}"],
+    languageOptions: {
+      globals: {
+        window: "readonly",
+        document: "readonly",
+        sessionStorage: "readonly",
+        localStorage: "readonly",
+        navigator: "readonly",
+        HTMLElement: "readonly",
+        Blob: "readonly",
+      },
     },
   },
 );

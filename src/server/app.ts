@@ -18,6 +18,7 @@ import { registerIncidentRoutes } from "./incident-routes.ts";
 import { registerPlaybookRoutes } from "./playbook-routes.ts";
 import { registerPrivacyRoutes } from "./privacy-routes.ts";
 import { registerComplianceRoutes } from "./compliance-routes.ts";
+import { registerConsole } from "./console.ts";
 import { registerResponseRoutes } from "./response-routes.ts";
 import { registerScanRoutes } from "./scan-routes.ts";
 import type { Runtime } from "./runtime.ts";
@@ -271,5 +272,6 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       clock: rt.clock,
     });
 
+  await registerConsole(app);
   return app;
 }
