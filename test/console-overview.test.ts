@@ -4,8 +4,7 @@
 // may not run checks, and a token the server stops accepting. Also the hosting itself (CSP, caching,
 // deep links) and the size of the JavaScript a first visit loads. Code run in the page is passed as
 // strings: the tests are type-checked without the DOM's types.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,42 +16,19 @@ import type { FrameworkReadiness } from "../src/monitoring/compliance/model.ts";
 import type { ComplianceStatus } from "../src/monitoring/compliance/service.ts";
 import { registerConsole } from "../src/server/console.ts";
 import { startTestServer, type TestServer } from "./support/api.ts";
+import { ensureConsoleBuilt } from "./support/console.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const consoleDir = join(repo, "console");
 const dist = join(consoleDir, "dist");
 const images = join(repo, "docs", "images");
 
-/** Newest modification time under `dir` (skipping dist and node_modules). */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.name === "dist" || e.name === "node_modules") continue;
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-/** Builds the console with Vite on this Node when it is missing or older than its sources. */
-function buildConsole(): void {
-  const index = join(dist, "index.html");
-  if (existsSync(index) && statSync(index).mtimeMs >= newest(consoleDir)) return;
-  execFileSync(process.execPath, [join(repo, "node_modules", "vite", "bin", "vite.js"), "build", "console"], {
-    cwd: repo,
-    // Vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
-    env: { ...process.env, NODE_ENV: "production" },
-    stdio: "pipe",
-    timeout: 120_000,
-  });
-}
-
 let t: TestServer;
 let browser: Browser;
 let auditor: string;
 
 beforeAll(async () => {
-  buildConsole();
+  ensureConsoleBuilt();
   t = await startTestServer({
     name: "console",
     config: {

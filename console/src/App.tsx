@@ -3,7 +3,9 @@
 import { useEffect, useRef, useState } from "react";
 import { forgetToken, storedToken, whenUnauthorized } from "./api.ts";
 import { Link } from "./Link.tsx";
+import { Audit } from "./pages/Audit.tsx";
 import { Compliance } from "./pages/Compliance.tsx";
+import { Incidents } from "./pages/Incidents.tsx";
 import { Overview } from "./pages/Overview.tsx";
 import { SignIn } from "./pages/SignIn.tsx";
 import { useRoute } from "./router.ts";
@@ -11,7 +13,9 @@ import { useTheme } from "./theme.ts";
 
 const pages = [
   { to: "", label: "Overview" },
+  { to: "incidents", label: "Incidents" },
   { to: "compliance", label: "Compliance" },
+  { to: "audit", label: "Audit" },
 ] as const;
 
 export function App() {
@@ -95,7 +99,9 @@ export function App() {
       </nav>
       <main id="main" tabIndex={-1}>
         {section === "" && <Overview />}
+        {section === "incidents" && <Incidents id={sub} />}
         {section === "compliance" && <Compliance framework={sub} />}
+        {section === "audit" && <Audit />}
         {!pages.some((p) => p.to === section) && (
           <>
             <h1 tabIndex={-1}>Not found</h1>
