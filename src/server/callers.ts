@@ -27,6 +27,8 @@ export interface ApiCallers {
   authenticate(req: FastifyRequest): Promise<Caller>;
   /** The caller, when their roles grant `action`; Forbidden naming the missing permission otherwise. */
   authorize(req: FastifyRequest, action: string): Promise<Caller>;
+  /** Whether the caller's roles grant `action` (what the console asks before offering a button). */
+  can(caller: Caller, action: string): boolean;
 }
 
 export interface ApiCallersOptions {
@@ -132,13 +134,18 @@ export function createApiCallers(o: ApiCallersOptions): ApiCallers {
     return { identity, actor };
   }
 
+  function can(caller: Caller, action: string): boolean {
+    let check = checks.get(action);
+    if (!check) checks.set(action, (check = o.rbac.permissionCheck(action)));
+    return check(caller.identity.roles);
+  }
+
   return {
     authenticate,
+    can,
     async authorize(req, action) {
       const caller = await authenticate(req);
-      let check = checks.get(action);
-      if (!check) checks.set(action, (check = o.rbac.permissionCheck(action)));
-      if (check(caller.identity.roles)) return caller;
+      if (can(caller, action)) return caller;
       o.emit(
         newEvent(
           {

@@ -29,6 +29,13 @@ const newApiKeyBody = z.strictObject({
   description: z.string().max(500).optional(),
   ttlSeconds: z.number().int(),
 });
+// Action names as RBAC spells them (`<area>[:<thing>]:<verb>`); at most 64 per question.
+const actionList = z
+  .string()
+  .max(4096)
+  .transform((s) => s.split(",").filter((a) => a !== ""))
+  .pipe(z.array(z.string().regex(/^[a-z*][a-z0-9*:_-]*$/, "not an RBAC action name")).max(64));
+const meQuery = z.strictObject({ can: actionList.optional() });
 const revocationBody = z.strictObject({
   subject: z.string().min(1).max(512),
   reason: z.string().trim().min(1).max(1000),
@@ -49,6 +56,30 @@ export function registerIdentityRoutes(app: FastifyInstance, id: ServerIdentity,
   const identity = { tags: ["identity"], security: [{ bearer: [] }] };
   const rbac = { tags: ["rbac"], security: [{ bearer: [] }] };
   const params = (req: FastifyRequest) => req.params as { id: string };
+
+  app.get(
+    "/api/v1/me",
+    {
+      schema: {
+        ...identity,
+        description:
+          "Who the caller is (subject, kind, roles in force, how they signed in) and, with ?can=a,b, which of those RBAC actions their roles grant.",
+      },
+    },
+    async (req) => {
+      const caller = await id.callers.authenticate(req);
+      const q = parseBody(meQuery, req.query);
+      const who = caller.identity;
+      return {
+        subject: who.subject,
+        kind: who.kind,
+        ...(who.email !== undefined ? { email: who.email } : {}),
+        roles: who.roles,
+        credential: who.credential,
+        can: Object.fromEntries((q.can ?? []).map((a) => [a, id.callers.can(caller, a)])),
+      };
+    },
+  );
 
   app.post(
     "/api/v1/access/requests",

@@ -1,7 +1,9 @@
-// Sign-in with a pasted admin token or API key: checked against an endpoint that needs it, then kept
-// in sessionStorage for this tab only. (Sign-in through the organisation's SSO comes in a later slice.)
+// Sign-in with a pasted admin token or API key: checked by asking the server whose it is, then kept
+// in sessionStorage for this tab only. People sign in through SSO instead when the console is served
+// behind a gateway route with an identity provider; they never see this form.
 import { type FormEvent, useState } from "react";
-import { api, ApiError, storeToken } from "../api.ts";
+import { ApiError, storeToken } from "../api.ts";
+import { whoAmI } from "../session.ts";
 
 export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
   const [token, setToken] = useState("");
@@ -18,16 +20,10 @@ export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
     setBusy(true);
     setError(null);
     try {
-      await api("/api/v1/compliance/status", { token: value });
+      await whoAmI(value);
       storeToken(value);
       onSignedIn();
     } catch (err) {
-      // 403: the credential is valid but may not read compliance; the console still opens for it.
-      if (err instanceof ApiError && err.status === 403) {
-        storeToken(value);
-        onSignedIn();
-        return;
-      }
       setError(
         err instanceof ApiError && err.status === 401
           ? "The server did not accept this token. Check that it is complete and not expired."
@@ -57,7 +53,8 @@ export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
         />
         <p id="token-hint" className="hint">
           On first run the server writes a bootstrap admin token to <code>admin.token</code> in its data
-          directory (by default <code>.rampart/admin.token</code>). The token stays in this tab only.
+          directory (by default <code>.rampart/admin.token</code>). The token stays in this tab only. To sign
+          in with your organisation's account, open the console through its gateway route.
         </p>
         {error && (
           <p id="token-error" className="error" role="alert">
