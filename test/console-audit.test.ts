@@ -212,11 +212,27 @@ test("10,000 entries: search, scroll to the end by cursor with a virtualised lis
     await security.first().waitFor();
     const sizes = await security.locator("td.num").allTextContents();
     expect(sizes.reduce((n, s) => n + Number(s.replace(/\D/g, "")), 0)).toBeGreaterThanOrEqual(COUNT - 100);
+    // Before any run here, the page says what the record holds (the server verifies on a timer).
+    const before = (await t.call("GET", "/api/v1/audit/logs", t.admin)).json;
+    await expect(logs.locator("p").first().textContent()).resolves.toMatch(
+      before.lastVerification ? /^Verified / : /^The logs have not been verified yet\.$/,
+    );
     await logs.getByRole("button", { name: "Verify logs now" }).click();
     await logs.getByText(/^All [\d,]+ entries verified/).waitFor({ timeout: 60_000 });
     const verdicts = await logs.locator("tbody tr .pill").allTextContents();
     expect(verdicts.length).toBeGreaterThan(0);
     expect(new Set(verdicts)).toEqual(new Set(["Verified"]));
+    // The run is on record for everyone (and for the compliance check), and checkpoints show per log.
+    const after = (await t.call("GET", "/api/v1/audit/logs", t.admin)).json as {
+      lastVerification: { ok: boolean; at: string; entries: number } | null;
+      logs: { checkpoint: { size: number; signedAt: string } | null }[];
+    };
+    expect(after.lastVerification?.ok).toBe(true);
+    expect(after.lastVerification?.entries).toBeGreaterThanOrEqual(COUNT);
+    expect(after.logs.some((l) => (l.checkpoint?.size ?? 0) > 0)).toBe(true);
+    await expect(security.first().locator("td").nth(4).textContent()).resolves.toMatch(
+      /^[\d,]+ signed \S.*$|^none yet$/,
+    );
     // Dark theme: the list follows the theme's colours.
     const surface = () =>
       page.evaluate<string>(`getComputedStyle(document.querySelector(".audit-table")).backgroundColor`);

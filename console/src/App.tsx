@@ -54,7 +54,7 @@ export function App() {
     });
     whoAmI().then(
       (found) => {
-        ssoSession.current = storedToken() === null && found.credential === "session";
+        ssoSession.current = storedToken() === null && found?.credential === "session";
         setMe(found);
       },
       () => setMe(null),

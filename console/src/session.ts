@@ -5,6 +5,7 @@ import { useSyncExternalStore } from "react";
 import { api } from "./api.ts";
 
 export interface Me {
+  signedIn: true;
   subject: string;
   kind: "user" | "service";
   email?: string;
@@ -69,5 +70,11 @@ export function forgetPermissions(): void {
   notify();
 }
 
-/** Who the current credential (a stored token, or the gateway's SSO session) belongs to. */
-export const whoAmI = (token?: string) => api<Me>("/api/v1/me", token ? { token } : {});
+/**
+ * Who the current credential (a stored token, or the gateway's SSO session) belongs to; null when
+ * the request carried none. A credential the server refuses is an ApiError (401).
+ */
+export async function whoAmI(token?: string): Promise<Me | null> {
+  const me = await api<Me | { signedIn: false }>("/api/v1/me", token ? { token } : {});
+  return me.signedIn ? me : null;
+}

@@ -1,4 +1,5 @@
 // `rampart up` and `rampart server`: start, print where things are, stop cleanly on a signal.
+import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import cluster from "node:cluster";
 import { resolve } from "node:path";
@@ -18,6 +19,7 @@ import { createEventForwarder, type SecurityEvent } from "../platform/events/ind
 import { createHotState } from "../platform/hotstate/index.ts";
 import type { Logger } from "../platform/logging.ts";
 import { startSampleApp } from "../server/demo.ts";
+import { consoleDistDir } from "../server/console.ts";
 import { adminTokenPath, type RunningServer, startServer } from "../server/index.ts";
 
 function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
@@ -231,6 +233,7 @@ export async function runUp(
     "  Rampart is up.",
     "",
     `  control plane   ${api}          (health: ${api}/healthz, metrics: ${api}/metrics)`,
+    `  web console     ${api}/console/   ${existsSync(resolve(consoleDistDir, "index.html")) ? "(sign in with the admin token)" : "(not built yet: npm run build:console)"}`,
     `  API docs        ${api}/api/docs`,
     `  storage         ${server.runtime.store.kind === "pglite" ? `embedded PostgreSQL in ${server.runtime.dataDir}` : "PostgreSQL"}`,
     `  admin token     ${process.env.RAMPART_ADMIN_TOKEN ? "from RAMPART_ADMIN_TOKEN" : tokenFile}`,

@@ -25,6 +25,7 @@ import {
   auditMigrations,
   createAuditLog,
   openAuditKeys,
+  type VerifyReport,
 } from "../monitoring/audit/index.ts";
 import { jitMigrations } from "../identity/jit/index.ts";
 import { createIncidents, type Incidents, incidentMigrations } from "../monitoring/incidents/index.ts";
@@ -95,6 +96,8 @@ export interface Runtime {
   rewrapSecrets(): void;
   /** Re-verifies the audit log now and emits audit.verified or audit.verify_failed (also run on a timer). */
   verifyAudit(): Promise<void>;
+  /** Verifies every log now, records the result as that event and returns the report (the API's verify). */
+  verifyAuditNow(): Promise<VerifyReport>;
   close(): Promise<void>;
 }
 
@@ -512,31 +515,36 @@ export async function startRuntime(opts: {
   void expire();
   const expiry = setInterval(expire, 3_600_000);
   expiry.unref();
-  // Scheduled re-verification: a broken chain becomes an event the detection rules page on.
+  // Every whole-log verification, scheduled or asked for, becomes an event: a broken chain is what
+  // the detection rules page on, and the latest result is the evidence compliance and the console show.
+  const verifyAndRecord = async (): Promise<VerifyReport> => {
+    const report = await audit.verify();
+    const p = report.problem;
+    bus.emit(
+      newEvent(
+        {
+          type: report.ok ? "audit.verified" : "audit.verify_failed",
+          severity: report.ok ? "info" : "critical",
+          outcome: report.ok ? "success" : "failure",
+          actor: systemActor,
+          retention: "audit",
+          data: {
+            entries: report.entries,
+            seconds: report.seconds,
+            ...(p ? { log: p.log, seq: p.seq, kind: p.kind, problem: p.message } : {}),
+          },
+        },
+        clock.now(),
+      ),
+    );
+    return report;
+  };
   let verifying = false;
   const verifyLog = async () => {
     if (verifying || live.config.audit.verifyIntervalHours === 0) return;
     verifying = true;
     try {
-      const report = await audit.verify();
-      const p = report.problem;
-      bus.emit(
-        newEvent(
-          {
-            type: report.ok ? "audit.verified" : "audit.verify_failed",
-            severity: report.ok ? "info" : "critical",
-            outcome: report.ok ? "success" : "failure",
-            actor: systemActor,
-            retention: "audit",
-            data: {
-              entries: report.entries,
-              seconds: report.seconds,
-              ...(p ? { log: p.log, seq: p.seq, kind: p.kind, problem: p.message } : {}),
-            },
-          },
-          clock.now(),
-        ),
-      );
+      await verifyAndRecord();
     } catch (err) {
       logger.warn({ err: (err as Error).message }, "scheduled audit verification did not run; will retry");
     } finally {
@@ -581,6 +589,7 @@ export async function startRuntime(opts: {
     configSecrets,
     rewrapSecrets: secrets.rewrap,
     verifyAudit: verifyLog,
+    verifyAuditNow: verifyAndRecord,
     async close() {
       if (closed) return;
       closed = true;

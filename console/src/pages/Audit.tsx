@@ -4,7 +4,8 @@ import { type FormEvent, useCallback, useEffect, useRef, useState } from "react"
 import { api, ApiError } from "../api.ts";
 import { AuditEntryDialog } from "../components/audit-entry.tsx";
 import { type AuditEntry, AuditList } from "../components/audit-list.tsx";
-import { formatDate, formatDateTime } from "../format.ts";
+import { formatDate, formatDateTime, fromNow } from "../format.ts";
+import { notAllowed, useCan } from "../session.ts";
 import { useApi } from "../useApi.ts";
 import "./Audit.css";
 import { Problem } from "./Problem.tsx";
@@ -222,6 +223,14 @@ interface LogStatus {
   periodEnd: string;
   state: "open" | "closed" | "expired";
   size: number;
+  checkpoint: { size: number; signedAt: string } | null;
+}
+
+interface LastVerification {
+  ok: boolean;
+  at: string;
+  entries?: number;
+  problem?: string;
 }
 
 interface VerifyReport {
@@ -232,7 +241,12 @@ interface VerifyReport {
 }
 
 function Logs() {
-  const [logs, reload] = useApi<{ logs: LogStatus[]; verifierKey: string }>("/api/v1/audit/logs");
+  const [logs, reload] = useApi<{
+    logs: LogStatus[];
+    verifierKey: string;
+    lastVerification: LastVerification | null;
+  }>("/api/v1/audit/logs");
+  const allowed = useCan("audit:verify");
   const [report, setReport] = useState<(VerifyReport & { at: string }) | null>(null);
   const [state, setState] = useState<"idle" | "running" | "forbidden">("idle");
   const [error, setError] = useState<string | null>(null);
@@ -252,20 +266,20 @@ function Logs() {
     }
   };
   const verified = (log: string) => report?.logs.find((l) => l.log === log);
+  const forbidden = state === "forbidden" || allowed === false;
 
   return (
     <section aria-labelledby="logs-h" className="card">
       <div className="section-head">
         <h2 id="logs-h">Logs</h2>
-        <span
-          title={state === "forbidden" ? "Your role may not verify logs (needs audit:verify)" : undefined}
-        >
-          <button type="button" onClick={verify} disabled={state !== "idle"}>
+        <span title={forbidden ? notAllowed("audit:verify") : undefined}>
+          <button type="button" onClick={verify} disabled={forbidden || state !== "idle"}>
             {state === "running" ? "Verifying…" : "Verify logs now"}
           </button>
         </span>
       </div>
-      {state === "forbidden" && <p className="muted small">Your role may not verify the logs.</p>}
+      {forbidden && <p className="muted small">{notAllowed("audit:verify")}</p>}
+      {logs.state === "ready" && !report && <LastRun last={logs.data.lastVerification} />}
       {error && (
         <p className="error" role="alert">
           {error}
@@ -291,6 +305,7 @@ function Logs() {
                 <th scope="col" className="num">
                   Entries
                 </th>
+                <th scope="col">Last checkpoint</th>
                 <th scope="col">Verification</th>
               </tr>
             </thead>
@@ -305,6 +320,21 @@ function Logs() {
                     </td>
                     <td>{l.state}</td>
                     <td className="num">{l.size.toLocaleString()}</td>
+                    <td className="nowrap">
+                      {l.checkpoint ? (
+                        <>
+                          {l.checkpoint.size.toLocaleString()} signed{" "}
+                          <time
+                            dateTime={l.checkpoint.signedAt}
+                            title={formatDateTime(l.checkpoint.signedAt)}
+                          >
+                            {fromNow(l.checkpoint.signedAt)}
+                          </time>
+                        </>
+                      ) : (
+                        <span className="muted">none yet</span>
+                      )}
+                    </td>
                     <td>
                       {!v && <span className="muted">not run</span>}
                       {v && !v.problem && (
@@ -324,7 +354,7 @@ function Logs() {
               })}
               {logs.data.logs.length === 0 && (
                 <tr>
-                  <td colSpan={5}>No log has been opened yet.</td>
+                  <td colSpan={6}>No log has been opened yet.</td>
                 </tr>
               )}
             </tbody>
@@ -365,5 +395,26 @@ function ExportHint({ from, to }: { from: string | undefined; to: string | undef
         <code>{command}</code>
       </pre>
     </section>
+  );
+}
+
+/** The latest whole-log verification on record (scheduled, or from the API), before any run here. */
+function LastRun({ last }: { last: LastVerification | null }) {
+  if (!last) return <p className="muted">The logs have not been verified yet.</p>;
+  const when = (
+    <time dateTime={last.at} title={formatDateTime(last.at)}>
+      {fromNow(last.at)}
+    </time>
+  );
+  return last.ok ? (
+    <p className="audit-ok" data-testid="audit-last-verification">
+      Verified {when}
+      {last.entries !== undefined && `: all ${last.entries.toLocaleString()} entries checked`}.
+    </p>
+  ) : (
+    <p className="error" data-testid="audit-last-verification">
+      Verification failed {when}
+      {last.problem && `: ${last.problem}`}.
+    </p>
   );
 }

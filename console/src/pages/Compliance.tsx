@@ -14,6 +14,7 @@ import type {
   ItemResult,
   RequirementStatus,
 } from "../types.ts";
+import { notAllowed, useCan } from "../session.ts";
 import { useApi } from "../useApi.ts";
 import { Problem } from "./Problem.tsx";
 
@@ -355,16 +356,17 @@ function RunChecks({ onDone }: { onDone: () => void }) {
     }
   };
 
-  const forbidden = state === "forbidden";
+  const allowed = useCan("compliance:run");
+  const forbidden = state === "forbidden" || allowed === false;
   return (
     <>
       {/* A disabled button gets no hover or focus, so the reason sits on a wrapper and in the text. */}
-      <span title={forbidden ? "Your role may not run checks (needs compliance:run)" : undefined}>
+      <span title={forbidden ? notAllowed("compliance:run") : undefined}>
         <button
           type="button"
           className="primary"
           onClick={run}
-          disabled={state !== "idle"}
+          disabled={forbidden || state !== "idle"}
           aria-describedby={forbidden ? "run-why" : undefined}
         >
           {state === "running" ? "Running checks…" : "Run checks now"}
@@ -372,7 +374,7 @@ function RunChecks({ onDone }: { onDone: () => void }) {
       </span>
       {forbidden && (
         <span id="run-why" className="muted small">
-          Your role may not run checks.
+          {notAllowed("compliance:run")}
         </span>
       )}
       {message && (

@@ -15,6 +15,7 @@ import {
 } from "../components/incident-parts.tsx";
 import { formatDateTime, fromNow } from "../format.ts";
 import { Link } from "../Link.tsx";
+import { notAllowed, useCan } from "../session.ts";
 import { useApi } from "../useApi.ts";
 import { Problem } from "./Problem.tsx";
 import "./Incidents.css";
@@ -315,7 +316,7 @@ function Acknowledge({ incident, onDone }: { incident: IncidentRecord; onDone: (
       setMessage(`Acknowledged; the incident is ${after.state}.`);
       onDone();
     } catch (err) {
-      // There is no "what may I do" endpoint yet: the first refusal disables the button with its reason.
+      // Roles can change between asking and acting: a refusal disables the button with its reason too.
       if (err instanceof ApiError && err.status === 403) setForbidden(err.message);
       else setError((err as Error).message);
     } finally {
@@ -323,7 +324,8 @@ function Acknowledge({ incident, onDone }: { incident: IncidentRecord; onDone: (
     }
   };
 
-  const why = forbidden ? "Your role may not change incidents (needs incidents:write)." : notNow(incident);
+  const allowed = useCan("incidents:write");
+  const why = forbidden || allowed === false ? notAllowed("incidents:write") : notNow(incident);
   return (
     <>
       {/* A disabled button gets no hover or focus, so the reason sits on a wrapper and in the text. */}

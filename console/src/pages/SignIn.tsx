@@ -20,7 +20,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
     setBusy(true);
     setError(null);
     try {
-      await whoAmI(value);
+      if (!(await whoAmI(value))) throw new Error("The server did not take the token; try again.");
       storeToken(value);
       onSignedIn();
     } catch (err) {

@@ -56,6 +56,16 @@ export interface LogStatus {
   periodEnd: string;
   state: "open" | "closed" | "expired";
   size: number;
+  /** The latest signed checkpoint: how many entries it covers and when it was signed. */
+  checkpoint: { size: number; signedAt: string } | null;
+}
+
+/** The latest whole-log verification, as its `audit.verified` / `audit.verify_failed` entry records it. */
+export interface LastVerification {
+  ok: boolean;
+  at: string;
+  entries?: number;
+  problem?: string;
 }
 
 export interface InclusionProof {
@@ -120,6 +130,7 @@ export interface AuditLog extends EventJournal {
   inclusionProof(entryId: string): Promise<InclusionProof>;
   consistencyProof(log: string, fromSize: number, toSize?: number): Promise<ConsistencyProof>;
   logs(): Promise<LogStatus[]>;
+  lastVerification(): Promise<LastVerification | undefined>;
   /** Drops every closed log whose retention has passed; returns their ids. */
   expire(): Promise<string[]>;
   hashValue(value: string): string;
@@ -617,6 +628,14 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       .groupBy("log_id")
       .execute();
     const size = new Map(sizes.map((s) => [s.log_id, Number(s.n)]));
+    const signed = await db
+      .selectFrom("audit_checkpoints")
+      .select((eb) => ["log_id", eb.fn.max("tree_size").as("size"), eb.fn.max("signed_at").as("at")])
+      .groupBy("log_id")
+      .execute();
+    const checkpoint = new Map(
+      signed.map((c) => [c.log_id, { size: Number(c.size), signedAt: new Date(c.at).toISOString() }]),
+    );
     return rows.map((r) => ({
       log: r.log_id,
       retention: r.retention,
@@ -624,7 +643,26 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       periodEnd: r.period_end.toISOString(),
       state: r.expired_at ? "expired" : r.closed_at ? "closed" : "open",
       size: size.get(r.log_id) ?? 0,
+      checkpoint: checkpoint.get(r.log_id) ?? null,
     }));
+  }
+
+  async function lastVerification(): Promise<LastVerification | undefined> {
+    const row = await db
+      .selectFrom("audit_entries")
+      .select(["type", "time", "body"])
+      .where("type", "in", ["audit.verified", "audit.verify_failed"])
+      .orderBy("time", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const data = (JSON.parse(row.body) as { data?: { entries?: unknown; problem?: unknown } }).data ?? {};
+    return {
+      ok: row.type === "audit.verified",
+      at: new Date(row.time).toISOString(),
+      ...(typeof data.entries === "number" ? { entries: data.entries } : {}),
+      ...(typeof data.problem === "string" ? { problem: data.problem } : {}),
+    };
   }
 
   function expire(): Promise<string[]> {
@@ -694,6 +732,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     inclusionProof,
     consistencyProof,
     logs,
+    lastVerification,
     expire,
     treeOf,
     exportBundle: (o) =>
