@@ -14,6 +14,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FrameworkReadiness } from "../src/monitoring/compliance/model.ts";
 import type { ComplianceStatus } from "../src/monitoring/compliance/service.ts";
+import { newEvent } from "../src/platform/events/index.ts";
 import { registerConsole } from "../src/server/console.ts";
 import { startTestServer, type TestServer } from "./support/api.ts";
 import { ensureConsoleBuilt } from "./support/console.ts";
@@ -257,8 +258,8 @@ describe("in the browser", () => {
       await signIn(page, auditor);
       await page.getByRole("heading", { name: "Compliance", level: 1 }).waitFor();
       const run = page.getByRole("button", { name: "Run checks now" });
-      await run.click();
-      await page.getByText("Your role may not run checks.").waitFor();
+      // The console asked the server what the auditor may do: the button is off before any click.
+      await page.getByText("Your roles do not include compliance:run.").waitFor();
       expect(await run.isDisabled()).toBe(true);
       await expect(run.locator("..").getAttribute("title")).resolves.toContain("compliance:run");
     } finally {
@@ -276,6 +277,51 @@ describe("in the browser", () => {
       await expect(
         page.evaluate<string | null>('sessionStorage.getItem("rampart.console.token")'),
       ).resolves.toBeNull();
+    } finally {
+      await page.context().close();
+    }
+  }, 60_000);
+
+  test("the overview charts blocks and limits over time from the gateways' decisions", async () => {
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    const refused = (type: string, client: string, count: number) =>
+      newEvent({
+        type: `gateway.${type}`,
+        time: hourAgo,
+        severity: "medium",
+        outcome: "denied",
+        actor: { kind: "ip", id: client },
+        target: { kind: "route", id: "shop" },
+        data: { count },
+      });
+    const bus = t.server.runtime.bus;
+    await bus.publish(
+      [
+        refused("rate_limited", "203.0.113.5", 12),
+        refused("rate_limited", "203.0.113.6", 3),
+        refused("ip_blocked", "198.51.100.9", 5),
+      ],
+      { batchId: "console-overview-edge-chart" },
+    );
+    await bus.flush();
+    const page = await lightPage();
+    try {
+      await page.goto(`${t.url}/console/`);
+      await signIn(page, t.admin);
+      await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+      const section = page.getByRole("region", { name: "Blocks and limits over time" });
+      const chart = section.getByTestId("decisions-chart");
+      await chart.waitFor();
+      const drawn = (series: string) =>
+        page.evaluate<number>(
+          `[...document.querySelectorAll('[data-testid="decisions-chart"] rect[data-series="${series}"]')]
+            .reduce((n, r) => n + Number(r.getAttribute("data-count")), 0)`,
+        );
+      expect(await drawn("limits")).toBe(15);
+      expect(await drawn("address")).toBe(5);
+      await expect(chart.getAttribute("aria-label")).resolves.toBe(
+        "Refused requests, last 24 hours: 15 rate limited, 5 address or country refused",
+      );
     } finally {
       await page.context().close();
     }

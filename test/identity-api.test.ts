@@ -190,6 +190,46 @@ describe("who may call the API", () => {
     expect(approve.json.message).toContain("jit:requests:approve");
   });
 
+  test("GET /api/v1/me says who the caller is and which of the named actions their roles grant", async () => {
+    const audrey = await assertion({
+      ...person(who("audrey"), ["auditors"]),
+      email: "audrey@example.com",
+      emailVerified: true,
+    });
+    const asked = "audit:read,gateway:blocks:write,jit:requests:approve";
+    const me = await call("GET", `/api/v1/me?can=${asked}`, { assertion: audrey });
+    expect(me.status).toBe(200);
+    expect(me.json).toEqual({
+      signedIn: true,
+      subject: who("audrey"),
+      kind: "user",
+      email: "audrey@example.com",
+      roles: ["auditor"],
+      credential: "session",
+      can: { "audit:read": true, "gateway:blocks:write": false, "jit:requests:approve": false },
+    });
+    const approver = await call("GET", `/api/v1/me?can=${asked}`, { token: keys[bob] });
+    expect(approver.json).toMatchObject({
+      subject: bob,
+      credential: "api-key",
+      roles: ["security-admin"],
+      can: { "audit:read": true, "gateway:blocks:write": true, "jit:requests:approve": true },
+    });
+    const root = await call("GET", "/api/v1/me?can=rbac:bindings:write", { token: admin });
+    expect(root.json).toMatchObject({
+      subject: "admin-token",
+      roles: ["admin"],
+      can: { "rbac:bindings:write": true },
+    });
+    // No credential is an answer ("nobody"), a bad one is 401, a malformed question names what is wrong.
+    const nobody = await call("GET", "/api/v1/me?can=audit:read");
+    expect(nobody).toEqual({ status: 200, json: { signedIn: false } });
+    expect((await call("GET", "/api/v1/me", { token: "not-a-token" })).status).toBe(401);
+    const bad = await call("GET", "/api/v1/me?can=audit:read,DROP%20TABLE", { token: admin });
+    expect(bad.status).toBe(400);
+    expect(bad.json.message).toContain("not an RBAC action name");
+  });
+
   test("forged, expired, tampered and mis-addressed assertions are refused", async () => {
     const audrey = person(who("audrey"), ["auditors"]);
     const forged = await assertion(audrey, { tokenSecret: "another-deployment-secret-0123456789abcdef" });

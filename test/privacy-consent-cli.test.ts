@@ -33,7 +33,7 @@ describe("rampart privacy consent", () => {
       return { actor: { kind: "user", id: "corp:dpo" }, identity: {} as never };
     };
     ({ app, url } = await serveRoutes((a) =>
-      registerPrivacyConsentRoutes(a, { consent }, { authorize, parseBody }),
+      registerPrivacyConsentRoutes(a, consent, { authorize, parseBody }),
     ));
     work = mkdtempSync(join(tmpdir(), "rampart-consent-cli-"));
   });

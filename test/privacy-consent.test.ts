@@ -34,7 +34,7 @@ const callers: Callers = {
 /** A control plane with only the consent routes, its API authorised by the tokens above. */
 const consentServer = (consent: ConsentLedger) =>
   serveRoutes((app) =>
-    registerPrivacyConsentRoutes(app, { consent }, { authorize: byToken(callers), parseBody }),
+    registerPrivacyConsentRoutes(app, consent, { authorize: byToken(callers), parseBody }),
   );
 const call = callApi;
 

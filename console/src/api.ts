@@ -36,7 +36,7 @@ export function whenUnauthorized(fn: () => void): void {
 }
 
 interface CallOptions {
-  method?: "GET" | "POST";
+  method?: "GET" | "POST" | "DELETE";
   body?: unknown;
   /** A token to try instead of the stored one (sign-in); a 401 then does not sign out. */
   token?: string;
@@ -77,7 +77,7 @@ async function request(path: string, o: CallOptions): Promise<Response> {
   throw new ApiError(res.status, message, code);
 }
 
-/** GET or POST `path` and parse the JSON answer. */
+/** Calls `path` (GET unless told) and parses the JSON answer. */
 export async function api<T>(path: string, o: CallOptions = {}): Promise<T> {
   return (await (await request(path, o)).json()) as T;
 }

@@ -13,7 +13,8 @@ import { securityEventSchema } from "../platform/events/index.ts";
 import { databaseUnreachable } from "../platform/store/index.ts";
 import { bearerAuth } from "./auth.ts";
 import { registerBlockRoutes } from "./gateway-blocks.ts";
-import { registerIdentityRoutes } from "./identity-routes.ts";
+import { registerGatewayRoutes } from "./gateway-routes.ts";
+import { registerIdentityConsoleRoutes, registerIdentityRoutes } from "./identity-routes.ts";
 import { registerIncidentRoutes } from "./incident-routes.ts";
 import { registerPlaybookRoutes } from "./playbook-routes.ts";
 import { registerPrivacyRoutes } from "./privacy-routes.ts";
@@ -157,10 +158,17 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
 
   app.get(
     "/api/v1/audit/logs",
-    { schema: { ...audit, description: "Logs per retention class and period." } },
+    {
+      schema: {
+        ...audit,
+        description:
+          "Logs per retention class and period with their latest signed checkpoint, the verifier key, and the latest whole-log verification.",
+      },
+    },
     async (req) => {
       await authorize(req, "audit:read");
-      return { logs: await rt.audit.logs(), verifierKey: rt.audit.verifierKey };
+      const [logs, lastVerification] = await Promise.all([rt.audit.logs(), rt.audit.lastVerification()]);
+      return { logs, verifierKey: rt.audit.verifierKey, lastVerification: lastVerification ?? null };
     },
   );
 
@@ -172,7 +180,8 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     async (req) => {
       await authorize(req, "audit:verify");
       const log = (req.query as { log?: string }).log;
-      return rt.audit.verify(log ? { log } : {});
+      // A whole-log run is recorded like the scheduled one; one log alone is a spot check.
+      return log ? rt.audit.verify({ log }) : rt.verifyAuditNow();
     },
   );
 
@@ -250,7 +259,9 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   );
 
   registerBlockRoutes(app, rt, { authorize, parseBody });
+  registerGatewayRoutes(app, rt, { authorize, parseBody });
   registerIdentityRoutes(app, rt.identity, { authorize, parseBody });
+  registerIdentityConsoleRoutes(app, rt, { authorize, parseBody });
   registerSecretsRoutes(app, rt, { authorize, parseBody });
   registerIncidentRoutes(app, rt, { authorize, parseBody });
   registerResponseRoutes(app, rt, { authorize, parseBody });

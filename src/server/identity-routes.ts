@@ -2,7 +2,9 @@
 // a subject everywhere, and RBAC bindings. Each route names the RBAC action it needs.
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
+import type { RampartConfig } from "../config/index.ts";
 import { jitRequestInputSchema } from "../identity/jit/index.ts";
+import { ASSERTION_HEADER } from "../identity/tokens/index.ts";
 import { Forbidden } from "../platform/errors.ts";
 import type { Caller } from "./callers.ts";
 import type { ServerIdentity } from "./identity.ts";
@@ -63,14 +65,19 @@ export function registerIdentityRoutes(app: FastifyInstance, id: ServerIdentity,
       schema: {
         ...identity,
         description:
-          "Who the caller is (subject, kind, roles in force, how they signed in) and, with ?can=a,b, which of those RBAC actions their roles grant.",
+          "Who the caller is (subject, kind, roles in force, how they signed in) and, with ?can=a,b, which of those RBAC actions their roles grant. Without any credential: { signedIn: false } (a bad one is 401).",
       },
     },
     async (req) => {
-      const caller = await id.callers.authenticate(req);
       const q = parseBody(meQuery, req.query);
+      // The console asks before it knows whether a gateway session stands behind it; "nobody" is
+      // an answer then, not an error. A credential that is presented must still be good.
+      if (req.headers.authorization === undefined && req.headers[ASSERTION_HEADER] === undefined)
+        return { signedIn: false };
+      const caller = await id.callers.authenticate(req);
       const who = caller.identity;
       return {
+        signedIn: true,
         subject: who.subject,
         kind: who.kind,
         ...(who.email !== undefined ? { email: who.email } : {}),
@@ -278,6 +285,92 @@ export function registerIdentityRoutes(app: FastifyInstance, id: ServerIdentity,
     async (req) => {
       const { actor } = await authorize(req, "rbac:bindings:write");
       return id.bindings.remove(params(req).id, actor);
+    },
+  );
+}
+
+/** What the console's read-only identity views read: the config in force and the session store. */
+export interface IdentityConsoleSources {
+  readonly config: RampartConfig;
+  readonly identity: Pick<ServerIdentity, "sessions">;
+}
+
+/** Sessions listed for one subject at most: a person has a handful; more is a bug or an attack. */
+const SESSIONS_LISTED = 100;
+const sessionsQuery = z.strictObject({
+  subject: z
+    .string({
+      error:
+        "subject is required: sessions are indexed by subject, and hot state cannot list every session without a full scan",
+    })
+    .trim()
+    .min(1, "subject must not be empty")
+    .max(512),
+});
+
+/**
+ * Read-only views for the console's Access page: service accounts as configured (never their
+ * secrets) and a subject's SSO sessions (never their tokens). Registered beside registerIdentityRoutes.
+ */
+export function registerIdentityConsoleRoutes(
+  app: FastifyInstance,
+  rt: IdentityConsoleSources,
+  o: RouteKit,
+): void {
+  const { authorize, parseBody } = o;
+  const identity = { tags: ["identity"], security: [{ bearer: [] }] };
+  // Accounts and certificate mappings take effect at start (identity needs a restart), so the ones in
+  // force are those of the config the app was built with, not a later reload's.
+  const { serviceAccounts, clientCertificates } = rt.config.identity;
+
+  app.get(
+    "/api/v1/identity/service-accounts",
+    {
+      schema: {
+        ...identity,
+        description:
+          "Service accounts in force: name, description, roles, scopes, how many client secrets and certificate mappings they have (never the secrets).",
+      },
+    },
+    async (req) => {
+      await authorize(req, "identity:service-accounts:read");
+      return {
+        serviceAccounts: serviceAccounts.map((a) => ({
+          name: a.name,
+          description: a.description,
+          roles: a.roles,
+          scopes: a.scopes,
+          clientSecrets: a.secretHashes.length,
+          certificates: clientCertificates.filter((c) => c.service === a.name).length,
+        })),
+      };
+    },
+  );
+
+  app.get(
+    "/api/v1/identity/sessions",
+    {
+      schema: {
+        ...identity,
+        description: `A subject's live SSO sessions (?subject=, required): provider, created, last seen, absolute end; never tokens. At most ${SESSIONS_LISTED}.`,
+      },
+    },
+    async (req) => {
+      await authorize(req, "identity:sessions:read");
+      const { subject } = parseBody(sessionsQuery, req.query);
+      const found = await rt.identity.sessions.sessionsOf(subject, SESSIONS_LISTED);
+      const sessions = found.sessions
+        .sort((a, b) => b.lastSeenAt - a.lastSeenAt)
+        .map((s) => ({
+          subject: s.identity.subject,
+          ...(s.identity.email !== undefined ? { email: s.identity.email } : {}),
+          ...(s.identity.name !== undefined ? { name: s.identity.name } : {}),
+          provider: s.provider,
+          createdAt: new Date(s.createdAt).toISOString(),
+          lastSeenAt: new Date(s.lastSeenAt).toISOString(),
+          expiresAt: new Date(s.expiresAt).toISOString(),
+        }));
+      return { subject, sessions, truncated: found.truncated };
     },
   );
 }

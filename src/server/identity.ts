@@ -12,7 +12,7 @@ import {
   createRevocations,
   createServiceAccounts,
 } from "../identity/service-auth/index.ts";
-import { createSessionStore } from "../identity/sessions/index.ts";
+import { createSessionStore, type SessionStore } from "../identity/sessions/index.ts";
 import { createTokenKeys } from "../identity/tokens/index.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { EventRef, SecurityEvent } from "../platform/events/index.ts";
@@ -29,6 +29,8 @@ export interface ServerIdentity {
   readonly jit: JitAccess;
   readonly apiKeys: ApiKeys;
   readonly bindings: RbacBindings;
+  /** The gateways' SSO sessions (shared hot state): read here, ended by revokeSubject. */
+  sessions: SessionStore;
   /** Ends a subject's SSO sessions, access tokens, API keys and JIT grants on every replica. */
   revokeSubject(
     subject: string,
@@ -127,6 +129,7 @@ export async function startServerIdentity(o: {
     jit,
     apiKeys,
     bindings,
+    sessions,
     async revokeSubject(subject, by, reason) {
       // Tokens and keys first: they are what a stolen credential would be.
       await revocations.revokeSubject(subject, by, reason);

@@ -1,6 +1,7 @@
 // The consent API apps call: record consent given or withdrawn (the same call), check before
 // processing, read a subject's current consents and export the hash-chained proof. Subjects are
-// the app's ids; the ledger stores only their keyed HMAC.
+// the app's ids; the ledger stores only their keyed HMAC. The statistics count current states per
+// purpose (for the console), never naming a subject.
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import {
@@ -16,14 +17,14 @@ const withdrawAllBody = z.strictObject({
   channel: z.enum(consentChannels).default("api"),
   evidence: z.record(z.string(), z.unknown()).default({}),
 });
+const statsQuery = z.strictObject({});
 
-/** Registers /api/v1/privacy/consents… on `app`. */
+/** Registers /api/v1/privacy/consents… and /api/v1/privacy/consent-stats on `app`. */
 export function registerPrivacyConsentRoutes(
   app: FastifyInstance,
-  rt: { readonly consent: ConsentLedger },
+  consent: ConsentLedger,
   o: RouteKit,
 ): void {
-  const { consent } = rt;
   const schema = { tags: ["privacy"], security: [{ bearer: [] }] };
   const subject = (req: FastifyRequest) => (req.params as { subject: string }).subject;
 
@@ -95,6 +96,22 @@ export function registerPrivacyConsentRoutes(
     async (req) => {
       await o.authorize(req, "privacy:read");
       return consent.proof(subject(req));
+    },
+  );
+
+  app.get(
+    "/api/v1/privacy/consent-stats",
+    {
+      schema: {
+        ...schema,
+        description:
+          "Current consent per purpose: { at, subjects, purposes: [{ purpose, given, withdrawn, expired }] }; counts only, no subject.",
+      },
+    },
+    async (req) => {
+      await o.authorize(req, "privacy:read");
+      o.parseBody(statsQuery, req.query ?? {});
+      return consent.stats();
     },
   );
 }

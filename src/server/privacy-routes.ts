@@ -88,7 +88,7 @@ export function registerPrivacyRoutes(
     { requests: privacy.requests, config: () => rt.config.privacy.requests },
     o,
   );
-  registerPrivacyConsentRoutes(app, privacy, o);
+  registerPrivacyConsentRoutes(app, privacy.consent, o);
   registerPrivacyRegisterRoutes(app, { privacyRegister: privacy.register }, o);
   registerPrivacyBreachRoutes(
     app,

@@ -3,8 +3,14 @@
 // Posting needs `scans:write` (a CI service key), reading `scans:read`.
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { createScanEvidence, type ScanEvidence, scanReportSchema } from "../appsec/scan/evidence.ts";
-import type { ScanResult } from "../appsec/scan/types.ts";
+import {
+  createScanEvidence,
+  type ScanEvidence,
+  type ScanItem,
+  scanReportSchema,
+} from "../appsec/scan/evidence.ts";
+import { DEFAULT_SLA } from "../appsec/scan/trivy/sla.ts";
+import { type ScanResult, type ScanSeverity, scanSeverities } from "../appsec/scan/types.ts";
 import type { RouteKit } from "./identity-routes.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -18,6 +24,44 @@ const itemsQuery = runsQuery.extend({
   open: z.enum(["true", "false"]).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
 });
+
+const findingsQuery = z.strictObject({
+  kind: z.enum(kinds).optional(),
+  source: z.string().min(1).max(256).optional(),
+  severity: z.enum(scanSeverities).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+});
+const DAY_MS = 86_400_000;
+
+/** A finding's remediation deadline, counted from its first sighting; null: none (info, or an accepted risk). */
+export interface FindingSla {
+  days: number;
+  dueAt: string;
+  overdue: boolean;
+}
+
+/** An open finding as the gates view shows it. */
+export type GateFinding = ScanItem & { sla: FindingSla | null };
+
+/** The SLA of `item` at `now` under the scanners' default days per severity. */
+export function slaOf(item: ScanItem, now: Date): FindingSla | null {
+  const days = DEFAULT_SLA[item.severity];
+  if (days === undefined || item.suppressed) return null;
+  const due = new Date(item.firstSeen).getTime() + days * DAY_MS;
+  return { days, dueAt: new Date(due).toISOString(), overdue: due < now.getTime() };
+}
+
+const rank = (s: ScanSeverity) => scanSeverities.indexOf(s);
+
+/** Overdue first, then the nearest deadline, then the most severe; findings without an SLA last. */
+function byUrgency(a: GateFinding, b: GateFinding): number {
+  const od = Number(b.sla?.overdue ?? false) - Number(a.sla?.overdue ?? false);
+  if (od !== 0) return od;
+  if (a.sla && b.sla && a.sla.dueAt !== b.sla.dueAt) return a.sla.dueAt < b.sla.dueAt ? -1 : 1;
+  if (a.sla && !b.sla) return -1;
+  if (b.sla && !a.sla) return 1;
+  return rank(b.severity) - rank(a.severity) || a.fingerprint.localeCompare(b.fingerprint);
+}
 
 /** Registers /api/v1/scans… on `app`; returns the evidence service it built. */
 export function registerScanRoutes(
@@ -80,6 +124,32 @@ export function registerScanRoutes(
           ...(q.limit ? { limit: q.limit } : {}),
         }),
       };
+    },
+  );
+  app.get(
+    "/api/v1/scans/findings",
+    {
+      schema: {
+        ...schema,
+        description:
+          "Open findings with their SLA (days per severity from first seen: critical 7, high 30, medium 90, low 180), overdue first (?kind=&source=&severity=&limit=).",
+      },
+    },
+    async (req) => {
+      await o.authorize(req, "scans:read");
+      const q = o.parseBody(findingsQuery, req.query);
+      const items = await evidence.items({
+        open: true,
+        limit: q.limit ?? 10_000,
+        ...(q.kind ? { kind: q.kind } : {}),
+        ...(q.source ? { source: q.source } : {}),
+      });
+      const now = rt.clock.now();
+      const findings = items
+        .filter((i) => !q.severity || i.severity === q.severity)
+        .map((i): GateFinding => ({ ...i, sla: slaOf(i, now) }))
+        .sort(byUrgency);
+      return { at: now.toISOString(), slaDays: DEFAULT_SLA, findings };
     },
   );
   return evidence;

@@ -8,7 +8,7 @@ import { secretPath, secretPrefix, type Secrets } from "../appsec/secrets/index.
 import type { RotationScheduler } from "../appsec/secrets/rotation/index.ts";
 import type { Identity } from "../identity/types.ts";
 import { type AuditTables, queryEntries } from "../monitoring/audit/index.ts";
-import { Invalid, Unavailable } from "../platform/errors.ts";
+import { Invalid, NotFound, Unavailable } from "../platform/errors.ts";
 import type { Caller } from "./callers.ts";
 import type { RouteKit } from "./identity-routes.ts";
 import type { Runtime } from "./runtime.ts";
@@ -45,6 +45,16 @@ const versionQuery = z.object({
     .transform(Number)
     .optional(),
 });
+const diffQuery = z.object({
+  from: z
+    .string()
+    .regex(/^[1-9][0-9]{0,9}$/, "expected a version number >= 1")
+    .transform(Number),
+  to: z
+    .string()
+    .regex(/^[1-9][0-9]{0,9}$/, "expected a version number >= 1")
+    .transform(Number),
+});
 const readersQuery = z.object({ since: z.iso.datetime({ offset: true }) });
 const list = z
   .string()
@@ -73,6 +83,9 @@ export interface SecretReader {
   firstAt: string;
   lastAt: string;
 }
+
+/** How one key differs between two versions; values are never part of the answer. */
+export type KeyChange = "added" | "removed" | "changed" | "unchanged";
 
 /** Registers /api/v1/secrets/*; the store and scheduler come from the runtime (undefined: not open). */
 export function registerSecretsRoutes(app: FastifyInstance, rt: Runtime, kit: RouteKit): void {
@@ -302,6 +315,51 @@ export function registerSecretsRoutes(app: FastifyInstance, rt: Runtime, kit: Ro
   );
 
   app.get(
+    `${PREFIX}/diff/*`,
+    {
+      schema: {
+        ...tags,
+        description:
+          "Which keys were added, removed or changed between ?from=N and ?to=M, from the audit log's keyed digests: never values, and not a read.",
+      },
+    },
+    async (req) => {
+      const caller = await authenticate(req);
+      const path = pathOf(req);
+      const { from, to } = query(diffQuery, req);
+      // Seeing the metadata (the list capability) is what this needs: it reveals no value.
+      const meta = await store().metadata(caller, path);
+      for (const v of [from, to])
+        if (!meta.versions.some((x) => x.version === v)) throw new NotFound(`${path} has no version ${v}`);
+      await rt.bus.flush();
+      const digests = await digestsOf(rt, path);
+      const a = digests.get(from);
+      const b = digests.get(to);
+      const missing = [from, to].filter((v) => !digests.has(v));
+      if (!a || !b)
+        throw new NotFound(
+          `the audit log holds no key record for version ${missing.join(" and ")} of ${path} (written by rotation, or past audit retention)`,
+        );
+      const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+      return {
+        path,
+        from,
+        to,
+        keys: keys.map((key) => {
+          const change: KeyChange = !(key in a)
+            ? "added"
+            : !(key in b)
+              ? "removed"
+              : a[key] === b[key]
+                ? "unchanged"
+                : "changed";
+          return { key, change };
+        }),
+      };
+    },
+  );
+
+  app.get(
     `${PREFIX}/readers/*`,
     {
       schema: {
@@ -345,6 +403,43 @@ export function registerSecretsRoutes(app: FastifyInstance, rt: Runtime, kit: Ro
       };
     },
   );
+}
+
+/**
+ * Each version's keys with their keyed value digests, from `secrets.written` events; a rollback's
+ * version holds the value of the version it came from.
+ */
+async function digestsOf(rt: Runtime, path: string): Promise<Map<number, Record<string, string>>> {
+  const db = rt.store.db.withTables<AuditTables>();
+  const written = new Map<number, Record<string, string>>();
+  const rolledBack = new Map<number, number>();
+  for (const type of ["secrets.written", "secrets.rolled_back"]) {
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_READER_PAGES; page++) {
+      const { entries, next } = await queryEntries(
+        db,
+        { type, target: `secret:${path}`, limit: 1000, cursor },
+        async (ref) => ref,
+      );
+      for (const e of entries) {
+        if (e.outcome !== "success") continue;
+        const v = e.data.version;
+        if (typeof v !== "number") continue;
+        const values = e.data.values;
+        if (type === "secrets.written" && values && typeof values === "object")
+          written.set(v, values as Record<string, string>);
+        if (type === "secrets.rolled_back" && typeof e.data.from === "number") rolledBack.set(v, e.data.from);
+      }
+      if (!next) break;
+      cursor = next;
+    }
+  }
+  // Follow rollbacks of rollbacks back to a written version (bounded: versions only point lower).
+  for (const [v, from] of [...rolledBack.entries()].sort(([x], [y]) => x - y)) {
+    const source = written.get(from);
+    if (source) written.set(v, source);
+  }
+  return written;
 }
 
 /** Successful `secrets.read` events on `path` since `since`, grouped by actor (people by identifier). */

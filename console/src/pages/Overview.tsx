@@ -1,6 +1,7 @@
 // The daily look: readiness per framework, checks with failing or overdue items, open incidents and
 // when the checks last ran.
 import { BarList } from "../components/BarList.tsx";
+import { type DecisionsAnswer, DecisionsChart } from "../components/edge-chart.tsx";
 import { ScoreRing } from "../components/ScoreRing.tsx";
 import { formatDateTime, fromNow } from "../format.ts";
 import { Link } from "../Link.tsx";
@@ -13,6 +14,7 @@ const PRIORITIES = ["P0", "P1", "P2", "P3"] as const;
 export function Overview() {
   const [status] = useApi<ComplianceStatus>("/api/v1/compliance/status");
   const [incidents] = useApi<{ incidents: Incident[] }>("/api/v1/incidents?open=true&limit=1000");
+  const [edge] = useApi<DecisionsAnswer>("/api/v1/gateway/decisions?since=24h&bucket=1h");
 
   return (
     <>
@@ -95,6 +97,18 @@ export function Overview() {
           )}
         </section>
       </div>
+
+      <section aria-labelledby="edge-h" className="card overview-edge">
+        <h2 id="edge-h">Blocks and limits over time</h2>
+        {edge.state === "loading" && <p className="muted">Loading gateway decisions…</p>}
+        {edge.state === "error" && <Problem error={edge.error} what="gateway decisions" />}
+        {edge.state === "ready" && (
+          <DecisionsChart data={edge.data} caption="Refused requests, last 24 hours" />
+        )}
+        <p className="small">
+          <Link to="edge">Edge: routes, live decisions and WAF hits</Link>
+        </p>
+      </section>
     </>
   );
 }

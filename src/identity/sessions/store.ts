@@ -72,6 +72,8 @@ export interface SessionStore {
   destroy(handle: string): Promise<boolean>;
   /** Ends every session of a subject on every replica; returns how many there were. */
   revokeSubject(subject: string, reason?: string): Promise<number>;
+  /** A subject's live sessions, at most `limit` of them (the index a revocation also walks). */
+  sessionsOf(subject: string, limit: number): Promise<{ sessions: Session[]; truncated: boolean }>;
   /** Ends the sessions a provider's session id (`sid`) maps to; returns how many there were. */
   destroyBySid(provider: string, sid: string): Promise<number>;
   /** Subscribes to other replicas' logouts and revocations. */
@@ -296,6 +298,15 @@ export function createSessionStore(opts: SessionStoreOptions): SessionStore {
     },
 
     destroyBySid: (provider, sid) => dropAll(sidKey(provider, sid)),
+
+    async sessionsOf(subject, limit) {
+      const handles = await indexed(subjectKey(subject));
+      const found = await Promise.all(handles.slice(0, limit).map(read));
+      return {
+        sessions: found.filter((s): s is Session => s !== null && s.identity.subject === subject),
+        truncated: handles.length > limit,
+      };
+    },
 
     async start() {
       if (unsubscribe) return;

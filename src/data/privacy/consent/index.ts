@@ -12,6 +12,7 @@ export {
   type CheckReason,
   type ConsentCheck,
   type ConsentLedger,
+  type ConsentStats,
   type ConsentStatus,
   createConsentLedger,
   purposeMatches,

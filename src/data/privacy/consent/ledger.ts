@@ -78,6 +78,16 @@ export interface ConsentLedger {
   proof(subject: string): Promise<ConsentProof & { verification: ProofVerification }>;
   /** Deletes the chains of subjects with no live consent whose last decision is older than retention. */
   purgeExpired(): Promise<{ subjects: number; entries: number }>;
+  /** Current consent per purpose, counts only (never a subject): what the console charts. */
+  stats(): Promise<ConsentStats>;
+}
+
+/** Current consent per purpose: live consents, withdrawals, and consents given but past their expiry. */
+export interface ConsentStats {
+  at: string;
+  /** Subjects with any decision on record. */
+  subjects: number;
+  purposes: { purpose: string; given: number; withdrawn: number; expired: number }[];
 }
 
 type Db = Kysely<ConsentTables>;
@@ -489,6 +499,38 @@ export function createConsentLedger(o: {
         await trx.deleteFrom("consent_subjects").where("subject_hash", "in", hashes).execute();
         return { subjects: hashes.length, entries: Number(deleted.numDeletedRows) };
       });
+    },
+
+    async stats() {
+      const now = clock.now();
+      const rows = await db
+        .selectFrom("consent_current")
+        .select((eb) => [
+          "purpose",
+          "state",
+          sql<boolean>`(expires_at is not null and expires_at <= ${now})`.as("expired"),
+          eb.fn.countAll<string>().as("n"),
+        ])
+        .groupBy(["purpose", "state", sql`3`])
+        .execute();
+      const byPurpose = new Map<string, ConsentStats["purposes"][number]>();
+      for (const r of rows) {
+        const p = byPurpose.get(r.purpose) ?? { purpose: r.purpose, given: 0, withdrawn: 0, expired: 0 };
+        const n = Number(r.n);
+        if (r.state === "withdrawn") p.withdrawn += n;
+        else if (r.expired) p.expired += n;
+        else p.given += n;
+        byPurpose.set(r.purpose, p);
+      }
+      const subjects = await db
+        .selectFrom("consent_subjects")
+        .select((eb) => eb.fn.countAll<string>().as("n"))
+        .executeTakeFirst();
+      return {
+        at: now.toISOString(),
+        subjects: Number(subjects?.n ?? 0),
+        purposes: [...byPurpose.values()].sort((a, b) => a.purpose.localeCompare(b.purpose)),
+      };
     },
   };
 }
