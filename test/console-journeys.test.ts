@@ -1,19 +1,26 @@
 // The console's key journeys end to end, as an operator meets them: `rampart up` runs as its own
 // process with a rampart.yaml that puts the console behind a gateway route with SSO; a person signs
 // in through a real OpenID provider (oidc-provider) in headless Chromium, and acts with the roles
-// RBAC binds to them: acknowledges an incident and opens a compliance report. Nothing is signed in
-// with a token: every API call the console makes carries the gateway's identity assertion.
+// RBAC binds to them: approves a just-in-time request, rolls back a secret, completes an erasure
+// request against a real PostgreSQL, acknowledges an incident and opens a compliance report, then
+// signs out. Nothing is signed in with a token: every API call the console makes carries the
+// gateway's identity assertion, and what the person did is checked through the API afterwards.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import pg from "pg";
+import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
+import { codeIn } from "../src/data/privacy/requests/testing.ts";
 import { ensureConsoleBuilt } from "./support/console.ts";
 import { corpProvider, rampartClient, TOKENS_SECRET } from "./support/identity-gateway.ts";
 import { startTestIdp, type TestIdp } from "./support/oidc-provider.ts";
+import { freshDatabase } from "./support/pg.ts";
+import { postgresShopMap, seedOneCustomer, TARGET } from "./support/privacy-shop.ts";
 import { freePort } from "./support/services.ts";
+import { type SmtpSink, startSmtpSink } from "./support/sinks.ts";
 
 const bin = fileURLToPath(new URL("../bin/rampart.js", import.meta.url));
 const images = fileURLToPath(new URL("../docs/images", import.meta.url));
@@ -30,13 +37,16 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 let output = "";
+let smtp: SmtpSink;
+let shop: { url: string; drop(): Promise<void> };
+let db: pg.Client;
 
 /** The control plane's API with the bootstrap admin token (the test's own setup, not the person's). */
-async function call(method: string, path: string, body?: unknown) {
+async function call(method: string, path: string, body?: unknown, token = admin) {
   const res = await fetch(`${api}${path}`, {
     method,
     headers: {
-      authorization: `Bearer ${admin}`,
+      authorization: `Bearer ${token}`,
       accept: "application/json",
       ...(body !== undefined ? { "content-type": "application/json" } : {}),
     },
@@ -50,6 +60,14 @@ async function call(method: string, path: string, body?: unknown) {
 beforeAll(async () => {
   ensureConsoleBuilt();
   work = mkdtempSync(join(tmpdir(), "rampart-journeys-"));
+  // The shop whose customer asks to be erased, and the mailbox her confirmation code goes to.
+  smtp = await startSmtpSink();
+  shop = await freshDatabase(inject("pgUrl"));
+  db = new pg.Client({ connectionString: shop.url });
+  await db.connect();
+  await seedOneCustomer(db);
+  mkdirSync(join(work, "privacy"));
+  writeFileSync(join(work, "privacy", "shop.yaml"), postgresShopMap());
   const [port, gatewayPort] = [await freePort(), await freePort()];
   api = `http://127.0.0.1:${port}`;
   edge = `http://127.0.0.1:${gatewayPort}`;
@@ -67,8 +85,44 @@ beforeAll(async () => {
         auth: { provider: "corp" },
         policy: { rules: [{ allow: { domains: ["example.com"] } }] },
       },
+      { id: "grafana", path: "/grafana", upstream: "http://127.0.0.1:9", environment: "prod" },
     ],
-    rbac: { bindings: [{ id: "on-call", role: "security-admin", users: ["corp:bob"] }] },
+    // Bob is on call: security and privacy duties, and the prod secrets.
+    rbac: {
+      bindings: [
+        { id: "on-call", role: "security-admin", users: ["corp:bob"] },
+        { id: "dpo", role: "privacy-officer", users: ["corp:bob"] },
+        { id: "devs", role: "developer", users: ["corp:alice"] },
+      ],
+    },
+    jit: {
+      roles: [
+        {
+          role: "operator",
+          requesters: { users: ["corp:alice"] },
+          approvers: { users: ["corp:bob"] },
+          approvals: 1,
+          maxDurationMinutes: 240,
+        },
+      ],
+    },
+    secrets: {
+      root: { provider: "file", file: join(work, "root.key") },
+      policies: [
+        {
+          name: "on-call-prod",
+          paths: ["/prod/**"],
+          capabilities: ["read", "list", "update"],
+          users: ["corp:bob"],
+        },
+      ],
+    },
+    privacy: {
+      map: [join(work, "privacy")],
+      connections: { shop_pg: { type: "postgres", url: shop.url, datasets: ["shop"] } },
+      smtp: { url: `smtp://127.0.0.1:${smtp.port}`, from: "privacy@shop.example" },
+      requests: { organisation: "Shop Ltd", publicUrl: "https://privacy.shop.example" },
+    },
   };
   writeFileSync(join(work, "rampart.yaml"), JSON.stringify(config, null, 2));
 
@@ -100,6 +154,9 @@ afterAll(async () => {
     await exited;
   }
   await idp?.close();
+  await db?.end();
+  await shop?.drop();
+  await smtp?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -122,6 +179,93 @@ test("a person signs in through the OpenID provider and the console knows who th
   const cookies = await context.cookies(edge);
   expect(cookies.find((c) => c.name === "rampart_session")?.httpOnly).toBe(true);
 }, 60_000);
+
+test("the signed-in person approves a just-in-time request; the grant is in force", async () => {
+  const aliceKey = (
+    await call("POST", "/api/v1/identity/api-keys", { kind: "user", subject: "corp:alice", ttlSeconds: 3600 })
+  ).key as string;
+  const asked = await call(
+    "POST",
+    "/api/v1/access/requests",
+    {
+      role: "operator",
+      scope: { kind: "route", id: "grafana" },
+      justification: "INC-12: Grafana's disk is full",
+      durationMinutes: 60,
+    },
+    aliceKey,
+  );
+  await page.goto(`${edge}/console/access`);
+  const card = page
+    .locator("article, li, .card")
+    .filter({ hasText: "INC-12: Grafana's disk is full" })
+    .first();
+  await card.getByLabel("Comment").fill("Go ahead; close INC-12 when done.");
+  await card.getByRole("button", { name: "Approve" }).click();
+  await expect
+    .poll(async () => (await call("GET", `/api/v1/access/requests/${asked.id as string}`)).status)
+    .toBe("approved");
+  const grants = (await call("GET", "/api/v1/access/grants")).grants as { subject: string; role: string }[];
+  expect(grants).toContainEqual(expect.objectContaining({ subject: "corp:alice", role: "operator" }));
+  const decided = await call("GET", `/api/v1/access/requests/${asked.id as string}`);
+  expect(JSON.stringify(decided)).toContain("corp:bob");
+}, 60_000);
+
+test("the signed-in person rolls back a secret to its first version", async () => {
+  for (const password of ["first-password-0001", "leaked-password-0002"])
+    await call("PUT", "/api/v1/secrets/data/prod/api/db", { data: { password } });
+  await page.goto(`${edge}/console/secrets/${encodeURIComponent("/prod/api/db")}`);
+  await page.getByRole("heading", { name: "/prod/api/db", level: 2 }).waitFor();
+  await page.getByRole("button", { name: "Roll back to this version (v1)" }).click();
+  await page.getByRole("button", { name: "Roll back to version 1" }).click();
+  await page.getByRole("status").filter({ hasText: "version 3 now holds version 1's value" }).waitFor();
+  const current = await call("GET", "/api/v1/secrets/data/prod/api/db");
+  expect(current.version).toBe(3);
+  expect(current.data).toEqual({ password: "first-password-0001" });
+  // The rollback is the person's act in the audit log (actors are sealed there; a search names them).
+  const audit = await call("GET", "/api/v1/audit/entries?type=secrets.rolled_back&actor=user:corp:bob");
+  expect(audit.entries).toHaveLength(1);
+  expect(await page.locator("body").textContent()).not.toContain("password-000");
+}, 60_000);
+
+test("the signed-in person completes an erasure request; the shop's rows no longer name her", async () => {
+  const intake = await fetch(`${api}/privacy/requests`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ kind: "erasure", email: TARGET.email }),
+  });
+  expect(intake.status).toBe(202);
+  const id = String(((await intake.json()) as { id: string }).id);
+  let code = "";
+  await vi.waitFor(
+    () => {
+      code = codeIn(smtp.received.filter((m) => m.to.includes(TARGET.email)).at(-1)?.parsed.text ?? "");
+    },
+    { timeout: 10_000, interval: 100 },
+  );
+  const verified = await fetch(`${api}/privacy/requests/${id}/verify`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ code }),
+  });
+  expect(verified.status).toBe(200);
+  const email = async () =>
+    (await db.query(`select email from users where id = ${TARGET.id}`)).rows[0]?.email;
+  expect(await email()).toBe(TARGET.email);
+
+  await page.goto(`${edge}/console/privacy/${id}`);
+  await page.getByRole("heading", { name: "Erasure request", level: 1 }).waitFor();
+  await page.getByRole("button", { name: "Approve and erase" }).click();
+  await page.getByRole("button", { name: "Confirm: approve and erase" }).click();
+  await page
+    .getByTestId("request-state")
+    .getByText("Completed", { exact: true })
+    .waitFor({ timeout: 30_000 });
+  expect(await email()).not.toBe(TARGET.email);
+  const done = await call("GET", `/api/v1/privacy/requests/${id}`);
+  expect(done.state).toBe("completed");
+  expect(JSON.stringify(done)).toContain("corp:bob");
+}, 90_000);
 
 test("the signed-in person acknowledges an incident, and the audit log names them", async () => {
   const opened = await call("POST", "/api/v1/incidents", {

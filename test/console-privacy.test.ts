@@ -7,61 +7,22 @@
 // the reason. Consent per purpose and the breach register's clocks (one running, one overdue) render
 // with their numbers in words. Code run in the page is passed as strings: the tests are
 // type-checked without the DOM's types.
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
-import { parse, stringify } from "yaml";
 import { codeIn } from "../src/data/privacy/requests/testing.ts";
 import { startTestServer, type TestServer } from "./support/api.ts";
 import { ensureConsoleBuilt } from "./support/console.ts";
 import { freshDatabase } from "./support/pg.ts";
-import { SHOP_DIR, shopData, sqlStatements, TARGET } from "./support/privacy-shop.ts";
+import { postgresShopMap, seedOneCustomer, TARGET } from "./support/privacy-shop.ts";
 import { type SmtpSink, startSmtpSink } from "./support/sinks.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const images = join(repo, "docs", "images");
 const HOUR = 3_600_000;
-
-/** The example shop's map with only its PostgreSQL dataset (the other stores are not here). */
-function postgresShopMap(): string {
-  const doc = parse(readFileSync(join(SHOP_DIR, "shop.yaml"), "utf8")) as {
-    dataset: { fides_key: string }[];
-    system: { datasets: string[] }[];
-    retention: { timestamp_field: string }[];
-  };
-  doc.dataset = doc.dataset.filter((d) => d.fides_key === "shop");
-  doc.system = doc.system
-    .map((s) => ({ ...s, datasets: s.datasets.filter((k) => k === "shop") }))
-    .filter((s) => s.datasets.length > 0);
-  doc.retention = doc.retention.filter((r) => r.timestamp_field.startsWith("shop."));
-  return stringify(doc);
-}
-
-/** The shop's PostgreSQL schema with one customer (the seed's target) and everything of hers. */
-async function seedOneCustomer(db: pg.Client): Promise<void> {
-  for (const s of sqlStatements("shop-postgres.sql")) await db.query(s);
-  const all = shopData(TARGET.lookalikeId);
-  const orders = all.orders.filter((o) => o.user_id === TARGET.id);
-  const orderIds = new Set(orders.map((o) => o.id));
-  const tables: [string, Record<string, unknown>[]][] = [
-    ["users", all.users.filter((u) => u.id === TARGET.id)],
-    ["addresses", all.addresses.filter((a) => a.user_id === TARGET.id)],
-    ["orders", orders],
-    ["order_items", all.order_items.filter((i) => orderIds.has(i.order_id))],
-    [
-      "support_tickets",
-      all.support_tickets.filter((t) => t.user_id === TARGET.id || t.email === TARGET.email),
-    ],
-    ["sessions", all.sessions.filter((s) => s.user_id === TARGET.id)],
-  ];
-  for (const [table, rows] of tables)
-    await db.query(`insert into ${table} select * from jsonb_populate_recordset(null::${table}, $1::jsonb)`, [
-      JSON.stringify(rows),
-    ]);
-}
 
 let t: TestServer;
 let smtp: SmtpSink;
@@ -246,8 +207,7 @@ test("a privacy officer takes the erasure request to completion from the page", 
     await expect(queue.nth(1).locator("[data-state]").textContent()).resolves.toBe("Processing");
     await expect(queue.nth(1).textContent()).resolves.toContain("Objection");
 
-    // Consent per purpose, the numbers in words beside the bars (the statistics need the server's
-    // store handed to the consent routes).
+    // Consent per purpose, the numbers in words beside the bars.
     const stats = await t.call("GET", "/api/v1/privacy/consent-stats", officer);
     expect(stats.status, JSON.stringify(stats.json)).toBe(200);
     const consent = page.getByRole("list", { name: "Consent per purpose: granted, withdrawn, expired" });

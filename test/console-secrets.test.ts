@@ -202,12 +202,15 @@ test("a security admin sees the versions, but Roll back is disabled and says why
     await page.reload();
     const back = page.getByRole("button", { name: "Roll back to this version (v1)" });
     await back.waitFor();
-    await page.getByText("Your roles do not include secrets:write.").waitFor();
+    // The console asked the secrets policies (list only for this role): both are off, with the reason.
+    await page.getByText("The secrets policy does not give you update on /prod/api/token.").waitFor();
     expect(await back.isDisabled()).toBe(true);
     await expect(back.getAttribute("aria-describedby")).resolves.toBe("rollback-why");
-    // Reveal is offered (the policy decides), and the refusal is said in words.
-    await page.getByRole("button", { name: "Reveal values of v1 and v2 (audited read)" }).click();
-    await page.getByRole("alert").filter({ hasText: "does not let you read /prod/api/token" }).waitFor();
+    const reveal = page.getByRole("button", { name: "Reveal values of v1 and v2 (audited read)" });
+    await page.getByText("The secrets policy does not give you read on /prod/api/token.").waitFor();
+    expect(await reveal.isDisabled()).toBe(true);
+    const caps = await t.call("GET", "/api/v1/secrets/capabilities/prod/api/token", securityAdmin);
+    expect(caps.json).toEqual({ path: "/prod/api/token", capabilities: ["list"] });
     expect(await page.locator("body").textContent()).not.toContain("tok-");
   } finally {
     await context.close();

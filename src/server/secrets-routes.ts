@@ -163,6 +163,21 @@ export function registerSecretsRoutes(app: FastifyInstance, rt: Runtime, kit: Ro
     async (req) => store().metadata(await authenticate(req), pathOf(req)),
   );
 
+  app.get(
+    `${PREFIX}/capabilities/*`,
+    {
+      schema: {
+        ...tags,
+        description:
+          "What the secrets policies let the caller do on a path: { path, capabilities: [read|list|create|update|delete|rotate] }.",
+      },
+    },
+    async (req) => {
+      const path = pathOf(req);
+      return { path, capabilities: store().capabilities(await authenticate(req), path) };
+    },
+  );
+
   app.patch(
     `${PREFIX}/metadata/*`,
     {

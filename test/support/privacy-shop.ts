@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { Redis } from "ioredis";
 import mysql from "mysql2/promise";
 import pg from "pg";
+import { parse, stringify } from "yaml";
 import type { ConnectionConfig } from "../../src/data/privacy/dsr/types.ts";
 import { loadDataMap } from "../../src/data/privacy/map/load.ts";
 import type { Collection, DataMap, Dataset } from "../../src/data/privacy/map/model.ts";
@@ -506,4 +507,42 @@ export async function storeShop(servers: ShopServers, data: ShopData, tag = "sho
     },
     drop,
   };
+}
+
+/** The example shop's map with only its PostgreSQL dataset (the other stores are not here). */
+export function postgresShopMap(): string {
+  const doc = parse(readFileSync(resolve(SHOP_DIR, "shop.yaml"), "utf8")) as {
+    dataset: { fides_key: string }[];
+    system: { datasets: string[] }[];
+    retention: { timestamp_field: string }[];
+  };
+  doc.dataset = doc.dataset.filter((d) => d.fides_key === "shop");
+  doc.system = doc.system
+    .map((s) => ({ ...s, datasets: s.datasets.filter((k) => k === "shop") }))
+    .filter((s) => s.datasets.length > 0);
+  doc.retention = doc.retention.filter((r) => r.timestamp_field.startsWith("shop."));
+  return stringify(doc);
+}
+
+/** The shop's PostgreSQL schema with one customer (the seed's target) and everything of hers. */
+export async function seedOneCustomer(db: pg.Client): Promise<void> {
+  for (const s of sqlStatements("shop-postgres.sql")) await db.query(s);
+  const all = shopData(TARGET.lookalikeId);
+  const orders = all.orders.filter((o) => o.user_id === TARGET.id);
+  const orderIds = new Set(orders.map((o) => o.id));
+  const tables: [string, Record<string, unknown>[]][] = [
+    ["users", all.users.filter((u) => u.id === TARGET.id)],
+    ["addresses", all.addresses.filter((a) => a.user_id === TARGET.id)],
+    ["orders", orders],
+    ["order_items", all.order_items.filter((i) => orderIds.has(i.order_id))],
+    [
+      "support_tickets",
+      all.support_tickets.filter((t) => t.user_id === TARGET.id || t.email === TARGET.email),
+    ],
+    ["sessions", all.sessions.filter((s) => s.user_id === TARGET.id)],
+  ];
+  for (const [table, rows] of tables)
+    await db.query(`insert into ${table} select * from jsonb_populate_recordset(null::${table}, $1::jsonb)`, [
+      JSON.stringify(rows),
+    ]);
 }

@@ -6,7 +6,6 @@ import { api, ApiError } from "../api.ts";
 import { SecretsTree } from "../components/secrets-tree.tsx";
 import { formatDateTime, fromNow } from "../format.ts";
 import { navigate } from "../router.ts";
-import { notAllowed, useCan } from "../session.ts";
 import { useApi } from "../useApi.ts";
 import { Problem } from "./Problem.tsx";
 import "./Secrets.css";
@@ -204,8 +203,19 @@ function Rotation({ meta }: { meta: Metadata }) {
   );
 }
 
+/** What the secrets policies let the signed-in caller do on `path` (undefined until answered). */
+function useCapabilities(path: string): ReadonlySet<string> | undefined {
+  const [caps] = useApi<{ capabilities: string[] }>(secretApi("capabilities", path));
+  return caps.state === "ready" ? new Set(caps.data.capabilities) : undefined;
+}
+
+/** The words beside a control the secrets policy does not allow on this path. */
+const policyRefuses = (capability: string, path: string) =>
+  `The secrets policy does not give you ${capability} on ${path}.`;
+
 function Versions({ meta, onRolledBack }: { meta: Metadata; onRolledBack: (message: string) => void }) {
-  const may = useCan("secrets:write");
+  const caps = useCapabilities(meta.path);
+  const may = caps === undefined ? undefined : caps.has("update");
   const [asking, setAsking] = useState<number | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -223,7 +233,7 @@ function Versions({ meta, onRolledBack }: { meta: Metadata; onRolledBack: (messa
     } catch (err) {
       setError(
         err instanceof ApiError && err.status === 403
-          ? `The secrets policy does not let you update ${meta.path}.`
+          ? policyRefuses("update", meta.path)
           : (err as Error).message,
       );
     } finally {
@@ -236,7 +246,7 @@ function Versions({ meta, onRolledBack }: { meta: Metadata; onRolledBack: (messa
       <h2 id="versions-h">Versions</h2>
       {may === false && (
         <p id="rollback-why" className="muted small">
-          {notAllowed("secrets:write")}
+          {policyRefuses("update", meta.path)}
         </p>
       )}
       <div className="table-wrap">
@@ -357,6 +367,8 @@ function Compare({ meta }: { meta: Metadata }) {
   );
   const [revealing, setRevealing] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const caps = useCapabilities(meta.path);
+  const mayRead = caps === undefined ? undefined : caps.has("read");
   // Revealed values belong to the versions they were read for.
   useEffect(() => {
     setValues(null);
@@ -377,7 +389,7 @@ function Compare({ meta }: { meta: Metadata }) {
     } catch (err) {
       setError(
         err instanceof ApiError && err.status === 403
-          ? `The secrets policy does not let you read ${meta.path}.`
+          ? policyRefuses("read", meta.path)
           : (err as Error).message,
       );
     } finally {
@@ -412,11 +424,17 @@ function Compare({ meta }: { meta: Metadata }) {
         <button
           type="button"
           onClick={() => void reveal()}
-          disabled={revealing || values !== null || !readable(from) || !readable(to)}
+          disabled={revealing || values !== null || mayRead === false || !readable(from) || !readable(to)}
+          aria-describedby={mayRead === false ? "reveal-why" : undefined}
         >
           {revealing ? "Reading…" : `Reveal values of v${from} and v${to} (audited read)`}
         </button>
       </div>
+      {mayRead === false && (
+        <p id="reveal-why" className="muted small">
+          {policyRefuses("read", meta.path)}
+        </p>
+      )}
       {(!readable(from) || !readable(to)) && (
         <p className="muted small">Only active versions can be read; their keys are still compared.</p>
       )}

@@ -22,6 +22,7 @@ import type { SecretsConfig } from "./schema.ts";
 import type { SecretsTables } from "./tables.ts";
 import {
   type Capability,
+  capabilities,
   type MetadataPatch,
   SEALED_MESSAGE,
   type SecretMetadata,
@@ -640,6 +641,11 @@ export async function createStoreCore(o: StoreCoreOptions): Promise<StoreCore> {
       const meta = await readMetadata(path);
       emit("secrets.metadata_read", caller.actor, path, { currentVersion: meta.currentVersion });
       return meta;
+    },
+
+    capabilities(caller, path) {
+      secretPath(path);
+      return capabilities.filter((c) => o.can(caller, c, path));
     },
 
     async setMetadata(caller, path, patch) {

@@ -86,6 +86,8 @@ export interface SecretsService {
   list(caller: SecretsCaller, prefix: string): Promise<string[]>;
   /** Versions and metadata, never values (`list` capability). */
   metadata(caller: SecretsCaller, path: string): Promise<SecretMetadata>;
+  /** What the policies in force let the caller do on `path` (Vault's capabilities-self); not audited. */
+  capabilities(caller: SecretsCaller, path: string): Capability[];
   setMetadata(caller: SecretsCaller, path: string, patch: MetadataPatch): Promise<SecretMetadata>;
   /** Soft delete: `versions` default to the newest; undelete brings them back. */
   delete(caller: SecretsCaller, path: string, versions?: number[]): Promise<void>;
