@@ -13,7 +13,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { createSessionStore, type SessionStore } from "../src/identity/sessions/index.ts";
 import { startTestServer, type TestServer } from "./support/api.ts";
-import { ensureConsoleBuilt } from "./support/console.ts";
+import { ensureConsoleBuilt, fitsWidth, pageProblems, signIn } from "./support/console.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const images = join(repo, "docs", "images");
@@ -117,15 +117,10 @@ async function openAccess(
     colorScheme: "light",
   });
   const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("pageerror", (e) => problems.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
+  const problems = pageProblems(page);
   await page.goto(`${t.url}/console/access`);
   if (o.dark) await page.getByRole("button", { name: "Dark theme" }).click();
-  await page.getByLabel("Admin token or API key").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, token);
   await page.getByRole("heading", { name: "Access", level: 1 }).waitFor();
   return { page, problems };
 }
@@ -234,8 +229,7 @@ test("a grant's countdown ends at expired", async () => {
     // The page's clock runs fast from now: the hour-long grant runs out without waiting an hour.
     await page.clock.install({ time: new Date() });
     await page.goto(`${t.url}/console/access`);
-    await page.getByLabel("Admin token or API key").fill(keys.bob!);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await signIn(page, keys.bob!);
     const table = page.getByRole("table", { name: /Grants in force/ });
     const timer = table.getByRole("timer").first();
     await timer.waitFor();
@@ -307,7 +301,7 @@ test("service accounts and a person's sessions; dark theme on a phone without si
     await expect(page.content()).resolves.not.toContain("alice-sso-access-token");
 
     await page.evaluate("window.scrollTo(0, 0)");
-    const fits = await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth");
+    const fits = await page.evaluate(fitsWidth);
     expect(fits).toBe(true);
     await page.screenshot({ path: join(images, "console-access-dark-mobile.png"), fullPage: false });
     expect(problems).toEqual([]);

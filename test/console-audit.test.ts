@@ -10,7 +10,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { newEvent, type SecurityEvent } from "../src/platform/events/index.ts";
 import { startTestServer, type TestServer } from "./support/api.ts";
-import { ensureConsoleBuilt } from "./support/console.ts";
+import { ensureConsoleBuilt, pageProblems, signIn } from "./support/console.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const images = join(repo, "docs", "images");
@@ -95,8 +95,7 @@ const rowsInDom = (page: Page) => page.locator('.audit-scroll [role="row"]').cou
 
 async function openAudit(page: Page): Promise<void> {
   await page.goto(`${t.url}/console/`);
-  await page.getByLabel("Admin token or API key").fill(t.admin);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, t.admin);
   await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
   await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Audit" }).click();
   await page.getByRole("heading", { name: "Audit", level: 1 }).waitFor();
@@ -116,11 +115,7 @@ test("10,000 entries: search, scroll to the end by cursor with a virtualised lis
     timezoneId: "UTC",
   });
   const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("pageerror", (e) => problems.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
+  const problems = pageProblems(page);
   try {
     await openAudit(page);
     await searchWindow(page);

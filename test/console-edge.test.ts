@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { parse } from "yaml";
 import { newEvent, type SecurityEvent } from "../src/platform/events/index.ts";
 import { startTestServer, type TestServer } from "./support/api.ts";
-import { ensureConsoleBuilt } from "./support/console.ts";
+import { ensureConsoleBuilt, fitsWidth, pageProblems, signIn } from "./support/console.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const images = join(repo, "docs", "images");
@@ -97,8 +97,7 @@ afterAll(async () => {
 async function openEdge(page: Page, token: string): Promise<void> {
   // A deep link: at phone width the nav is folded away.
   await page.goto(`${t.url}/console/edge`);
-  await page.getByLabel("Admin token or API key").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, token);
   await page.getByRole("heading", { name: "Edge", level: 1 }).waitFor();
 }
 
@@ -117,11 +116,7 @@ test("routes, the chart's bars, the top blocked client blocked in one click, liv
   });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: t.url });
   const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("pageerror", (e) => problems.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
+  const problems = pageProblems(page);
   try {
     await openEdge(page, t.admin);
 
@@ -215,9 +210,7 @@ test("an auditor sees the edge but may not block: the button says why; dark them
     await page.getByRole("button", { name: "Dark theme" }).first().click();
     await expect(page.evaluate<string>("document.documentElement.dataset.theme")).resolves.toBe("dark");
     await page.getByTestId("decisions-chart").waitFor();
-    await expect(
-      page.evaluate<boolean>("document.documentElement.scrollWidth <= window.innerWidth"),
-    ).resolves.toBe(true);
+    await expect(page.evaluate<boolean>(fitsWidth)).resolves.toBe(true);
     await page.screenshot({ path: join(images, "console-edge-dark-mobile.png") });
   } finally {
     await context.close();

@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { ScanTables } from "../src/appsec/scan/evidence.ts";
 import { scanPlan } from "../src/appsec/scan/iac/index.ts";
@@ -16,7 +16,7 @@ import { scanTrivyReport } from "../src/appsec/scan/trivy/index.ts";
 import type { ScanResult } from "../src/appsec/scan/types.ts";
 import { systemClock } from "../src/platform/clock.ts";
 import { startTestServer, type TestServer } from "./support/api.ts";
-import { ensureConsoleBuilt } from "./support/console.ts";
+import { ensureConsoleBuilt, fitsWidth, pageProblems, signIn } from "./support/console.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const images = join(repo, "docs", "images");
@@ -88,21 +88,10 @@ afterAll(async () => {
   await t?.stop();
 });
 
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.getByLabel("Admin token or API key").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
-
-const noHorizontalScroll = "document.documentElement.scrollWidth <= window.innerWidth";
-
 test("open findings overdue first with SLA, counted per severity, filtered by scanner and severity", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: "light" });
   const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("pageerror", (e) => problems.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
+  const problems = pageProblems(page);
   try {
     await page.goto(`${t.url}/console/`);
     await signIn(page, t.admin);
@@ -184,7 +173,7 @@ test("on a phone in the dark theme the findings fit the screen", async () => {
     await expect(page.getByRole("button", { name: "Dark theme" }).getAttribute("aria-pressed")).resolves.toBe(
       "true",
     );
-    expect(await page.evaluate(noHorizontalScroll)).toBe(true);
+    expect(await page.evaluate(fitsWidth)).toBe(true);
     await page.screenshot({ path: join(images, "console-gates-dark-mobile.png"), fullPage: false });
   } finally {
     await context.close();

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startTestServer, type TestServer } from "./support/api.ts";
-import { ensureConsoleBuilt } from "./support/console.ts";
+import { ensureConsoleBuilt, pageProblems, signIn } from "./support/console.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const images = join(repo, "docs", "images");
@@ -88,11 +88,6 @@ async function lightPage(): Promise<Page> {
   return context.newPage();
 }
 
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.getByLabel("Admin token or API key").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
-
 const incident = async (id: string) =>
   (await t.call("GET", `/api/v1/incidents/${id}`, t.admin)).json as unknown as IncidentJson;
 
@@ -118,11 +113,7 @@ test("an auditor reads an incident but may not acknowledge it: the button says w
 
 test("the admin lists open incidents, filters by state, opens one and acknowledges it", async () => {
   const page = await lightPage();
-  const problems: string[] = [];
-  page.on("pageerror", (e) => problems.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
+  const problems = pageProblems(page);
   try {
     await page.goto(`${t.url}/console/`);
     await signIn(page, t.admin);

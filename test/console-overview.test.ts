@@ -17,7 +17,7 @@ import type { ComplianceStatus } from "../src/monitoring/compliance/service.ts";
 import { newEvent } from "../src/platform/events/index.ts";
 import { registerConsole } from "../src/server/console.ts";
 import { startTestServer, type TestServer } from "./support/api.ts";
-import { ensureConsoleBuilt } from "./support/console.ts";
+import { ensureConsoleBuilt, signIn } from "./support/console.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const consoleDir = join(repo, "console");
@@ -66,11 +66,6 @@ async function lightPage(): Promise<Page> {
     acceptDownloads: true,
   });
   return context.newPage();
-}
-
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.getByLabel("Admin token or API key").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
 }
 
 describe("hosting", () => {

@@ -11,11 +11,11 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
 import { codeIn } from "../src/data/privacy/requests/testing.ts";
 import { startTestServer, type TestServer } from "./support/api.ts";
-import { ensureConsoleBuilt } from "./support/console.ts";
+import { ensureConsoleBuilt, fitsWidth, pageProblems, signIn } from "./support/console.ts";
 import { freshDatabase } from "./support/pg.ts";
 import { postgresShopMap, seedOneCustomer, TARGET } from "./support/privacy-shop.ts";
 import { type SmtpSink, startSmtpSink } from "./support/sinks.ts";
@@ -135,11 +135,6 @@ afterAll(async () => {
   await smtp?.close();
 });
 
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.getByLabel("Admin token or API key").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
-
 /** Every text value of the customer's rows in the shop, joined: what must no longer name her. */
 async function herRows(): Promise<string> {
   const out: string[] = [];
@@ -178,11 +173,7 @@ test("an operator sees the erasure request but its actions are disabled with the
 
 test("a privacy officer takes the erasure request to completion from the page", async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: "light" });
-  const problems: string[] = [];
-  page.on("pageerror", (e) => problems.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
+  const problems = pageProblems(page);
   try {
     expect(await herRows()).toContain(TARGET.email);
     // Straight to the page (the overview asks for reads this role is not given).
@@ -312,7 +303,7 @@ test("dark theme on a phone: no sideways scroll, the clocks still say overdue in
       .boundingBox();
     expect(left && left.x + left.width).toBeLessThanOrEqual(390);
     await page.getByRole("list", { name: /Consent per purpose/ }).waitFor();
-    expect(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")).toBe(true);
+    expect(await page.evaluate(fitsWidth)).toBe(true);
     expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await expect(page.evaluate("document.documentElement.dataset.theme")).resolves.toBe("dark");
     await page.screenshot({ path: join(images, "console-privacy-dark-mobile.png"), fullPage: false });
@@ -325,7 +316,7 @@ test("dark theme on a phone: no sideways scroll, the clocks still say overdue in
     await page.getByTestId("receipt").waitFor();
     // A long receipt key wraps: the page stays as wide as the phone (a mobile browser would zoom out
     // to fit a wider page, so the measure is the phone's 390 px, not innerWidth).
-    expect(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")).toBe(true);
+    expect(await page.evaluate(fitsWidth)).toBe(true);
     expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
   } finally {
     await page.close();

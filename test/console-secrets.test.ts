@@ -7,10 +7,10 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startTestServer, type TestServer } from "./support/api.ts";
-import { ensureConsoleBuilt } from "./support/console.ts";
+import { ensureConsoleBuilt, fitsWidth, pageProblems, signIn } from "./support/console.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const images = join(repo, "docs", "images");
@@ -66,11 +66,6 @@ afterAll(async () => {
   await t?.stop();
 });
 
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.getByLabel("Admin token or API key").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
-
 /** The reads of `path` the audit log holds, as { version } per entry. */
 async function readsOf(p: string): Promise<number[]> {
   const r = await t.call(
@@ -82,16 +77,10 @@ async function readsOf(p: string): Promise<number[]> {
   return (r.json.entries as { data: { version?: number } }[]).map((e) => e.data.version ?? 0).sort();
 }
 
-const noHorizontalScroll = "document.documentElement.scrollWidth <= window.innerWidth";
-
 test("the tree, three versions, a diff hidden until an audited Reveal, and a rollback to v1", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: "light" });
   const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("pageerror", (e) => problems.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
+  const problems = pageProblems(page);
   try {
     await page.goto(`${t.url}/console/`);
     await signIn(page, t.admin);
@@ -226,13 +215,13 @@ test("on a phone in the dark theme the secret fits the screen", async () => {
     await page.getByRole("button", { name: "Dark theme" }).click();
     await page.getByRole("heading", { name: path, level: 2 }).waitFor();
     await page.getByRole("table", { name: /^Keys of / }).waitFor();
-    expect(await page.evaluate(noHorizontalScroll)).toBe(true);
+    expect(await page.evaluate(fitsWidth)).toBe(true);
     await expect(page.getByRole("button", { name: "Dark theme" }).getAttribute("aria-pressed")).resolves.toBe(
       "true",
     );
     await page.evaluate("document.getElementById('versions-h').scrollIntoView()");
     await page.screenshot({ path: join(images, "console-secrets-dark-mobile.png"), fullPage: false });
-    expect(await page.evaluate(noHorizontalScroll)).toBe(true);
+    expect(await page.evaluate(fitsWidth)).toBe(true);
   } finally {
     await context.close();
   }

@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Page } from "playwright-core";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 export const consoleDir = join(repo, "console");
@@ -63,3 +64,22 @@ export function ensureConsoleBuilt(): void {
     rmSync(lock, { force: true, recursive: true });
   }
 }
+
+/** Signs in on the console's own form with the admin token or an API key. */
+export async function signIn(page: Page, token: string): Promise<void> {
+  await page.getByLabel("Admin token or API key").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** The page's uncaught errors and console errors as they happen; a test expects none. */
+export function pageProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(m.text());
+  });
+  return problems;
+}
+
+/** Evaluated in the page: true when nothing scrolls sideways (the phone-width checks). */
+export const fitsWidth = "document.documentElement.scrollWidth <= window.innerWidth";
