@@ -1,13 +1,16 @@
 // The console's Audit page in headless Chromium (Debian's chromium, driven by playwright-core) against
 // a real server holding 10,000 seeded events: search a time window, scroll to the end so every page
 // loads by cursor while the DOM keeps only a window of rows, time 50 scroll steps, open an entry whose
-// personal details read [sealed], filter by type, verify the logs, and the export command. Code run in
-// the page is passed as strings: the tests are type-checked without the DOM's types.
-import { mkdirSync } from "node:fs";
+// personal details read [sealed], filter by type, verify the logs, and export the window as one file
+// that verifies offline (and fails once changed). Code run in the page is passed as strings: the
+// tests are type-checked without the DOM's types.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { verifyBundle } from "../src/monitoring/audit/index.ts";
 import { newEvent, type SecurityEvent } from "../src/platform/events/index.ts";
 import { startTestServer, type TestServer } from "./support/api.ts";
 import { ensureConsoleBuilt, pageProblems, signIn } from "./support/console.ts";
@@ -200,6 +203,34 @@ test("10,000 entries: search, scroll to the end by cursor with a virtualised lis
     await expect(page.getByTestId("audit-export-command").textContent()).resolves.toBe(
       `rampart audit export --from ${from.toISOString()} --to ${to.toISOString()} --out DIR`,
     );
+    // The window as one downloaded file, verified offline against the key the page shows.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download export" }).click(),
+    ]);
+    const saved = mkdtempSync(join(tmpdir(), "rampart-console-export-"));
+    try {
+      const file = join(saved, download.suggestedFilename());
+      await download.saveAs(file);
+      const key = (await page.getByTestId("audit-verifier-key").textContent()) ?? "";
+      const checked = verifyBundle(file, key);
+      expect(checked).toMatchObject({ ok: true, keyPinned: true });
+      expect(checked.entries).toBeGreaterThanOrEqual(COUNT);
+      await page
+        .getByRole("status")
+        .filter({ hasText: /^Saved rampart-audit-.*\.json: [\d,]+ entries\.$/ })
+        .waitFor();
+      // One changed entry and the file no longer verifies.
+      const bundle = JSON.parse(readFileSync(file, "utf8")) as { files: Record<string, string> };
+      bundle.files["entries.jsonl"] = (bundle.files["entries.jsonl"] as string).replace("9900", "9901");
+      writeFileSync(file, JSON.stringify(bundle));
+      expect(verifyBundle(file, key)).toMatchObject({
+        ok: false,
+        problem: "entries.jsonl does not match its SHA-256 in the signed manifest",
+      });
+    } finally {
+      rmSync(saved, { recursive: true, force: true });
+    }
 
     // The logs with their sizes, then a verification run over all of them.
     const logs = page.getByRole("region", { name: "Logs" });

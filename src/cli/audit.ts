@@ -58,7 +58,10 @@ export function registerAuditCommands(program: Command): void {
       "check every entry against its MAC, sequence and signed checkpoints; or an export with --bundle",
     )
     .option("--log <id>", "only this log (e.g. security/2026-11)")
-    .option("--bundle <dir>", "verify an export bundle offline instead")
+    .option(
+      "--bundle <path>",
+      "verify an export offline instead: its directory, or the one JSON file the console downloads",
+    )
     .option("--key <verifierKey>", "with --bundle: the deployment's verifier key, obtained out of band")
     .action(async (o: Common & { log?: string; bundle?: string; key?: string }) => {
       if (o.bundle) {

@@ -361,6 +361,12 @@ function Logs() {
           </table>
         </div>
       )}
+      {logs.state === "ready" && (
+        <p className="muted small audit-key">
+          Verifier key (pin it when verifying offline):{" "}
+          <code data-testid="audit-verifier-key">{logs.data.verifierKey}</code>
+        </p>
+      )}
       {report?.logs.some((l) => l.problem) && (
         <ul className="error small">
           {report.logs
@@ -383,17 +389,63 @@ function Logs() {
 
 function ExportHint({ from, to }: { from: string | undefined; to: string | undefined }) {
   const command = `rampart audit export --from ${from ?? "FROM"} --to ${to ?? "TO"} --out DIR`;
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+
+  // One JSON file (the signed manifest and every file of the bundle) that `rampart audit verify
+  // --bundle FILE --key KEY` checks offline, like the directory the CLI writes.
+  const download = async () => {
+    if (!from || !to) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const bundle = await api<{ manifest: { entries: number } }>("/api/v1/audit/export", {
+        method: "POST",
+        body: { from, to },
+      });
+      const name = `rampart-audit-${from.slice(0, 19).replace(/:/g, "")}.json`;
+      const url = URL.createObjectURL(new Blob([JSON.stringify(bundle)], { type: "application/json" }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = name;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      setSaved(`Saved ${name}: ${bundle.manifest.entries.toLocaleString()} entries.`);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
   return (
     <section aria-labelledby="export-h" className="card">
-      <h2 id="export-h">Export</h2>
+      <div className="section-head">
+        <h2 id="export-h">Export</h2>
+        <button type="button" onClick={() => void download()} disabled={busy || !from || !to}>
+          {busy ? "Exporting…" : "Download export"}
+        </button>
+      </div>
       <p className="muted small">
-        Exports are written on the server: entries as JSONL with a SHA-256 manifest, range proofs and signed
-        checkpoints, verifiable offline. Run this where Rampart's data lives (the search's From and To fill it
-        in; times are ISO 8601, To is exclusive):
+        An export holds the window&apos;s entries with range proofs, signed checkpoints and a signed SHA-256
+        manifest, verifiable offline with <code>rampart audit verify --bundle FILE --key KEY</code> (the
+        verifier key is below the logs). {!from || !to ? "Set From and To to choose the window. " : ""}
+        From the command line, where Rampart&apos;s data lives (To is exclusive):
       </p>
       <pre className="audit-command" data-testid="audit-export-command">
         <code>{command}</code>
       </pre>
+      {saved && (
+        <p className="muted small" role="status">
+          {saved}
+        </p>
+      )}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
     </section>
   );
 }

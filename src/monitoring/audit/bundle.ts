@@ -2,7 +2,7 @@
 // of entries, a signed checkpoint, a range proof tying the slice to that checkpoint's root, and a
 // signed manifest of SHA-256 hashes over every file (as CloudTrail digest files do).
 import { createHash, type createPublicKey, sign as edSign, verify as edVerify } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Kysely } from "kysely";
 import { Invalid } from "../../platform/errors.ts";
@@ -181,10 +181,27 @@ function firstInconsistent(log: string, from: number, rows: readonly string[]): 
   return undefined;
 }
 
-/** Checks a bundle offline. `pinnedKey` (the deployment's verifier key, obtained out of band) should be given. */
-export function verifyBundle(dir: string, pinnedKey?: string): BundleResult {
+/**
+ * Reads a bundle's files from its directory, or from the single JSON file the API's export answers
+ * with (`{ manifest, files: { name: text } }`, what the console downloads).
+ */
+function bundleReader(path: string): (name: string) => string {
+  if (!statSync(path).isFile()) return (name) => readFileSync(join(path, name), "utf8");
+  const { files } = JSON.parse(readFileSync(path, "utf8")) as { files?: Record<string, unknown> };
+  return (name) => {
+    const text = files?.[name];
+    if (typeof text !== "string") throw new Error(`no such file in the export: ${name}`);
+    return text;
+  };
+}
+
+/**
+ * Checks a bundle offline: a directory, or the API's one-file JSON export. `pinnedKey` (the
+ * deployment's verifier key, obtained out of band) should be given.
+ */
+export function verifyBundle(path: string, pinnedKey?: string): BundleResult {
   try {
-    return checkBundle(dir, pinnedKey);
+    return checkBundle(bundleReader(path), pinnedKey);
   } catch (err) {
     // Hostile or truncated files end in a failed verification, never in a crash.
     return {
@@ -197,7 +214,7 @@ export function verifyBundle(dir: string, pinnedKey?: string): BundleResult {
   }
 }
 
-function checkBundle(dir: string, pinnedKey?: string): BundleResult {
+function checkBundle(read: (name: string) => string, pinnedKey?: string): BundleResult {
   const fail = (problem: string, entries = 0, logs = 0): BundleResult => ({
     ok: false,
     problem,
@@ -208,7 +225,7 @@ function checkBundle(dir: string, pinnedKey?: string): BundleResult {
   let manifestText: string;
   let manifest: BundleManifest;
   try {
-    manifestText = readFileSync(join(dir, "manifest.json"), "utf8");
+    manifestText = read("manifest.json");
     manifest = JSON.parse(manifestText) as BundleManifest;
   } catch (err) {
     return fail(`manifest.json unreadable: ${(err as Error).message}`);
@@ -224,7 +241,7 @@ function checkBundle(dir: string, pinnedKey?: string): BundleResult {
   }
   let sig: Buffer;
   try {
-    sig = Buffer.from(readFileSync(join(dir, "manifest.sig"), "utf8").trim(), "base64");
+    sig = Buffer.from(read("manifest.sig").trim(), "base64");
   } catch {
     return fail("manifest.sig is missing");
   }
@@ -234,7 +251,7 @@ function checkBundle(dir: string, pinnedKey?: string): BundleResult {
   for (const name of BUNDLE_FILES) {
     let text: string;
     try {
-      text = readFileSync(join(dir, name), "utf8");
+      text = read(name);
     } catch {
       return fail(`${name} is missing`);
     }
