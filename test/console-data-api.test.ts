@@ -1,19 +1,12 @@
 // The read routes the console's Secrets and Gates pages need, on a real server: which keys changed
 // between two versions of a secret (from the audit log's keyed digests: no value leaves the server
 // and no read is audited), and open scan findings with their SLA, overdue first.
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { ScanTables } from "../src/appsec/scan/evidence.ts";
-import { scanPlan } from "../src/appsec/scan/iac/index.ts";
-import { scanManifests } from "../src/appsec/scan/k8s/index.ts";
-import { scanTrivyReport } from "../src/appsec/scan/trivy/index.ts";
-import type { ScanResult } from "../src/appsec/scan/types.ts";
-import { systemClock } from "../src/platform/clock.ts";
 import { startTestServer, type TestServer } from "./support/api.ts";
+import { gateResults } from "./support/gate-results.ts";
 
-const repo = fileURLToPath(new URL("..", import.meta.url));
 const DAY_MS = 86_400_000;
 
 let t: TestServer;
@@ -118,38 +111,6 @@ describe("GET /api/v1/secrets/diff/*", () => {
   });
 });
 
-/** The three gate scanners' results, made as the CLI makes them from real inputs. */
-async function gateResults(): Promise<{ trivy: ScanResult; k8s: ScanResult; iac: ScanResult }> {
-  const trivy = (
-    await scanTrivyReport({
-      report: resolve(repo, "../shared/eval/trivy/alpine-310.json"),
-      cwd: join(t.work),
-      clock: systemClock,
-    })
-  ).result;
-  const k8s = scanManifests(
-    `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - name: web
-          image: web:1.0
-          securityContext:
-            privileged: true
-`,
-    { file: "deploy/web.yaml" },
-  );
-  const iac = scanPlan(readFileSync(join(repo, "test/fixtures/iac/aws-insecure.json"), "utf8"), {
-    target: "plans/aws-insecure.json",
-  });
-  // The report is named as CI would name the image, not by this machine's file path.
-  return { trivy: { ...trivy, target: "registry.example.com/shop/api:3.10" }, k8s, iac };
-}
-
 interface Finding {
   kind: string;
   fingerprint: string;
@@ -162,7 +123,7 @@ describe("GET /api/v1/scans/findings", () => {
   let stale: string;
 
   beforeAll(async () => {
-    const results = await gateResults();
+    const results = await gateResults(t.work);
     for (const result of Object.values(results)) {
       const r = await t.call("POST", "/api/v1/scans", t.admin, { source: "shop/web", result });
       expect(r.status, JSON.stringify(r.json)).toBe(201);

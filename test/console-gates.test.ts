@@ -4,24 +4,20 @@
 // findings overdue first with severity, target, first seen and SLA, counts them per severity, and
 // its scanner and severity filters narrow the list. Code run in the page is passed as strings: the
 // tests are type-checked without the DOM's types.
-import { mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { ScanTables } from "../src/appsec/scan/evidence.ts";
-import { scanPlan } from "../src/appsec/scan/iac/index.ts";
-import { scanManifests } from "../src/appsec/scan/k8s/index.ts";
-import { scanTrivyReport } from "../src/appsec/scan/trivy/index.ts";
 import type { ScanResult } from "../src/appsec/scan/types.ts";
-import { systemClock } from "../src/platform/clock.ts";
 import { startTestServer, type TestServer } from "./support/api.ts";
+import { gateResults, SCANNED_IMAGE } from "./support/gate-results.ts";
 import { ensureConsoleBuilt, fitsWidth, pageProblems, signIn } from "./support/console.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const images = join(repo, "docs", "images");
 const DAY_MS = 86_400_000;
-const IMAGE = "registry.example.com/shop/api:3.10";
 
 let t: TestServer;
 let browser: Browser;
@@ -34,34 +30,8 @@ beforeAll(async () => {
     name: "console-gates",
     config: { identity: { tokens: { secret: "console-gates-secret-0123456789abcdef" } } },
   });
-  const trivy = (
-    await scanTrivyReport({
-      report: resolve(repo, "../shared/eval/trivy/alpine-310.json"),
-      cwd: t.work,
-      clock: systemClock,
-    })
-  ).result;
-  const k8s = scanManifests(
-    `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - name: web
-          image: web:1.0
-          securityContext:
-            privileged: true
-`,
-    { file: "deploy/web.yaml" },
-  );
-  const iac = scanPlan(readFileSync(join(repo, "test/fixtures/iac/aws-insecure.json"), "utf8"), {
-    target: "plans/aws-insecure.json",
-  });
-  // CI names the image it scanned, not the runner's report file.
-  const results: ScanResult[] = [{ ...trivy, target: IMAGE }, k8s, iac];
+  const { trivy, k8s, iac } = await gateResults(t.work);
+  const results: ScanResult[] = [trivy, k8s, iac];
   for (const result of results) {
     const r = await t.call("POST", "/api/v1/scans", t.admin, { source: "shop/web", result });
     expect(r.status, JSON.stringify(r.json)).toBe(201);
@@ -116,7 +86,7 @@ test("open findings overdue first with SLA, counted per severity, filtered by sc
     const first = rows.nth(0);
     await expect(first.getAttribute("data-rule")).resolves.toBe(overdueRule);
     await expect(first.textContent()).resolves.toContain("Overdue");
-    await expect(first.textContent()).resolves.toContain(IMAGE);
+    await expect(first.textContent()).resolves.toContain(SCANNED_IMAGE);
     await expect(first.textContent()).resolves.toContain("Trivy");
     await expect(first.locator("time").first().textContent()).resolves.toBe("100 days ago");
     await expect(first.locator(".sla").textContent()).resolves.toMatch(/10 days ago/);
