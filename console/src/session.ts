@@ -1,7 +1,7 @@
 // Who is signed in and what their roles let them do, asked of the server (GET /api/v1/me) rather
 // than guessed from role names, so a button is offered only when the call behind it would pass.
 // Questions asked in the same tick go out as one request; answers are kept until sign-out.
-import { useSyncExternalStore } from "react";
+import { useCallback, useSyncExternalStore } from "react";
 import { api } from "./api.ts";
 
 export interface Me {
@@ -48,14 +48,16 @@ function ask(action: string): void {
 
 /** Whether the signed-in caller may perform `action`: undefined until the server has answered. */
 export function useCan(action: string): boolean | undefined {
-  return useSyncExternalStore(
-    (l) => {
+  // Stable per action, so React subscribes once rather than on every render.
+  const subscribe = useCallback(
+    (l: () => void) => {
       listeners.add(l);
       ask(action);
       return () => listeners.delete(l);
     },
-    () => answers.get(action),
+    [action],
   );
+  return useSyncExternalStore(subscribe, () => answers.get(action));
 }
 
 /** The words beside a control the caller's roles do not allow. */

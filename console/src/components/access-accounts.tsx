@@ -3,7 +3,7 @@
 // subject and cannot list them all, and a subject can be revoked everywhere with a reason.
 import { type FormEvent, useState } from "react";
 import { api } from "../api.ts";
-import { Problem } from "../pages/Problem.tsx";
+import { Pending, Problem } from "../pages/Problem.tsx";
 import { notAllowed, useCan } from "../session.ts";
 import { useApi } from "../useApi.ts";
 import { type ServiceAccount, type SsoSession, When, Why } from "./access-parts.tsx";
@@ -15,8 +15,7 @@ export function ServiceAccounts() {
   return (
     <section aria-labelledby="accounts-h">
       <h2 id="accounts-h">Service accounts</h2>
-      {list.state === "loading" && <p className="muted">Loading service accounts…</p>}
-      {list.state === "error" && <Problem error={list.error} what="service accounts" />}
+      <Pending loaded={list} loading="Loading service accounts…" what="service accounts" />
       {list.state === "ready" && (
         <div className="table-wrap">
           <table>

@@ -2,7 +2,7 @@
 // comment), grants in force with a countdown that ticks each second, and the caller's own requests.
 import { useEffect, useState } from "react";
 import { api, ApiError } from "../api.ts";
-import { Problem } from "../pages/Problem.tsx";
+import { Pending } from "../pages/Problem.tsx";
 import { notAllowed, useCan } from "../session.ts";
 import { useApi } from "../useApi.ts";
 import {
@@ -45,8 +45,7 @@ export function PendingRequests({ me, onDecided }: { me: Caller | undefined; onD
         </button>
       </div>
       {why && <p className="muted small">{why}</p>}
-      {list.state === "loading" && <p className="muted">Loading requests…</p>}
-      {list.state === "error" && <Problem error={list.error} what="access requests" />}
+      <Pending loaded={list} loading="Loading requests…" what="access requests" />
       {list.state === "ready" && list.data.requests.length === 0 && (
         <p className="muted">No request is waiting for you.</p>
       )}
@@ -175,8 +174,7 @@ export function LiveGrants({ round }: { round: number }) {
           Refresh grants
         </button>
       </div>
-      {list.state === "loading" && <p className="muted">Loading grants…</p>}
-      {list.state === "error" && <Problem error={list.error} what="grants" />}
+      <Pending loaded={list} loading="Loading grants…" what="grants" />
       {list.state === "ready" && (
         <div className="table-wrap">
           <table className="access-grants">
@@ -231,8 +229,7 @@ export function MyRequests({ round }: { round: number }) {
   return (
     <section aria-labelledby="mine-h">
       <h2 id="mine-h">Your requests</h2>
-      {list.state === "loading" && <p className="muted">Loading your requests…</p>}
-      {list.state === "error" && <Problem error={list.error} what="your requests" />}
+      <Pending loaded={list} loading="Loading your requests…" what="your requests" />
       {list.state === "ready" && list.data.requests.length === 0 && (
         <p className="muted">
           You have not asked for access. Ask with <code>rampart access request</code>.

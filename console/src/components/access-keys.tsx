@@ -2,7 +2,7 @@
 // form that creates one and shows it once, and revocation after an explicit confirmation.
 import { type FormEvent, useState } from "react";
 import { api } from "../api.ts";
-import { Problem } from "../pages/Problem.tsx";
+import { Pending } from "../pages/Problem.tsx";
 import { notAllowed, useCan } from "../session.ts";
 import { useApi } from "../useApi.ts";
 import { type ApiKey, When, Why } from "./access-parts.tsx";
@@ -48,8 +48,7 @@ export function ApiKeys({ me }: { me: string | undefined }) {
         </label>
         <button type="submit">Show keys</button>
       </form>
-      {list.state === "loading" && <p className="muted">Loading API keys…</p>}
-      {list.state === "error" && <Problem error={list.error} what="API keys" />}
+      <Pending loaded={list} loading="Loading API keys…" what="API keys" />
       {list.state === "ready" && (
         <KeyTable
           keys={list.data.apiKeys}

@@ -8,7 +8,7 @@ import { formatDate, formatDateTime, fromNow } from "../format.ts";
 import { notAllowed, useCan } from "../session.ts";
 import { useApi } from "../useApi.ts";
 import "./Audit.css";
-import { Problem } from "./Problem.tsx";
+import { Pending, Problem } from "./Problem.tsx";
 
 const PAGE = 500;
 
@@ -292,8 +292,7 @@ function Logs() {
             : "Verification found a problem: see the logs below."}
         </p>
       )}
-      {logs.state === "loading" && <p className="muted">Loading logs…</p>}
-      {logs.state === "error" && <Problem error={logs.error} what="the audit logs" />}
+      <Pending loaded={logs} loading="Loading logs…" what="the audit logs" />
       {logs.state === "ready" && (
         <div className="table-wrap">
           <table>

@@ -10,7 +10,7 @@ import { type RouteSummary, RoutesTable } from "../components/edge-routes.tsx";
 import { WafHits, type WafProposals } from "../components/edge-waf.tsx";
 import { formatDateTime } from "../format.ts";
 import { type Loaded, useApi } from "../useApi.ts";
-import { Problem } from "./Problem.tsx";
+import { Pending, Problem } from "./Problem.tsx";
 import "./Edge.css";
 
 const WINDOWS = [
@@ -84,15 +84,13 @@ export function Edge(_props: { sub?: string | undefined }) {
 
       <section aria-labelledby="routes-h">
         <h2 id="routes-h">Routes and their policies</h2>
-        {routes.state === "loading" && <p className="muted">Loading routes…</p>}
-        {routes.state === "error" && <Problem error={routes.error} what="routes" />}
+        <Pending loaded={routes} loading="Loading routes…" what="routes" />
         {routes.state === "ready" && <RoutesTable routes={routes.data.routes} />}
       </section>
 
       <section aria-labelledby="chart-h" className="card">
         <h2 id="chart-h">Blocks and limits over time</h2>
-        {decisions.state === "loading" && <p className="muted">Loading decisions…</p>}
-        {decisions.state === "error" && <Problem error={decisions.error} what="gateway decisions" />}
+        <Pending loaded={decisions} loading="Loading decisions…" what="gateway decisions" />
         {d && <DecisionsChart data={d} caption={`Refused requests, ${w.label.toLowerCase()}`} />}
       </section>
 
@@ -154,8 +152,7 @@ export function Edge(_props: { sub?: string | undefined }) {
             Include refusals (routes in block mode)
           </label>
         </div>
-        {waf.state === "loading" && <p className="muted">Loading WAF hits…</p>}
-        {waf.state === "error" && <Problem error={waf.error} what="WAF hits" />}
+        <Pending loaded={waf} loading="Loading WAF hits…" what="WAF hits" />
         {waf.state === "ready" && <WafHits data={waf.data} />}
       </section>
     </div>

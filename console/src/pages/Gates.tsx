@@ -5,7 +5,7 @@ import { useState } from "react";
 import { type SeverityCount, SeverityChart } from "../components/gates-chart.tsx";
 import { formatDate, formatDateTime, fromNow } from "../format.ts";
 import { useApi } from "../useApi.ts";
-import { Problem } from "./Problem.tsx";
+import { Pending } from "./Problem.tsx";
 import "./Gates.css";
 
 const severities = ["critical", "high", "medium", "low", "info"] as const;
@@ -129,8 +129,7 @@ export function Gates(_props: { sub?: string | undefined }) {
           </button>
         </div>
       </header>
-      {loaded.state === "loading" && <p className="muted">Loading findings…</p>}
-      {loaded.state === "error" && <Problem error={loaded.error} what="scan findings" />}
+      <Pending loaded={loaded} loading="Loading findings…" what="scan findings" />
       {loaded.state === "ready" && (
         <>
           <section className="card gates-summary" aria-labelledby="gates-sum-h">

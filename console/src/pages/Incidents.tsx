@@ -17,7 +17,7 @@ import { formatDateTime, fromNow } from "../format.ts";
 import { Link } from "../Link.tsx";
 import { notAllowed, useCan } from "../session.ts";
 import { useApi } from "../useApi.ts";
-import { Problem } from "./Problem.tsx";
+import { Pending, Problem } from "./Problem.tsx";
 import "./Incidents.css";
 
 export function Incidents({ id }: { id?: string | undefined }) {
@@ -71,8 +71,7 @@ function IncidentList() {
           </button>
         </div>
       </header>
-      {list.state === "loading" && <p className="muted">Loading incidents…</p>}
-      {list.state === "error" && <Problem error={list.error} what="incidents" />}
+      <Pending loaded={list} loading="Loading incidents…" what="incidents" />
       {list.state === "ready" && (
         <div className="table-wrap">
           <table className="incidents">
@@ -191,8 +190,7 @@ function IncidentPage({ id }: { id: string }) {
 
           <section aria-labelledby="runs-h">
             <h2 id="runs-h">Playbook runs</h2>
-            {runs.state === "loading" && <p className="muted">Loading playbook runs…</p>}
-            {runs.state === "error" && <Problem error={runs.error} what="playbook runs" />}
+            <Pending loaded={runs} loading="Loading playbook runs…" what="playbook runs" />
             {runs.state === "ready" && <Runs runs={runs.data.runs} />}
           </section>
         </>

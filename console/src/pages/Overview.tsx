@@ -7,7 +7,7 @@ import { formatDateTime, fromNow } from "../format.ts";
 import { Link } from "../Link.tsx";
 import type { ComplianceStatus, Incident } from "../types.ts";
 import { useApi } from "../useApi.ts";
-import { Problem } from "./Problem.tsx";
+import { Pending } from "./Problem.tsx";
 
 const PRIORITIES = ["P0", "P1", "P2", "P3"] as const;
 
@@ -38,8 +38,7 @@ export function Overview() {
 
       <section aria-labelledby="posture-h">
         <h2 id="posture-h">Compliance posture</h2>
-        {status.state === "loading" && <p className="muted">Loading posture…</p>}
-        {status.state === "error" && <Problem error={status.error} what="compliance status" />}
+        <Pending loaded={status} loading="Loading posture…" what="compliance status" />
         {status.state === "ready" && status.data.frameworks.length === 0 && (
           <p className="muted">No frameworks are configured (compliance.frameworks in rampart.yaml).</p>
         )}
@@ -79,8 +78,7 @@ export function Overview() {
 
         <section aria-labelledby="incidents-h" className="card">
           <h2 id="incidents-h">Open incidents</h2>
-          {incidents.state === "loading" && <p className="muted">Loading incidents…</p>}
-          {incidents.state === "error" && <Problem error={incidents.error} what="incidents" />}
+          <Pending loaded={incidents} loading="Loading incidents…" what="incidents" />
           {incidents.state === "ready" && (
             <>
               <p className="big-number" data-testid="open-incidents">
@@ -100,8 +98,7 @@ export function Overview() {
 
       <section aria-labelledby="edge-h" className="card overview-edge">
         <h2 id="edge-h">Blocks and limits over time</h2>
-        {edge.state === "loading" && <p className="muted">Loading gateway decisions…</p>}
-        {edge.state === "error" && <Problem error={edge.error} what="gateway decisions" />}
+        <Pending loaded={edge} loading="Loading gateway decisions…" what="gateway decisions" />
         {edge.state === "ready" && (
           <DecisionsChart data={edge.data} caption="Refused requests, last 24 hours" />
         )}

@@ -17,7 +17,7 @@ import { PrivacyRequestPage } from "../components/privacy-request.tsx";
 import { formatDateTime, fromNow } from "../format.ts";
 import { Link } from "../Link.tsx";
 import { useApi } from "../useApi.ts";
-import { Problem } from "./Problem.tsx";
+import { Pending, Problem } from "./Problem.tsx";
 import "./Privacy.css";
 
 export function Privacy({ sub }: { sub?: string | undefined }) {
@@ -82,8 +82,7 @@ function RequestQueue() {
           </button>
         </div>
       </div>
-      {list.state === "loading" && <p className="muted">Loading requests…</p>}
-      {list.state === "error" && <Problem error={list.error} what="data-subject requests" />}
+      <Pending loaded={list} loading="Loading requests…" what="data-subject requests" />
       {list.state === "ready" && (
         <>
           <p className="muted small" role="status">

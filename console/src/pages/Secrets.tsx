@@ -7,7 +7,7 @@ import { SecretsTree } from "../components/secrets-tree.tsx";
 import { formatDateTime, fromNow } from "../format.ts";
 import { navigate } from "../router.ts";
 import { useApi } from "../useApi.ts";
-import { Problem } from "./Problem.tsx";
+import { Pending, Problem } from "./Problem.tsx";
 import "./Secrets.css";
 
 type VersionState = "active" | "deleted" | "destroyed" | "revoked";
@@ -59,8 +59,7 @@ export function Secrets({ sub }: { sub?: string | undefined }) {
       <div className="secrets-layout">
         <section className="card secrets-tree-card" aria-labelledby="tree-h">
           <h2 id="tree-h">Paths</h2>
-          {list.state === "loading" && <p className="muted">Loading paths…</p>}
-          {list.state === "error" && <Problem error={list.error} what="secret paths" />}
+          <Pending loaded={list} loading="Loading paths…" what="secret paths" />
           {list.state === "ready" && (
             <SecretsTree
               paths={list.data.paths}
@@ -448,8 +447,7 @@ function Compare({ meta }: { meta: Metadata }) {
           Values shown: this read of v{from} and v{to} is in the audit log.
         </p>
       )}
-      {diff.state === "loading" && <p className="muted">Comparing…</p>}
-      {diff.state === "error" && <Problem error={diff.error} what="the comparison" />}
+      <Pending loaded={diff} loading="Comparing…" what="the comparison" />
       {diff.state === "ready" && (
         <div className="table-wrap">
           <table className="diff">
