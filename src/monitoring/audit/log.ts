@@ -27,6 +27,9 @@ import type { Previous } from "./verify.ts";
 
 const DAY = 86_400_000;
 const INSERT_CHUNK = 250;
+// Every server of a deployment appends to the same logs: a transaction-scoped PostgreSQL advisory
+// lock ("rampaudt") makes their appends and checkpoints take turns.
+const APPEND_LOCK = "8242523762210866292";
 
 export interface AuditLogOptions {
   store: Store;
@@ -289,6 +292,56 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     if (wrapped > 0) opts.logger?.info({ wrapped }, "audit data keys stored unwrapped were wrapped");
   }
 
+  /**
+   * Under the deployment-wide lock, brings the in-memory trees up to what is stored: another server
+   * may have appended, opened a new period's log or closed one since this server last wrote. Only
+   * committed rows are read, so what is appended here stays valid if the caller's transaction fails.
+   * PGlite belongs to one process, which already holds everything.
+   */
+  async function catchUp(tx: Db): Promise<void> {
+    if (opts.store.kind !== "postgres") return;
+    await sql`select pg_advisory_xact_lock(${APPEND_LOCK}::bigint)`.execute(tx);
+    const stored = await tx
+      .selectFrom("audit_logs")
+      .select(["log_id", "retention", "period_end"])
+      .where("closed_at", "is", null)
+      .where("expired_at", "is", null)
+      .execute();
+    for (const [cls, s] of open) if (!stored.some((r) => r.log_id === s.log)) open.delete(cls);
+    for (const r of stored) {
+      const cls = r.retention as RetentionClass;
+      let state = open.get(cls);
+      if (!state || state.log !== r.log_id) {
+        const cp = await latestCheckpoint(r.log_id, tx);
+        state = {
+          log: r.log_id,
+          retention: cls,
+          periodEnd: r.period_end,
+          tree: new MerkleTree(),
+          signedSize: cp?.tree_size ?? 0,
+          latest: cp,
+          tainted: false,
+        };
+        open.set(cls, state);
+      }
+      const tree = state.tree;
+      const missing = await tx
+        .selectFrom("audit_entries")
+        .select(["seq", "leaf_hash"])
+        .where("log_id", "=", r.log_id)
+        .where("seq", ">=", tree.size)
+        .orderBy("seq")
+        .execute();
+      for (const m of missing) {
+        if (m.seq !== tree.size)
+          throw new Error(
+            `audit log ${r.log_id} has a gap at entry ${tree.size}; run 'rampart audit verify'`,
+          );
+        tree.append(m.leaf_hash);
+      }
+    }
+  }
+
   // The log for `cls` at `now`, opening a new period's log (and closing the old one) when needed.
   async function draftFor(
     tx: Db,
@@ -301,7 +354,8 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     const period = periodOf(now, opts.period);
     const log = `${cls}/${period.key}`;
     const current = open.get(cls);
-    if (current && current.log === log) {
+    // A server whose clock is behind another's keeps appending to the newer period's log.
+    if (current && (current.log === log || current.periodEnd.getTime() > now.getTime())) {
       const d = { state: current, leaves: [], isNew: false };
       drafts.set(cls, d);
       return d;
@@ -450,6 +504,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       try {
         await db.transaction().execute(async (t) => {
           const tx = t as unknown as Transaction<AuditTables>;
+          await catchUp(tx);
           await dedupe(tx, items, fresh, now);
           const events = items.filter((_, i) => fresh[i]).flatMap((it) => it.events);
           if (events.length === 0) return;
@@ -516,6 +571,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       const now = clock.now();
       const out: CheckpointInfo[] = [];
       await db.transaction().execute(async (tx) => {
+        await catchUp(tx as unknown as Db);
         for (const s of open.values()) {
           const info = await sign(tx as unknown as Db, s, now);
           if (info) out.push(info);
