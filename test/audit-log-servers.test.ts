@@ -8,7 +8,9 @@ import {
   createAuditLog,
   loadOrCreateAuditKeys,
 } from "../src/monitoring/audit/index.ts";
-import { type ManualClock, manualClock } from "../src/platform/clock.ts";
+import { manualClock } from "../src/platform/clock.ts";
+
+type ManualClock = ReturnType<typeof manualClock>;
 import { newEvent } from "../src/platform/events/index.ts";
 import { openTestStore, type TestStore } from "./support/stores.ts";
 

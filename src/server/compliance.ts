@@ -48,6 +48,7 @@ export function startCompliance(o: {
   /** rampart.yaml, read as written for the plain-text credentials check. */
   configPath?: string;
   registry: Registry;
+  leading: () => boolean;
 }): ComplianceService {
   const metrics = createComplianceMetrics(o.registry);
   // The latest verification of the audit log, as its events report it.
@@ -99,6 +100,7 @@ export function startCompliance(o: {
     logger: o.logger,
     tickets: currentTickets,
     afterCycle: (status) => metrics.update(status),
+    leading: o.leading,
     // With no verification on record yet, verify the log now rather than fail the check.
     beforeCycle: async () => {
       if (verification !== undefined || o.config().audit.verifyIntervalHours === 0) return;

@@ -54,6 +54,7 @@ export async function startServerIdentity(o: {
   emit: (event: SecurityEvent) => void;
   logger: Logger;
   adminTokens: readonly string[];
+  leading: () => boolean;
 }): Promise<ServerIdentity> {
   const { hot: hotState, clock, emit, logger } = o;
   const start = o.config();
@@ -105,13 +106,13 @@ export async function startServerIdentity(o: {
     emit,
   });
 
-  // Expiry is enforced by hot state's TTLs; the scheduler records it, re-publishes grants after a
-  // Redis loss, and picks up bindings other servers added.
+  // Expiry is enforced by hot state's TTLs; the leading server records it. Every server re-publishes
+  // grants after a Redis loss and picks up bindings other servers added.
   let running: Promise<void> | undefined;
   const tick = () => {
     running ??= (async () => {
       try {
-        await jit.expireDue();
+        if (o.leading()) await jit.expireDue();
         await jit.restoreGrants();
         await bindings.load();
       } catch (err) {

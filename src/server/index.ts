@@ -1,5 +1,5 @@
 // `rampart server` / `rampart up`: runs the control plane until a signal stops it.
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import {
@@ -167,6 +167,8 @@ export async function startServer(opts: {
       throw new Conflict(`${host}:${port} is already in use; set server.port or pass --port`);
     });
     url = address.replace("[::1]", "localhost");
+    // Against PostgreSQL nothing else may have made the data directory.
+    mkdirSync(runtime.dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(serverStatePath(runtime.dataDir), JSON.stringify({ pid: process.pid, url }), {
       mode: 0o600,
     });

@@ -53,6 +53,7 @@ export async function startPrivacy(o: {
   keys: { signingKey: KeyObject; keyId: string; subjectKey: KeyObject };
   /** Crypto-shreds a person in the audit log (deletes their subject mapping and data key); whether there was one. */
   shredAuditSubject: (identifier: string) => Promise<boolean>;
+  leading: () => boolean;
 }): Promise<Privacy> {
   const { store, clock, emit, logger } = o;
   const section = () => o.config().privacy;
@@ -133,7 +134,7 @@ export async function startPrivacy(o: {
   const every = (ms: number, what: string, job: () => Promise<unknown>) => {
     let running = false;
     const t = setInterval(() => {
-      if (running) return;
+      if (running || !o.leading()) return;
       running = true;
       job()
         .catch((err) => logger.warn({ err: (err as Error).message }, `${what} failed; will retry`))

@@ -1,5 +1,6 @@
 // The composition root of the control plane: wires store, hot state, event spine, audit log
 // and metrics from a config, and shuts them down in order (events flushed, checkpoint signed).
+import { hostname } from "node:os";
 import { createHmac, createSecretKey, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -45,6 +46,7 @@ import { createHotState, type HotState } from "../platform/hotstate/index.ts";
 import { Unavailable } from "../platform/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import { openStore, type Store } from "../platform/store/index.ts";
+import { electLeader, type Leadership } from "../platform/store/leader.ts";
 import { type ServerIdentity, startServerIdentity } from "./identity.ts";
 import { bindingMigrations } from "./rbac-bindings.ts";
 import { scanMigrations } from "../appsec/scan/evidence.ts";
@@ -140,6 +142,7 @@ async function startSecrets(o: {
   dataDir: string;
   bus: EventBus;
   logger: Logger;
+  leading: () => boolean;
 }): Promise<ServerSecrets> {
   const { store, clock, logger } = o;
   // Each Kubernetes namespace reads through a synthetic policy on its own paths.
@@ -165,7 +168,15 @@ async function startSecrets(o: {
   if (secrets.status().sealed)
     logger.warn("the secrets store is sealed: unseal it with `rampart secrets unseal`");
 
-  const rotation = createRotationScheduler({ secrets, config: section, store, clock, emit, logger });
+  const rotation = createRotationScheduler({
+    secrets,
+    config: section,
+    store,
+    clock,
+    emit,
+    logger,
+    leading: o.leading,
+  });
   rotation.start();
 
   // One re-wrap at a time; it runs until no data key is left under an older KEK.
@@ -183,7 +194,7 @@ async function startSecrets(o: {
   };
   // The newest KEK's age decides, so a restart does not postpone rotation.
   const kekCheck = async () => {
-    if (secrets.status().sealed) return;
+    if (secrets.status().sealed || !o.leading()) return;
     const newest = await store.db
       .withTables<SecretsTables>()
       .selectFrom("secret_keks")
@@ -318,6 +329,10 @@ export async function startRuntime(opts: {
   const clock = opts.clock ?? systemClock;
   const dataDir = resolve(config.database.dataDir);
   const store = await openStore({ url: config.database.url, dataDir, migrations });
+  // Servers sharing one PostgreSQL elect one of them to run the scheduled jobs.
+  const serverId = `${hostname()}:${process.pid}`;
+  const leadership = await electLeader({ url: config.database.url, name: "scheduler", id: serverId, logger });
+  const leading = () => leadership.leading;
   // The whole section: a key prefix given here (tests sharing one Redis) reaches the backend.
   const hot = createHotState(config.hotState);
   const metrics = createMetrics();
@@ -364,9 +379,32 @@ export async function startRuntime(opts: {
   // Follows reloads: the server replaces `config` on the runtime object.
   const live = { config };
   // Secrets first: the rest of the config may reference them.
-  const secrets = await startSecrets({ config: () => live.config, store, clock, dataDir, bus, logger });
+  const announceLeadership = (now: boolean) =>
+    bus.emit(
+      newEvent(
+        {
+          type: now ? "server.leading" : "server.stepped_down",
+          actor: systemActor,
+          retention: "audit",
+          data: { server: serverId },
+        },
+        clock.now(),
+      ),
+    );
+  if (leadership.leading) announceLeadership(true);
+  leadership.onChange(announceLeadership);
+  const secrets = await startSecrets({
+    config: () => live.config,
+    store,
+    clock,
+    dataDir,
+    bus,
+    logger,
+    leading,
+  });
   const configSecrets = configSecretResolver(secrets);
   const abort = async (err: unknown): Promise<never> => {
+    await leadership.close();
     await secrets.close().catch(() => {});
     await bus.close().catch(() => {});
     await audit.close().catch(() => {});
@@ -383,6 +421,7 @@ export async function startRuntime(opts: {
     emit: (e) => bus.emit(e),
     logger,
     adminTokens,
+    leading,
   }).catch(abort);
   await incidents.start().catch(abort);
   const privacy = await startPrivacy({
@@ -419,6 +458,7 @@ export async function startRuntime(opts: {
       );
       return true;
     },
+    leading,
   }).catch(async (err: unknown) => {
     await identity.close().catch(() => {});
     return abort(err);
@@ -467,6 +507,7 @@ export async function startRuntime(opts: {
     clock,
     emit: (e) => bus.emit(e),
     logger,
+    leading,
   });
   iam.start();
   const compliance = startCompliance({
@@ -478,6 +519,7 @@ export async function startRuntime(opts: {
     privacy,
     verifyAudit: () => verifyLog(),
     registry: metrics.registry,
+    leading,
     ...(opts.configPath ? { configPath: opts.configPath } : {}),
   });
   const complianceReports = createComplianceReports({
@@ -500,6 +542,7 @@ export async function startRuntime(opts: {
   );
   // Retention: drop whole expired periods at start and every hour.
   const expire = () =>
+    leading() &&
     audit
       .expire()
       .then((logs) => {
@@ -552,7 +595,7 @@ export async function startRuntime(opts: {
     }
   };
   const verifier = setInterval(
-    () => void verifyLog(),
+    () => leading() && void verifyLog(),
     Math.max(1, live.config.audit.verifyIntervalHours) * HOUR_MS,
   );
   verifier.unref();
@@ -621,6 +664,7 @@ export async function startRuntime(opts: {
         .catch((err) =>
           logger.error({ err: (err as Error).message }, "identity services did not stop cleanly"),
         );
+      await leadership.close();
       bus.emit(newEvent({ type: "server.stopped", actor: systemActor, retention: "audit" }, clock.now()));
       await bus
         .close()

@@ -54,6 +54,8 @@ export interface IamScheduleOptions {
   startDelayMs?: number;
   /** How often `start()` checks whether a run is due; default one minute. */
   tickMs?: number;
+  /** Whether this server runs scheduled jobs now (one server of a deployment leads them). */
+  leading?: () => boolean;
 }
 
 /** What one platform's analysis found (or why it failed). */
@@ -473,7 +475,7 @@ export function createIamSchedule(o: IamScheduleOptions): IamSchedule {
 
   function tick(): void {
     const every = o.config().everyHours;
-    if (closed || running || every === 0) return;
+    if (closed || running || every === 0 || !(o.leading?.() ?? true)) return;
     if (lastRunAt !== undefined && clock.now().getTime() - lastRunAt < every * HOUR_MS) return;
     runNow().catch((err: unknown) =>
       logger.error({ err: safeMessage(err) }, "scheduled least-privilege analysis did not run"),

@@ -124,6 +124,8 @@ export function createCompliance(o: {
   beforeCycle?: () => Promise<void>;
   /** Told the status after each cycle (metrics). */
   afterCycle?: (status: ComplianceStatus) => void;
+  /** Whether this server runs scheduled jobs now (one server of a deployment leads them). */
+  leading?: () => boolean;
 }): ComplianceService {
   const db = o.db.withTables<ComplianceTables>();
   const section = (): ComplianceConfig => o.config().compliance;
@@ -748,7 +750,7 @@ export function createCompliance(o: {
       if (timer || closed) return;
       const tick = () => {
         if (closed) return;
-        if (section().enabled)
+        if (section().enabled && (o.leading?.() ?? true))
           void service
             .runChecks()
             .catch((err: unknown) =>

@@ -29,6 +29,8 @@ export interface RotationSchedulerOptions {
   logger: Logger;
   /** How often `start()` runs `runDue`; default one minute. */
   intervalMs?: number;
+  /** Whether this server runs scheduled jobs now (one server of a deployment leads them). */
+  leading?: () => boolean;
   /** After a failed rotation, wait this long before the next try; default 15 minutes. */
   retryMinutes?: number;
   /** Builds the rotator of a target (tests swap it); default: the built-in rotators. */
@@ -414,6 +416,7 @@ export function createRotationScheduler(opts: RotationSchedulerOptions): Rotatio
     start() {
       if (timer) return;
       timer = setInterval(() => {
+        if (!(opts.leading?.() ?? true)) return;
         runDue().catch((err: unknown) => {
           logger.error(
             { err: err instanceof RampartError ? err.message : String(err) },
