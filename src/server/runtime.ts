@@ -46,7 +46,7 @@ import { createHotState, type HotState } from "../platform/hotstate/index.ts";
 import { Unavailable } from "../platform/errors.ts";
 import type { Logger } from "../platform/logging.ts";
 import { openStore, type Store } from "../platform/store/index.ts";
-import { electLeader, type Leadership } from "../platform/store/leader.ts";
+import { electLeader } from "../platform/store/leader.ts";
 import { type ServerIdentity, startServerIdentity } from "./identity.ts";
 import { bindingMigrations } from "./rbac-bindings.ts";
 import { scanMigrations } from "../appsec/scan/evidence.ts";
