@@ -337,6 +337,9 @@ export async function startRuntime(opts: {
   const hot = createHotState(config.hotState);
   const metrics = createMetrics();
   const auditOpts = await auditOptions(config, dataDir, store).catch(async (err) => {
+    // The lock and Redis would keep a process that cannot start alive, and leading.
+    await leadership.close();
+    await hot.close();
     await store.close();
     throw err;
   });

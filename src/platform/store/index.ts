@@ -176,6 +176,12 @@ async function migrate(db: Kysely<object>, migrations: Record<string, Migration>
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName;
     const why = (error as Error).message;
+    // Kysely's words for a schema with migrations this release does not have.
+    if (why.startsWith("corrupted migrations"))
+      throw new Unavailable(
+        `the database was migrated by a newer Rampart release (${why}); run that release, or restore a backup taken before the upgrade`,
+        { cause: error },
+      );
     throw new Unavailable(
       failed ? `database migration ${failed} failed: ${why}` : `cannot reach the database: ${why}`,
       {
