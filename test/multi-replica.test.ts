@@ -10,6 +10,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { hashClientSecret } from "../src/identity/service-auth/index.ts";
+import { createRedisHotState } from "../src/platform/hotstate/index.ts";
 import { freshDatabase } from "./support/pg.ts";
 import { killAllRampartProcesses, type RampartProcess, startRampart, until } from "./support/processes.ts";
 import { freePort, listenLocal } from "./support/services.ts";
@@ -174,6 +175,13 @@ test("a global rate limit holds within 5% across three gateways, and every refus
   await until("every refusal in the audit log", async () => (await counted()) === refused, 30_000);
 }, 120_000);
 
+let bearer = "";
+const status = async (g: { url: string }) => {
+  const res = await fetch(`${g.url}/batch`, { headers: { authorization: bearer } });
+  await res.arrayBuffer();
+  return res.status;
+};
+
 test("a revocation at one server reaches all three gateways within 1 s", async () => {
   const issued = await fetch(`${gateways[0]?.url}/.rampart/token`, {
     method: "POST",
@@ -184,12 +192,7 @@ test("a revocation at one server reaches all three gateways within 1 s", async (
     body: "grant_type=client_credentials&scope=read",
   });
   expect(issued.status).toBe(200);
-  const bearer = `Bearer ${((await issued.json()) as { access_token: string }).access_token}`;
-  const status = async (g: { url: string }) => {
-    const res = await fetch(`${g.url}/batch`, { headers: { authorization: bearer } });
-    await res.arrayBuffer();
-    return res.status;
-  };
+  bearer = `Bearer ${((await issued.json()) as { access_token: string }).access_token}`;
   for (const g of gateways) expect(await status(g)).toBe(200);
 
   const started = Date.now();
@@ -205,6 +208,28 @@ test("a revocation at one server reaches all three gateways within 1 s", async (
     }),
   );
   for (const ms of refusedAfter) expect(ms).toBeLessThan(1000);
+}, 60_000);
+
+test("a Redis that comes back empty gets the revocation back from PostgreSQL within seconds", async () => {
+  expect(bearer).not.toBe("");
+  const redis = createRedisHotState({ url: `${inject("redisUrl")}/9` });
+  try {
+    // What a restart without persistence leaves: no revocation list at all.
+    expect(await redis.del("identity:revocations")).toBe(true);
+    const ms = await until(
+      "a server puts the list back",
+      async () => (await redis.get("identity:revocations"))?.includes(service) ?? false,
+      15_000,
+    );
+    expect(ms).toBeLessThan(6000);
+  } finally {
+    await redis.close();
+  }
+  // Every gateway has re-read the list since (each second) and still refuses the token.
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(await Promise.all(gateways.map(status))).toEqual([401, 401, 401]);
+  const logs = servers.map((s) => s.proc.stderr()).join("");
+  expect(logs).toContain("put back subject revocations that hot state had lost");
 }, 60_000);
 
 test("scheduled jobs run on one server at a time; when it dies the other takes over", async () => {

@@ -29,6 +29,7 @@ import {
   type VerifyReport,
 } from "../monitoring/audit/index.ts";
 import { jitMigrations } from "../identity/jit/index.ts";
+import { revocationMigrations } from "../identity/service-auth/index.ts";
 import { createIncidents, type Incidents, incidentMigrations } from "../monitoring/incidents/index.ts";
 import { createIdentityMetrics } from "../identity/metrics.ts";
 import { createIamSchedule, type IamSchedule } from "../identity/iam/schedule.ts";
@@ -107,6 +108,7 @@ export const migrations = {
   ...auditMigrations,
   ...jitMigrations,
   ...bindingMigrations,
+  ...revocationMigrations,
   ...secretsMigrations,
   ...rotationMigrations,
   ...kubernetesMigrations,
