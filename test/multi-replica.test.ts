@@ -210,26 +210,44 @@ test("a revocation at one server reaches all three gateways within 1 s", async (
   for (const ms of refusedAfter) expect(ms).toBeLessThan(1000);
 }, 60_000);
 
-test("a Redis that comes back empty gets the revocation back from PostgreSQL within seconds", async () => {
+test("a Redis that comes back empty gets revocations and blocks back from PostgreSQL within seconds", async () => {
   expect(bearer).not.toBe("");
+  const blocked = "203.0.113.77";
+  const add = await api(servers[0]?.url ?? "", "/api/v1/gateway/blocks", {
+    method: "POST",
+    body: JSON.stringify({ target: blocked, ttlSeconds: 600, reason: "credential stuffing" }),
+  });
+  expect(add.status).toBe(201);
+  const blockedAt = async (g: { url: string }) => {
+    const res = await fetch(`${g.url}/limited`, { headers: { "x-forwarded-for": blocked } });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  await until("every gateway refuses the blocked address", async () =>
+    (await Promise.all(gateways.map(blockedAt))).every((s) => s === 403),
+  );
   const redis = createRedisHotState({ url: `${inject("redisUrl")}/9` });
   try {
-    // What a restart without persistence leaves: no revocation list at all.
-    expect(await redis.del("identity:revocations")).toBe(true);
+    // What a restart without persistence leaves: neither list.
+    for (const key of ["identity:revocations", "gateway:blocks"]) expect(await redis.del(key)).toBe(true);
     const ms = await until(
-      "a server puts the list back",
-      async () => (await redis.get("identity:revocations"))?.includes(service) ?? false,
+      "a server puts both lists back",
+      async () =>
+        ((await redis.get("identity:revocations"))?.includes(service) ?? false) &&
+        ((await redis.get("gateway:blocks"))?.includes(blocked) ?? false),
       15_000,
     );
     expect(ms).toBeLessThan(6000);
   } finally {
     await redis.close();
   }
-  // Every gateway has re-read the list since (each second) and still refuses the token.
+  // Every gateway has re-read both lists since, and refuses the token and the address.
   await new Promise((r) => setTimeout(r, 1500));
   expect(await Promise.all(gateways.map(status))).toEqual([401, 401, 401]);
+  expect(await Promise.all(gateways.map(blockedAt))).toEqual([403, 403, 403]);
   const logs = servers.map((s) => s.proc.stderr()).join("");
   expect(logs).toContain("put back subject revocations that hot state had lost");
+  expect(logs).toContain("put back gateway lists that hot state had lost");
 }, 60_000);
 
 test("scheduled jobs run on one server at a time; when it dies the other takes over", async () => {

@@ -50,6 +50,7 @@ import { openStore, type Store } from "../platform/store/index.ts";
 import { electLeader } from "../platform/store/leader.ts";
 import { type ServerIdentity, startServerIdentity } from "./identity.ts";
 import { bindingMigrations } from "./rbac-bindings.ts";
+import { hotCopyMigrations, keepHotStateCopies } from "./kept-hot-state.ts";
 import { scanMigrations } from "../appsec/scan/evidence.ts";
 import { type IncidentResponse, startIncidentResponse } from "./response.ts";
 import { type Alerts, alertMigrations } from "../monitoring/alerts/index.ts";
@@ -109,6 +110,7 @@ export const migrations = {
   ...jitMigrations,
   ...bindingMigrations,
   ...revocationMigrations,
+  ...hotCopyMigrations,
   ...secretsMigrations,
   ...rotationMigrations,
   ...kubernetesMigrations,
@@ -336,7 +338,9 @@ export async function startRuntime(opts: {
   const leadership = await electLeader({ url: config.database.url, name: "scheduler", id: serverId, logger });
   const leading = () => leadership.leading;
   // The whole section: a key prefix given here (tests sharing one Redis) reaches the backend.
-  const hot = createHotState(config.hotState);
+  // Blocks and lockdowns are also kept in the database: hot state that comes back empty gets them back.
+  const kept = keepHotStateCopies(createHotState(config.hotState), { store, clock });
+  const hot = kept.hot;
   const metrics = createMetrics();
   const auditOpts = await auditOptions(config, dataDir, store).catch(async (err) => {
     // The lock and Redis would keep a process that cannot start alive, and leading.
@@ -605,6 +609,18 @@ export async function startRuntime(opts: {
   );
   verifier.unref();
   compliance.start();
+  const restoreKept = () =>
+    void kept
+      .restore()
+      .then(
+        (keys) => keys.length > 0 && logger.warn({ keys }, "put back gateway lists that hot state had lost"),
+      )
+      .catch((err) =>
+        logger.warn({ err: (err as Error).message }, "checking hot state's kept lists failed; will retry"),
+      );
+  restoreKept();
+  const keptTimer = setInterval(restoreKept, 5000);
+  keptTimer.unref();
   let closed = false;
   return {
     get config() {
@@ -643,6 +659,7 @@ export async function startRuntime(opts: {
       closed = true;
       clearInterval(expiry);
       clearInterval(verifier);
+      clearInterval(keptTimer);
       await compliance
         .close()
         .catch((err) =>
