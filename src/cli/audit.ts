@@ -1,10 +1,13 @@
 import type { Command } from "commander";
 import { defaultConfig, loadConfig, type RampartConfig } from "../config/index.ts";
 import {
+  createCheckpointSigner,
+  loadOrCreateAuditKeys,
   verifyBundle,
   verifyCheckpoint,
   verifyConsistency,
   verifyInclusion,
+  writeAuditKeyFile,
 } from "../monitoring/audit/index.ts";
 import { type AuditAccess, openAuditAccess } from "./audit-access.ts";
 import { progressBar } from "./progress.ts";
@@ -232,6 +235,26 @@ export function registerAuditCommands(program: Command): void {
           ].join("\n"),
         );
       });
+    });
+
+  audit
+    .command("keys")
+    .description("the audit log's key file")
+    .command("init <file>")
+    .description(
+      "make a new key file (Ed25519 signing key and MAC secret, mode 0600) for servers that share one, e.g. as a Kubernetes Secret; prints the verifier key",
+    )
+    .option("--json", "machine-readable output")
+    .action((file: string, o: { json?: boolean }) => {
+      if (!writeAuditKeyFile(file))
+        throw new Error(`${file} already exists: a new key could not verify what the old one signed`);
+      const { signingKey } = loadOrCreateAuditKeys(file);
+      const { verifierKey } = createCheckpointSigner({ name: "rampart-audit", privateKey: signingKey });
+      out(
+        o,
+        { file, verifierKey },
+        `wrote ${file} (keep a copy apart from database backups)\nverifier key: ${verifierKey}`,
+      );
     });
 
   common(audit.command("checkpoint"))

@@ -1,7 +1,7 @@
 // Tamper-evident audit log: public API.
 export { type BundleManifest, type BundleResult, exportBundle, verifyBundle } from "./bundle.ts";
-export { verifyCheckpoint } from "./checkpoint.ts";
-export { type AuditKeys, loadOrCreateAuditKeys, openAuditKeys } from "./keys.ts";
+export { createCheckpointSigner, verifyCheckpoint } from "./checkpoint.ts";
+export { type AuditKeys, loadOrCreateAuditKeys, openAuditKeys, writeAuditKeyFile } from "./keys.ts";
 export {
   type AuditLog,
   type AuditLogOptions,

@@ -35,18 +35,30 @@ interface KeyFile {
   secret: string;
 }
 
+/**
+ * Writes a new key file at `path` (mode 0600, in a 0700 directory); false when one is already
+ * there, so two servers starting together on a shared path both end up with the same keys.
+ */
+export function writeAuditKeyFile(path: string): boolean {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const file: KeyFile = {
+    version: 1,
+    signingKey: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+    secret: randomBytes(32).toString("base64"),
+  };
+  try {
+    writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  }
+}
+
 /** Loads the audit keys from `path`, creating them (mode 0600) on first start. */
 export function loadOrCreateAuditKeys(path: string): AuditKeys {
-  if (!existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const { privateKey } = generateKeyPairSync("ed25519");
-    const file: KeyFile = {
-      version: 1,
-      signingKey: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
-      secret: randomBytes(32).toString("base64"),
-    };
-    writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: "wx" });
-  }
+  if (!existsSync(path)) writeAuditKeyFile(path);
   const mode = statSync(path).mode & 0o077;
   if (mode !== 0) chmodSync(path, 0o600);
   let file: KeyFile;
