@@ -27,6 +27,8 @@ let db: Awaited<ReturnType<typeof freshDatabase>>;
 let upstream: ReturnType<typeof createServer>;
 let servers: { url: string; proc: RampartProcess; start: () => Promise<RampartProcess> }[] = [];
 let gateways: { url: string; proc: RampartProcess }[] = [];
+const gatewayFile = join(work, "gateway.yaml");
+let gatewayConfig: { routes: Record<string, unknown>[] } & Record<string, unknown>;
 
 const sql = async <T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> => {
   const c = new pg.Client({ connectionString: db.url });
@@ -90,33 +92,30 @@ beforeAll(async () => {
   // One at a time: the first creates the audit key file the second then reads.
   for (const s of servers) s.proc = await s.start();
 
-  const gatewayFile = join(work, "gateway.yaml");
-  writeFileSync(
-    gatewayFile,
-    JSON.stringify({
-      ...common,
-      gateway: {
-        trustedProxies: ["127.0.0.1"],
-        eventIntervalSeconds: 1,
-        controlPlane: { token: "${env:INGEST_TOKEN}", spoolDir: "${env:SPOOL_DIR}", batchMaxDelayMs: 20 },
+  gatewayConfig = {
+    ...common,
+    gateway: {
+      trustedProxies: ["127.0.0.1"],
+      eventIntervalSeconds: 1,
+      controlPlane: { token: "${env:INGEST_TOKEN}", spoolDir: "${env:SPOOL_DIR}", batchMaxDelayMs: 20 },
+    },
+    routes: [
+      {
+        id: `limited-${run}`,
+        path: "/limited",
+        upstream: upstreamUrl,
+        rateLimits: [{ name: "global", limit: LIMIT, windowSeconds: 3600 }],
       },
-      routes: [
-        {
-          id: `limited-${run}`,
-          path: "/limited",
-          upstream: upstreamUrl,
-          rateLimits: [{ name: "global", limit: LIMIT, windowSeconds: 3600 }],
-        },
-        {
-          id: `batch-${run}`,
-          path: "/batch",
-          upstream: upstreamUrl,
-          auth: { accept: ["access-token"] },
-          policy: { rules: [{ allow: { serviceAccounts: [service] } }] },
-        },
-      ],
-    }),
-  );
+      {
+        id: `batch-${run}`,
+        path: "/batch",
+        upstream: upstreamUrl,
+        auth: { accept: ["access-token"] },
+        policy: { rules: [{ allow: { serviceAccounts: [service] } }] },
+      },
+    ],
+  };
+  writeFileSync(gatewayFile, JSON.stringify(gatewayConfig));
   // Two gateways send their events to one server, the third to the other.
   gateways = [];
   for (const [i, server] of [servers[0], servers[0], servers[1]].entries()) {
@@ -127,7 +126,7 @@ beforeAll(async () => {
       {
         cwd: work,
         ready: `${url}/`,
-        env: { INGEST_TOKEN: ingestToken, SPOOL_DIR: join(work, `spool-${i}`) },
+        env: { INGEST_TOKEN: ingestToken, SPOOL_DIR: join(work, `spool-${i}`), RAMPART_LOG_LEVEL: "info" },
       },
     );
     gateways.push({ url, proc });
@@ -181,6 +180,32 @@ const status = async (g: { url: string }) => {
   await res.arrayBuffer();
   return res.status;
 };
+
+test("a change to the gateways' config file reaches all three without a restart", async () => {
+  const upstreamUrl = gatewayConfig.routes[0]?.upstream;
+  const pids = gateways.map((g) => g.proc.child.pid);
+  const added = async (g: { url: string }) => {
+    const res = await fetch(`${g.url}/added`);
+    await res.arrayBuffer();
+    return res.status;
+  };
+  expect(await Promise.all(gateways.map(added))).toEqual([404, 404, 404]);
+  gatewayConfig = {
+    ...gatewayConfig,
+    routes: [...gatewayConfig.routes, { path: "/added", upstream: upstreamUrl }],
+  };
+  writeFileSync(gatewayFile, JSON.stringify(gatewayConfig));
+  await until("every gateway serves the new route", async () =>
+    (await Promise.all(gateways.map(added))).every((s) => s === 200),
+  );
+  expect(gateways.map((g) => g.proc.child.pid)).toEqual(pids);
+  // Each logged the same fingerprint for the file it now runs.
+  const fingerprints = gateways.map(
+    (g) => /"fingerprint":"([0-9a-f]{12})"[^\n]*gateway config reloaded/.exec(g.proc.stderr())?.[1],
+  );
+  expect(fingerprints[0]).toMatch(/^[0-9a-f]{12}$/);
+  expect(new Set(fingerprints).size).toBe(1);
+}, 60_000);
 
 test("a revocation at one server reaches all three gateways within 1 s", async () => {
   const issued = await fetch(`${gateways[0]?.url}/.rampart/token`, {

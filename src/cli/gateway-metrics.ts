@@ -4,7 +4,7 @@
 import cluster from "node:cluster";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { AggregatorRegistry, Registry } from "prom-client";
+import { AggregatorRegistry, Gauge, Registry } from "prom-client";
 import { listen } from "../network/gateway/listeners.ts";
 import type { Logger } from "../platform/logging.ts";
 
@@ -50,4 +50,21 @@ export async function serveMetrics(
 export function clusterMetrics(): () => Promise<string> {
   const aggregator = new AggregatorRegistry();
   return () => aggregator.clusterMetrics();
+}
+
+/**
+ * `rampart_gateway_config_info{fingerprint="…"} 1`: the config this process runs, so a dashboard
+ * can show replicas that disagree. Returns the setter for each applied reload.
+ */
+export function gatewayConfigInfo(registry: Registry): (fingerprint: string) => void {
+  const info = new Gauge({
+    name: "rampart_gateway_config_info",
+    help: "1, labelled with the fingerprint of the config in force (sha256 prefix of its canonical form).",
+    labelNames: ["fingerprint"],
+    registers: [registry],
+  });
+  return (fingerprint) => {
+    info.reset();
+    info.set({ fingerprint }, 1);
+  };
 }

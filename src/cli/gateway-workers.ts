@@ -1,7 +1,8 @@
 // `rampart gateway --workers N`: N gateway processes on the same ports through node:cluster, so one
 // machine's cores all serve traffic. The primary only supervises: it forks, restarts a worker that
 // dies, and passes a stop signal on. Workers share nothing but hot state, so limits that must hold
-// across them need Redis.
+// across them need Redis. Each worker follows the config file on its own (runGateway's watch, file
+// change, and SIGHUP passed on by the primary); the primary's checks below run at start only.
 import cluster, { type Worker } from "node:cluster";
 import { cpus } from "node:os";
 import { Invalid } from "../platform/errors.ts";
@@ -76,6 +77,10 @@ export async function superviseGateway(
   };
   process.once("SIGINT", () => void stop(0));
   process.once("SIGTERM", () => void stop(0));
+  // Reload: each worker reads the file again (without a handler, SIGHUP would end the primary).
+  process.on("SIGHUP", () => {
+    for (const w of workers) w.process.kill("SIGHUP");
+  });
 
   try {
     await Promise.all(Array.from({ length: o.workers }, fork));

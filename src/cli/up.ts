@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import {
   ConfigError,
   defaultConfig,
+  type GatewayConfig,
   loadConfig,
   loadConfigStaged,
   type RampartConfig,
@@ -13,7 +14,8 @@ import {
   type SecretResolver,
 } from "../config/index.ts";
 import { startGateway } from "../network/gateway/proxy.ts";
-import { gatewayRegistry, serveMetrics } from "./gateway-metrics.ts";
+import { configFingerprint, watchGatewayConfig } from "../network/gateway/config-reload.ts";
+import { gatewayConfigInfo, gatewayRegistry, serveMetrics } from "./gateway-metrics.ts";
 import { Invalid, RampartError, Unavailable } from "../platform/errors.ts";
 import { createEventForwarder, type SecurityEvent } from "../platform/events/index.ts";
 import { createHotState } from "../platform/hotstate/index.ts";
@@ -153,8 +155,12 @@ export async function runGateway(
   const hot = createHotState({ redisUrl: config.hotState.redisUrl }, { logger });
   const metrics = config.gateway.metrics;
   const registry = metrics ? gatewayRegistry() : undefined;
+  const withPort = (g: GatewayConfig): GatewayConfig => ({
+    ...g,
+    ...(o.gatewayPort !== undefined ? { port: o.gatewayPort } : {}),
+  });
   const gateway = await startGateway({
-    gateway: { ...config.gateway, ...(o.gatewayPort !== undefined ? { port: o.gatewayPort } : {}) },
+    gateway: withPort(config.gateway),
     routes: config.routes,
     hot,
     identity: { identity: config.identity, rbac: config.rbac },
@@ -165,8 +171,35 @@ export async function runGateway(
     await Promise.all([hot.close(), forwarder?.close()]);
     throw err;
   });
+  // Each process (each --workers worker too) follows the file itself: a ConfigMap update or a
+  // SIGHUP reaches every one. References resolve through the control plane it started with.
+  const configInfo = registry ? gatewayConfigInfo(registry) : undefined;
+  const watch = await watchGatewayConfig({
+    path: o.config,
+    initial: config,
+    gateway,
+    secrets: async (path) => {
+      const plane = config.gateway.controlPlane;
+      const at = o.controlPlane ?? plane?.url;
+      if (!plane || !at)
+        throw new Invalid(
+          "${secret:…} needs a control plane to read it from: set gateway.controlPlane (url and token) and restart, or pass --control-plane URL",
+          "gateway.controlPlane",
+        );
+      return secretsOverApi(at, plane.token)(path);
+    },
+    override: withPort,
+    logger,
+    ...(configInfo ? { onApplied: configInfo } : {}),
+  });
+  configInfo?.(watch.fingerprint());
   logger.info(
-    { url: gateway.url, routes: config.routes.length, controlPlane: url ? new URL(url).origin : undefined },
+    {
+      url: gateway.url,
+      routes: config.routes.length,
+      fingerprint: watch.fingerprint(),
+      controlPlane: url ? new URL(url).origin : undefined,
+    },
     "rampart gateway listening",
   );
   // A worker's metrics are served by the primary.
@@ -175,6 +208,7 @@ export async function runGateway(
       ? await serveMetrics(metrics, () => registry.metrics(), logger)
       : undefined;
   stopOnSignals(async () => {
+    watch.close();
     metricsServer?.close();
     await gateway.close(); // sends the decisions counted since the last interval
     await Promise.all([forwarder?.close(), hot.close()]);
@@ -211,6 +245,40 @@ export async function runUp(
           registry: server.runtime.metrics.registry,
           source: "gateway",
           logger,
+        })
+      : undefined;
+  // The server reloads the file (change, SIGHUP) and says so with a `config.reloaded` event; the
+  // embedded gateway then applies the server's new config. The demo's route is not from a file.
+  const unfollow =
+    o.config && !demo
+      ? server.runtime.bus.subscribe(async (events) => {
+          if (!events.some((e) => e.type === "config.reloaded")) return;
+          const next = server.runtime.config;
+          if (!gateway) {
+            if (next.routes.length > 0)
+              logger.warn(
+                "routes were added, but the gateway was not started with any: restart to serve them",
+              );
+            return;
+          }
+          await gateway
+            .reload({
+              routes: next.routes,
+              identity: { identity: next.identity, rbac: next.rbac },
+              gateway: { ...next.gateway, ...(o.gatewayPort !== undefined ? { port: o.gatewayPort } : {}) },
+            })
+            .then(
+              (r) =>
+                logger.info(
+                  { routes: r.routes, ...(o.config ? { fingerprint: configFingerprint(o.config) } : {}) },
+                  "gateway config reloaded",
+                ),
+              (err: unknown) =>
+                logger.error(
+                  { err: (err as Error).message },
+                  "gateway config could not be applied; keeping the running one",
+                ),
+            );
         })
       : undefined;
   const tokenFile = adminTokenPath(resolve(config.database.dataDir));
@@ -250,6 +318,7 @@ export async function runUp(
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   stopOnSignals(async () => {
+    unfollow?.();
     await gateway?.close();
     await demo?.close();
     await server.stop();

@@ -1,6 +1,6 @@
-// The gateway's data plane: node:http and node:https listeners whose requests go through admission
-// (admission.ts: client, route, checks) and are then forwarded to an upstream pool (forward.ts).
-// This file wires those parts together, listens, and shuts down in order.
+// The gateway's data plane: node:http and node:https listeners whose requests go through the
+// pipeline in force (pipeline.ts: admission, then forwarding to an upstream pool). This file
+// listens, swaps in a new pipeline on a config reload, and shuts down in order.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
@@ -8,27 +8,26 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Registry } from "prom-client";
 import type { GatewayConfig, RouteConfig } from "../../config/index.ts";
-import {
-  createGatewayAccess,
-  type IdentityConfig,
-  identityConfigSchema,
-  type RbacConfig,
-} from "../../identity/index.ts";
+import type { IdentityConfig, RbacConfig } from "../../identity/index.ts";
 import { type Clock, systemClock } from "../../platform/clock.ts";
+import { Unavailable } from "../../platform/errors.ts";
 import { createMemoryHotState, type HotState } from "../../platform/hotstate/index.ts";
 import type { Logger } from "../../platform/logging.ts";
 import type { SecurityEvent } from "../../platform/events/index.ts";
-import { createBuiltInWaf } from "../waf/index.ts";
-import { createAdmission, type RouteControls } from "./admission.ts";
 import { watchBlocks } from "./blocks.ts";
-import { createBotProtection } from "./bots.ts";
-import { createDecisionRecorder, createGatewayMetrics } from "./decisions.ts";
+import { createGatewayMetrics } from "./decisions.ts";
 import { sendError } from "./error-page.ts";
-import { createForwarder, relayUpgrade, WAF_REFUSAL, wafRefuses } from "./forward.ts";
+import { relayUpgrade, WAF_REFUSAL, wafRefuses } from "./forward.ts";
 import { openCountryLookup } from "./geo.ts";
 import { watchLockdowns } from "./lockdown.ts";
 import { answerAcmeHttp01, answerMalformed, listen, redirectToHttps, refuseSocket } from "./listeners.ts";
-import { createRateLimiting } from "./rate-limit.ts";
+import {
+  buildPipeline,
+  LISTENER_KEYS,
+  listenerChanges,
+  type Pipeline,
+  type PipelineContext,
+} from "./pipeline.ts";
 import { type CertificateAutomation, createCertificateAutomation } from "./acme.ts";
 import { type CertificateStatus, loadCertificates, serverTls } from "./tls.ts";
 
@@ -44,7 +43,25 @@ export interface Gateway {
   certificates(): CertificateStatus[];
   /** With `gateway.tls.acme`: orders what is missing or due now (it also runs on its own timer). */
   acme?: Pick<CertificateAutomation, "renewDue">;
+  /**
+   * Applies new routes, identity settings and `gateway.*` settings without a restart: requests
+   * already admitted finish under the old ones. Listener settings (host, port, tls, client
+   * timeouts, header size) keep their start-up values and are named in `restartRequired`.
+   * Rejects, keeping the config in force, when the new one cannot be built (an unreadable file).
+   */
+  reload(next: {
+    routes: readonly RouteConfig[];
+    identity?: { identity: IdentityConfig; rbac: Partial<RbacConfig> } | undefined;
+    gateway?: GatewayConfig | undefined;
+  }): Promise<GatewayReload>;
   close(): Promise<void>;
+}
+
+export interface GatewayReload {
+  /** Routes in force after the reload. */
+  routes: number;
+  /** `gateway.*` settings that changed but apply only after a restart (the listeners'). */
+  restartRequired: string[];
 }
 
 export async function startGateway(opts: {
@@ -66,50 +83,22 @@ export async function startGateway(opts: {
   const g = opts.gateway;
   const clock = opts.clock ?? systemClock;
   const ownHot = opts.hot ? undefined : createMemoryHotState({ clock });
-  let warnedUnavailable = 0;
-  const limiting = createRateLimiting({
-    hot: opts.hot ?? (ownHot as HotState),
-    whenUnavailable: g.rateLimitWhenUnavailable,
-    clock,
-    onUnavailable: (err) => {
-      // Once a minute at most: during an outage every request would say it again.
-      const t = clock.now().getTime();
-      if (t - warnedUnavailable < 60_000) return;
-      warnedUnavailable = t;
-      opts.logger?.warn(
-        { err: (err as Error).message, mode: g.rateLimitWhenUnavailable },
-        "rate limiting: hot state unavailable",
-      );
-    },
-  });
-  const countries = opts.routes.some((r) => r.geo || r.policy)
-    ? await openCountryLookup(g.geo.database)
-    : undefined;
-  // The identity step, with Rampart's token endpoint and JWKS, when a route or a service needs it.
-  const id = opts.identity;
-  const access =
-    opts.routes.some((r) => r.auth || r.policy) || (id?.identity.serviceAccounts.length ?? 0) > 0
-      ? await createGatewayAccess({
-          identity: id?.identity ?? identityConfigSchema.parse({}),
-          rbac: id?.rbac ?? {},
-          hotState: opts.hot ?? (ownHot as HotState),
-          clock,
-          emit: opts.emit ?? (() => {}),
-          logger: opts.logger,
-        })
-      : undefined;
+  const hot = opts.hot ?? (ownHot as HotState);
+  // The pipeline in force; a reload replaces it with one assignment (see pipeline.ts).
+  let current: Pipeline | undefined;
   // Dynamic blocks and lockdowns live in hot state; without a shared one they still work within
   // this process. The country database opens for a country block only when one is set.
-  const blocks = await watchBlocks(opts.hot ?? (ownHot as HotState), {
+  const blocks = await watchBlocks(hot, {
     clock,
     logger: opts.logger,
-    openCountries: async () => countries ?? (await openCountryLookup(g.geo.database)),
+    openCountries: async () =>
+      current?.countries ?? (await openCountryLookup((current?.config.gateway ?? g).geo.database)),
   });
-  const lockdowns = await watchLockdowns(opts.hot ?? (ownHot as HotState), { clock, logger: opts.logger });
-  let routeControls: readonly RouteControls[] = [];
+  const lockdowns = await watchLockdowns(hot, { clock, logger: opts.logger });
+  // Registered once for the gateway's life (prom-client refuses a name twice); read the pipeline in force.
   const metrics = opts.registry
     ? createGatewayMetrics(opts.registry, () =>
-        routeControls.flatMap((c) =>
+        (current?.routes ?? []).flatMap((c) =>
           c.upstreams.members.map((u) => ({
             route: c.name,
             upstream: u.origin,
@@ -118,36 +107,37 @@ export async function startGateway(opts: {
         ),
       )
     : undefined;
-  const decisions = createDecisionRecorder({
+  const context: PipelineContext = {
+    hot,
     emit: opts.emit,
     metrics,
-    clock,
     source: opts.source,
-    intervalMs: g.eventIntervalSeconds * 1000,
-  });
-  const { admit, routes: compiled } = createAdmission({
-    gateway: g,
-    routes: opts.routes,
-    limiting,
-    countries,
+    clock,
+    logger: opts.logger,
     blocks,
     lockdowns,
-    decisions,
-    clock,
-    bots: opts.routes.some((r) => r.bots) ? createBotProtection({ ...g.bots, clock }) : undefined,
-    access,
-  });
-  routeControls = compiled;
-  const waf = opts.routes.some((r) => r.waf && r.waf.mode !== "off") ? createBuiltInWaf() : undefined;
-  const forward = createForwarder(g, decisions, waf);
+  };
+  try {
+    current = await buildPipeline({ gateway: g, routes: opts.routes, identity: opts.identity }, context);
+  } catch (err) {
+    await Promise.all([blocks.close(), lockdowns.close()]);
+    await ownHot?.close();
+    throw err;
+  }
+  const retiring = new Set<Promise<void>>();
+  let reloads: Promise<unknown> = Promise.resolve();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The request stays on the pipeline that admitted it, whatever reload happens meanwhile.
+    const p = current as Pipeline;
+    const leave = p.enter();
+    res.once("close", leave);
     const started = performance.now();
     let routeName = "none";
     res.once("finish", () =>
-      decisions.answered(routeName, res.statusCode, (performance.now() - started) / 1000),
+      p.decisions.answered(routeName, res.statusCode, (performance.now() - started) / 1000),
     );
-    const a = await admit(req);
+    const a = await p.admit(req);
     routeName = a.refused ? (a.route ?? "none") : a.rc.name;
     if (a.refused && a.respond) {
       await a.respond(req, res);
@@ -164,21 +154,32 @@ export async function startGateway(opts: {
       res.end();
       return;
     }
-    await forward(req, res, a);
+    await p.forward(req, res, a);
   }
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on("error", () => socket.destroy());
-    const a = await admit(req);
-    if (a.refused) return refuseSocket(socket, a.status, a.message, a.requestId, a.headers);
-    // An upgrade has no body: its head is all the WAF can see.
-    if (waf && wafRefuses(waf, decisions, req, a))
-      return refuseSocket(socket, 403, WAF_REFUSAL, a.requestId, {});
-    await relayUpgrade(req, socket, head, a, (status, message) =>
-      refuseSocket(socket, status, message, a.requestId, {}),
-    );
-    const reauthorize = a.reauthorize;
-    if (reauthorize) watchUpgrade(socket, reauthorize);
+    const p = current as Pipeline;
+    const leave = p.enter();
+    try {
+      socket.on("error", () => socket.destroy());
+      const a = await p.admit(req);
+      if (a.refused) return refuseSocket(socket, a.status, a.message, a.requestId, a.headers);
+      // An upgrade has no body: its head is all the WAF can see.
+      if (p.waf && wafRefuses(p.waf, p.decisions, req, a))
+        return refuseSocket(socket, 403, WAF_REFUSAL, a.requestId, {});
+      await relayUpgrade(req, socket, head, a, (status, message) =>
+        refuseSocket(socket, status, message, a.requestId, {}),
+      );
+      const reauthorize = a.reauthorize;
+      if (reauthorize && !socket.destroyed) {
+        p.hold(socket);
+        watchUpgrade(socket, reauthorize);
+      }
+    } finally {
+      // Once joined, a WebSocket no longer holds its pipeline's upstream pool (undici hands the
+      // socket over), so it does not keep a reload waiting.
+      leave();
+    }
   }
 
   const serverOptions = {
@@ -275,18 +276,51 @@ export async function startGateway(opts: {
     });
   }
 
+  let closing: Promise<void> | undefined;
   const releaseAll = async () => {
     for (const t of watched) clearInterval(t);
-    await access?.close();
-    decisions.close();
     acme?.close();
     certificates?.close();
+    await Promise.all(retiring);
+    await current?.retire();
     await blocks.close();
     await lockdowns.close();
-    await Promise.all(routeControls.map((c) => c.upstreams.close()));
-    await limiting.close();
     await ownHot?.close();
   };
+
+  /** Builds a pipeline from `next` and swaps it in; the old one retires once its requests are done. */
+  async function reload(next: {
+    routes: readonly RouteConfig[];
+    identity?: { identity: IdentityConfig; rbac: Partial<RbacConfig> } | undefined;
+    gateway?: GatewayConfig | undefined;
+  }): Promise<GatewayReload> {
+    const run = reloads.then(async (): Promise<GatewayReload> => {
+      if (closing) throw new Unavailable("the gateway is shutting down; not reloading its config");
+      const old = current as Pipeline;
+      const wanted = next.gateway ?? old.config.gateway;
+      // The listeners keep the settings they were built with; the report says which changed.
+      const restartRequired = listenerChanges(g, wanted);
+      const kept = Object.fromEntries(LISTENER_KEYS.map((k) => [k, g[k]]));
+      const gateway = { ...wanted, ...kept } as GatewayConfig;
+      const identity = next.identity ?? old.config.identity;
+      const built = await buildPipeline({ gateway, routes: next.routes, identity }, context, old);
+      current = built;
+      const done = old.retire().catch((err: unknown) => {
+        opts.logger?.warn({ err: (err as Error).message }, "gateway: releasing the previous config failed");
+      });
+      retiring.add(done);
+      void done.finally(() => retiring.delete(done));
+      if (restartRequired.length > 0)
+        opts.logger?.warn(
+          { settings: restartRequired },
+          "gateway config reloaded; these settings take effect after a restart",
+        );
+      return { routes: next.routes.length, restartRequired };
+    });
+    reloads = run.catch(() => undefined);
+    return run;
+  }
+
   const bound: { server: Server; port: number }[] = [];
   try {
     for (const [s, port, setting] of [
@@ -302,7 +336,6 @@ export async function startGateway(opts: {
     throw err;
   }
   if (bound[1]) tlsPort = bound[1].port;
-  let closing: Promise<void> | undefined;
   // Only now: the CA's validation has to reach the listeners.
   acme?.start();
   const host = g.host.includes(":") ? `[${g.host}]` : g.host;
@@ -312,6 +345,7 @@ export async function startGateway(opts: {
     ...(bound[1] ? { httpsUrl: `https://${host}:${bound[1].port}` } : {}),
     certificates: () => certificates?.status() ?? [],
     ...(acme ? { acme: { renewDue: acme.renewDue } } : {}),
+    reload,
     close() {
       // Once: a second call waits for the first.
       closing ??= (async () => {
@@ -324,6 +358,8 @@ export async function startGateway(opts: {
               }),
           ),
         );
+        // A reload under way finishes first, so the pipeline it builds is the one released.
+        await reloads;
         await releaseAll();
       })();
       return closing;
