@@ -154,6 +154,8 @@ describe("in the browser", () => {
     try {
       await page.goto(`${t.url}/`);
       expect(new URL(page.url()).pathname).toBe("/console/");
+      // The sign-in page renders after the script runs, which may be after the load event.
+      await page.getByText("admin.token", { exact: true }).waitFor();
       await expect(page.getByText("admin.token", { exact: true }).count()).resolves.toBe(1);
 
       // A wrong token is refused with a reason, and nothing is kept.

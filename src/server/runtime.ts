@@ -400,8 +400,11 @@ export async function startRuntime(opts: {
         clock.now(),
       ),
     );
-  if (leadership.leading) announceLeadership(true);
-  leadership.onChange(announceLeadership);
+  // Embedded PGlite has one server and no election to record.
+  if (config.database.url) {
+    if (leadership.leading) announceLeadership(true);
+    leadership.onChange(announceLeadership);
+  }
   const secrets = await startSecrets({
     config: () => live.config,
     store,
