@@ -65,6 +65,13 @@ export function databaseUnreachable(err: unknown): boolean {
   return false;
 }
 
+/** Whether `err` (or its cause) is PostgreSQL refusing a write because it is read-only (SQLSTATE 25006). */
+export function databaseReadOnly(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    if ((e as { code?: unknown }).code === "25006") return true;
+  return false;
+}
+
 export interface StoreOptions {
   /** postgres:// URL; absent means embedded PGlite in `dataDir`. */
   url?: string | undefined;
