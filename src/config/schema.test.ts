@@ -23,6 +23,7 @@ describe("schema", () => {
         clientHeaderTimeoutMs: 10_000,
         clientRequestTimeoutMs: 60_000,
         clientKeepAliveTimeoutMs: 5000,
+        maxConnections: 10000,
         connectTimeoutMs: 5000,
         responseTimeoutMs: 30_000,
         retries: 1,

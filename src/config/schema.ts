@@ -535,6 +535,12 @@ export const gatewayConfigSchema = z.strictObject({
   clientRequestTimeoutMs: integer(100, 3_600_000).default(60_000),
   clientKeepAliveTimeoutMs: integer(100, 600_000).default(5_000),
   /**
+   * Open client connections per gateway process (plain and TLS listeners each). Past it a new
+   * connection is closed at once, so a connection flood cannot take the process's memory or
+   * descriptors; the refusals are logged once a minute.
+   */
+  maxConnections: integer(1, 1_000_000).default(10_000),
+  /**
    * When hot state (Redis) cannot be reached: "open" limits with a local in-memory limiter per
    * replica (each replica then admits up to the full limit); "closed" answers 503.
    */

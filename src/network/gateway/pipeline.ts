@@ -271,6 +271,7 @@ export const LISTENER_KEYS = [
   "clientHeaderTimeoutMs",
   "clientRequestTimeoutMs",
   "clientKeepAliveTimeoutMs",
+  "maxConnections",
 ] as const satisfies readonly (keyof GatewayConfig)[];
 
 /** `gateway.<key>` for each listener setting that differs between `a` and `b`. */

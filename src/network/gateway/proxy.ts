@@ -241,7 +241,20 @@ export async function startGateway(opts: {
     );
   if (secure && acme) acme.attach(secure);
   const servers = secure ? [server, secure] : [server];
+  // Past maxConnections Node closes a new connection at once ("drop"): said once a minute.
+  let droppedAt = 0;
+  const dropped = () => {
+    const t = clock.now().getTime();
+    if (t - droppedAt < 60_000) return;
+    droppedAt = t;
+    opts.logger?.warn(
+      { maxConnections: g.maxConnections },
+      "gateway.maxConnections reached: new connections are being closed",
+    );
+  };
   for (const s of servers) {
+    s.maxConnections = g.maxConnections;
+    s.on("drop", dropped);
     s.on("clientError", answerMalformed);
     s.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (s === server && tls?.redirectHttp) return refuseSocket(socket, 426, "use HTTPS", "-", {});
