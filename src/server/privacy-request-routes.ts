@@ -361,13 +361,19 @@ export function registerPrivacyRequestRoutes(
           "Approve a verified request for the engine: { note?, corrections? } (corrections for a rectification).",
       },
     },
-    async (req) => requests.approve(param(req), await write(req), o.parseBody(approveSchema, req.body ?? {})),
+    async (req) => {
+      const by = await write(req); // the caller first: strangers learn nothing from validation
+      return requests.approve(param(req), by, o.parseBody(approveSchema, req.body ?? {}));
+    },
   );
 
   app.post(
     `${base}/:id/reject`,
     { schema: { ...schema, description: "Decline a request: { reason } (mailed to the requester)." } },
-    async (req) => requests.reject(param(req), await write(req), o.parseBody(reasonSchema, req.body).reason),
+    async (req) => {
+      const by = await write(req); // the caller first: strangers learn nothing from validation
+      return requests.reject(param(req), by, o.parseBody(reasonSchema, req.body).reason);
+    },
   );
 
   app.post(
@@ -379,7 +385,10 @@ export function registerPrivacyRequestRoutes(
           "Extend the deadline once by the configured months (GDPR Art. 12(3)): { reason } (mailed).",
       },
     },
-    async (req) => requests.extend(param(req), await write(req), o.parseBody(reasonSchema, req.body).reason),
+    async (req) => {
+      const by = await write(req); // the caller first: strangers learn nothing from validation
+      return requests.extend(param(req), by, o.parseBody(reasonSchema, req.body).reason);
+    },
   );
 
   app.post(
