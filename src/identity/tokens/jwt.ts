@@ -64,6 +64,9 @@ export async function verifyJwt(
   token: string,
   o: VerifyOptions,
 ): Promise<JWTPayload & { sub: string; iat: number; exp: number; jti: string }> {
+  // One spelling per token: base64url decoders ignore padding, whitespace and a signature's spare
+  // low bits, so without this an altered string would still verify (and be a different cache key).
+  if (!canonical(token)) throw new Unauthorized("malformed token");
   try {
     const { payload } = await jwtVerify(token, (header) => keys.verificationKey(header), {
       algorithms: [keys.algorithm],
@@ -79,6 +82,16 @@ export async function verifyJwt(
   } catch (err) {
     throw new Unauthorized(reason(err));
   }
+}
+
+const COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** Three unpadded base64url parts, each the exact encoding of the bytes it decodes to. */
+function canonical(token: string): boolean {
+  return (
+    COMPACT.test(token) &&
+    token.split(".").every((part) => Buffer.from(part, "base64url").toString("base64url") === part)
+  );
 }
 
 function reason(err: unknown): string {

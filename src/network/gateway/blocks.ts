@@ -10,7 +10,7 @@ import type { Clock } from "../../platform/clock.ts";
 import type { HotState } from "../../platform/hotstate/index.ts";
 import type { Logger } from "../../platform/logging.ts";
 import { type CountryLookup, EU } from "./geo.ts";
-import { inRanges } from "./ip-rules.ts";
+import { inRanges, parseRange } from "./ip-rules.ts";
 
 const KEY = "gateway:blocks";
 const CHANNEL = "gateway:blocks";
@@ -300,7 +300,7 @@ export async function watchBlocks(
       exact = new Map(addresses.filter((b) => !b.target.includes("/")).map((b) => [b.target, b]));
       ranges = addresses
         .filter((b) => b.target.includes("/"))
-        .map((b) => ({ range: ipaddr.parseCIDR(b.target), block: b }));
+        .map((b) => ({ range: parseRange(b.target), block: b }));
       const byCountry = new Map<string, { block: IpBlock; until: number }>();
       if (lookup)
         for (const b of list) {

@@ -2,12 +2,21 @@
 // only its members. Lists are parsed once, at start or reload; a check is a few integer matches.
 import ipaddr from "ipaddr.js";
 
-type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
+export type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
-function parseRange(text: string): Range {
-  if (text.includes("/")) return ipaddr.parseCIDR(text);
-  const ip = ipaddr.process(text);
-  return [ip, ip.kind() === "ipv4" ? 32 : 128];
+/**
+ * An address or CIDR range. Clients arriving IPv4-mapped (::ffff:a.b.c.d) are matched as IPv4, so an
+ * IPv4-mapped range becomes its IPv4 range too: written either way, a rule means the same.
+ */
+export function parseRange(text: string): Range {
+  if (!text.includes("/")) {
+    const ip = ipaddr.process(text);
+    return [ip, ip.kind() === "ipv4" ? 32 : 128];
+  }
+  const [net, bits] = ipaddr.parseCIDR(text);
+  if (net.kind() === "ipv6" && (net as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96)
+    return [(net as ipaddr.IPv6).toIPv4Address(), bits - 96];
+  return [net, bits];
 }
 
 /** Whether `ip` (already parsed) falls in any of `ranges`. */

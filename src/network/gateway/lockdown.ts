@@ -16,15 +16,13 @@ import { Invalid, NotFound } from "../../platform/errors.ts";
 import type { HotState } from "../../platform/hotstate/index.ts";
 import type { Logger } from "../../platform/logging.ts";
 import { isCountryTarget, normalizeTarget, sharedList, watchSharedList } from "./blocks.ts";
-import { inRanges } from "./ip-rules.ts";
+import { inRanges, parseRange, type Range } from "./ip-rules.ts";
 
 const KEY = "gateway:lockdowns";
 const CHANNEL = "gateway:lockdowns";
 const MAX_LOCKDOWNS = 1000;
 const MAX_ALLOW = 100;
 const MAX_TTL_SECONDS = 30 * 86_400;
-
-type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
 export interface RouteLockdown {
   /** The route's id (`routeId()`: its `id`, or `<host or *><path>`). */
@@ -152,7 +150,7 @@ export async function watchLockdowns(
         const allow: Range[] = [];
         for (const a of own ?? [])
           try {
-            allow.push(ipaddr.parseCIDR(a.includes("/") ? a : `${a}/${a.includes(":") ? 128 : 32}`));
+            allow.push(parseRange(a));
           } catch {
             // A malformed entry (written by hand) is left out: fewer addresses admitted, never more.
           }
