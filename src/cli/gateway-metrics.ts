@@ -4,13 +4,15 @@
 import cluster from "node:cluster";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { AggregatorRegistry, Gauge, Registry } from "prom-client";
+import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { listen } from "../network/gateway/listeners.ts";
 import type { Logger } from "../platform/logging.ts";
 
 /** The registry a gateway process records into; a worker's is also offered to the primary. */
 export function gatewayRegistry(): Registry {
   const registry = new Registry();
+  // Heap, resident memory, open descriptors, event-loop lag and GC: what a soak and an operator watch.
+  collectDefaultMetrics({ register: registry });
   if (cluster.isWorker) {
     // Constructing one installs prom-client's answer to the primary's requests in this worker.
     new AggregatorRegistry();
