@@ -6,7 +6,6 @@ import {
   isMap,
   isScalar,
   isSeq,
-  LineCounter,
   parseDocument,
   type YAMLMap,
   type YAMLSeq,
@@ -16,6 +15,7 @@ import { RampartError } from "../platform/errors.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { parseTemplate, trimTrailingNewline } from "./references.ts";
 import { type RampartConfig, rampartConfigSchema } from "./schema.ts";
+import { textPositions } from "./yaml.ts";
 
 /** Environment used to resolve `${env:NAME}`; `process.env` fits. */
 export type ConfigEnv = Readonly<Record<string, string | undefined>>;
@@ -142,15 +142,17 @@ export async function parseConfig(
   env: ConfigEnv = process.env,
   options: ParseConfigOptions = {},
 ): Promise<RampartConfig> {
-  const lineCounter = new LineCounter();
-  const at = (offset: number | undefined, path: string, message: string): ConfigIssue => {
-    const { line, col } = lineCounter.linePos(offset ?? 0);
-    return { file, line: Math.max(line, 1), column: Math.max(col, 1), path, message };
-  };
+  const positionOf = textPositions(text);
+  const at = (offset: number | undefined, path: string, message: string): ConfigIssue => ({
+    file,
+    ...positionOf(offset),
+    path,
+    message,
+  });
 
   let doc: Document.Parsed;
   try {
-    doc = parseDocument(text, { lineCounter, prettyErrors: false });
+    doc = parseDocument(text, { prettyErrors: false });
   } catch (error) {
     // The parser recurses; absurd nesting can exhaust the stack before it reports anything.
     throw new ConfigError([

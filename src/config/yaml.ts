@@ -1,12 +1,11 @@
 // YAML files other than rampart.yaml (playbooks, ignore files, rule files) read against a zod
 // schema, with every problem located at file:line:column and its key path.
-import { type Document, isNode, LineCounter, parseDocument } from "yaml";
+import { type Document, isNode, parseDocument } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 
 export interface LocatedYaml {
   readonly doc: Document;
-  readonly lines: LineCounter;
   /** An issue at the deepest node of `path` that exists (a missing key: its parent). */
   issueAt(path: readonly (string | number)[], message: string): ConfigIssue;
   /** An issue at a source offset. */
@@ -15,18 +14,54 @@ export interface LocatedYaml {
   lineOf(path: readonly (string | number)[]): number;
 }
 
+/** A 1-based line and column (in UTF-16 code units, as `String#length` counts). */
+export interface TextPosition {
+  readonly line: number;
+  readonly column: number;
+}
+
+/**
+ * Maps offsets in `text` to line and column, counted from the text itself. The yaml library's
+ * LineCounter is not used for this: it has not seen the last newline when an error lies at the end
+ * of the input, and so places that error past the end of the line before. Offsets are clamped to
+ * the text, so every position names a line that exists and a column at most one past its end.
+ */
+export function textPositions(text: string): (offset: number | undefined) => TextPosition {
+  let lineStarts: number[] | undefined; // found on first use: a file without issues never needs them
+  const findLineStarts = (): number[] => {
+    const starts = [0];
+    for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+    return starts;
+  };
+  return (offset) => {
+    const starts = (lineStarts ??= findLineStarts());
+    const at = Math.min(Math.max(Math.trunc(offset ?? 0) || 0, 0), text.length);
+    // The last line start at or before `at`, by binary search: files can be large, issues many.
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((starts[mid] as number) <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: at - (starts[lo] as number) + 1 };
+  };
+}
+
 /** `a.b[2].c` for a key path. */
 export const keyPath = (path: readonly (string | number)[]): string =>
   path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
 
 /** Parses `text`; a syntax error throws ConfigError with its position. */
 export function readYaml(text: string, file: string): LocatedYaml {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const issueAtOffset = (offset: number | undefined, path: string, message: string): ConfigIssue => {
-    const { line, col } = lines.linePos(offset ?? 0);
-    return { file, line: Math.max(line, 1), column: Math.max(col, 1), path, message };
-  };
+  const doc = parseDocument(text, { prettyErrors: false });
+  const positionOf = textPositions(text);
+  const issueAtOffset = (offset: number | undefined, path: string, message: string): ConfigIssue => ({
+    file,
+    ...positionOf(offset),
+    path,
+    message,
+  });
   const offsetOf = (path: readonly (string | number)[]): number | undefined => {
     for (let n = path.length; n >= 0; n--) {
       const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
@@ -38,10 +73,9 @@ export function readYaml(text: string, file: string): LocatedYaml {
     throw new ConfigError(doc.errors.map((e) => issueAtOffset(e.pos[0], "", e.message)));
   return {
     doc,
-    lines,
     issueAtOffset,
     issueAt: (path, message) => issueAtOffset(offsetOf(path), keyPath(path), message),
-    lineOf: (path) => lines.linePos(offsetOf(path) ?? 0).line,
+    lineOf: (path) => positionOf(offsetOf(path)).line,
   };
 }
 

@@ -244,6 +244,48 @@ describe("scan iac: input errors", () => {
       /unsupported plan format_version '2.0'/,
     );
   });
+  it("module trees nested past the limit are refused, naming the path, not overflowing the stack", () => {
+    const nested = (depth: number, key: "child_modules" | "module_calls") => {
+      let mod: Record<string, unknown> = {};
+      for (let d = 0; d < depth; d++)
+        mod = key === "child_modules" ? { child_modules: [mod] } : { module_calls: { m: { module: mod } } };
+      return mod;
+    };
+    const plan = (root: unknown, configuration?: unknown) =>
+      JSON.stringify({
+        format_version: "1.2",
+        planned_values: { root_module: root },
+        ...(configuration ? { configuration: { root_module: configuration } } : {}),
+      });
+    expect(scanPlan(plan(nested(64, "child_modules")), { target: "plan.json" }).findings).toEqual([]);
+    expect(fails(plan(nested(65, "child_modules")))).toMatch(
+      /^plan\.json: not a Terraform plan \(planned_values\.root_module\.child_modules\[0\]\.child_modules\[0\]\.….*deeper than 64 levels\)$/,
+    );
+    expect(fails(plan(nested(2000, "child_modules")))).toMatch(/deeper than 64 levels/);
+    expect(fails(plan({}, nested(1000, "module_calls")))).toMatch(
+      /configuration\.root_module\.module_calls\.m\.module\.….*deeper than 64 levels/,
+    );
+  });
+  it("plan keys named like Object.prototype members are plain keys", () => {
+    const r = scanPlan(
+      JSON.stringify({
+        format_version: "1.2",
+        variables: { __proto__: { value: { region: "x" } }, toString: { value: "y" } },
+        resource_changes: [],
+        configuration: { provider_config: { __proto__: { expressions: {} } } },
+      }),
+      { target: "plan.json" },
+    );
+    expect(r.findings).toEqual([]);
+  });
+  it("an unknown residency preset is refused, not read off Object.prototype", () => {
+    expect(() =>
+      scanPlan(JSON.stringify({ format_version: "1.2", resource_changes: [] }), {
+        target: "plan.json",
+        residency: "toString" as IacScanOptions["residency"],
+      }),
+    ).toThrow(/unknown residency preset 'toString'/);
+  });
   it("an empty plan is valid and has no findings", () => {
     const r = scanPlan(JSON.stringify({ format_version: "1.2", planned_values: { root_module: {} } }), {
       target: "p",

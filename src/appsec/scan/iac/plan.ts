@@ -107,6 +107,61 @@ function parseJson(text: string, file: string): unknown {
   }
 }
 
+/** Terraform module trees are a few levels deep; deeper is refused before recursive code overflows the stack. */
+export const maxModuleDepth = 64;
+
+interface Pending {
+  node: unknown;
+  steps: string[];
+}
+
+/** The child modules of a module in `planned_values` or in `configuration`, with the step to each. */
+function childModules(node: unknown, inConfiguration: boolean): Pending[] {
+  if (!node || typeof node !== "object") return [];
+  if (!inConfiguration) {
+    const children = (node as { child_modules?: unknown }).child_modules;
+    return Array.isArray(children)
+      ? children.map((c: unknown, i) => ({ node: c, steps: [`child_modules[${i}]`] }))
+      : [];
+  }
+  const calls = (node as { module_calls?: unknown }).module_calls;
+  if (!calls || typeof calls !== "object") return [];
+  return Object.entries(calls as Record<string, unknown>).map(([name, call]) => ({
+    node: (call as { module?: unknown } | null)?.module,
+    steps: [`module_calls.${name}`, "module"],
+  }));
+}
+
+/**
+ * Refuses module trees nested deeper than maxModuleDepth, walking iteratively (the schema and the
+ * walks below recurse once per level). The error names the path, its middle elided.
+ */
+function checkModuleDepth(raw: Record<string, unknown>, file: string): void {
+  const roots: [unknown, string, boolean][] = [
+    [
+      (raw.planned_values as { root_module?: unknown } | null)?.root_module,
+      "planned_values.root_module",
+      false,
+    ],
+    [(raw.configuration as { root_module?: unknown } | null)?.root_module, "configuration.root_module", true],
+  ];
+  for (const [root, rootPath, inConfiguration] of roots) {
+    const stack: (Pending & { depth: number })[] = [{ node: root, steps: [rootPath], depth: 0 }];
+    for (let top = stack.pop(); top; top = stack.pop()) {
+      if (top.depth > maxModuleDepth) {
+        const shown =
+          top.steps.length > 6 ? [...top.steps.slice(0, 3), "…", ...top.steps.slice(-2)] : top.steps;
+        throw new Invalid(
+          `not a Terraform plan (${shown.join(".")}: modules nest deeper than ${maxModuleDepth} levels)`,
+          file,
+        );
+      }
+      for (const c of childModules(top.node, inConfiguration))
+        stack.push({ node: c.node, steps: [...top.steps, ...c.steps], depth: top.depth + 1 });
+    }
+  }
+}
+
 /** `module.a[0].module.b["x"].aws_s3_bucket.b[1]` → `module.a.module.b.aws_s3_bucket.b`. */
 export function stripKeys(address: string): string {
   return address.replace(/\[[^\]]*\]/g, "");
@@ -131,7 +186,8 @@ interface ConfigIndex {
 
 function indexConfiguration(configuration: Record<string, unknown> | undefined): ConfigIndex {
   const resources: ConfigIndex["resources"] = new Map();
-  const providers: ConfigIndex["providers"] = {};
+  // Null prototype: provider keys come from the plan (`__proto__` must be a key, not the prototype).
+  const providers = Object.create(null) as ConfigIndex["providers"];
   if (!configuration) return { resources, providers };
   const pc = configuration.provider_config;
   if (pc && typeof pc === "object") {
@@ -168,6 +224,7 @@ export function parsePlan(text: string, file = "plan.json"): Plan {
   const raw = parseJson(text, file);
   if (!raw || typeof raw !== "object" || Array.isArray(raw))
     throw new Invalid("expected a JSON object from `terraform show -json PLANFILE`", file);
+  checkModuleDepth(raw as Record<string, unknown>, file);
   const parsed = planSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -240,7 +297,7 @@ export function parsePlan(text: string, file = "plan.json"): Plan {
     });
   }
 
-  const variables: Record<string, unknown> = {};
+  const variables = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of Object.entries(p.variables ?? {})) variables[k] = v.value;
   return {
     formatVersion: p.format_version,

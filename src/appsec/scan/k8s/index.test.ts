@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { manualClock } from "../../../platform/clock.ts";
 import { Invalid } from "../../../platform/errors.ts";
+import { mapSelectorMatches, quantity, resourcesOf, workloadsOf } from "./checks/context.ts";
 import { type K8sRuleId, k8sRules, parseManifests, scanK8s, scanManifests } from "./index.ts";
 
 // A pod that passes every pod check: the base the cases below change one field of.
@@ -353,6 +354,44 @@ describe("input", () => {
     } catch (err) {
       expect((err as Error).message).toMatch(/^dup\.yaml:3:1: /);
     }
+  });
+
+  it("refuses an alias with no anchor and an alias bomb with Invalid at the alias", () => {
+    expect(() => parseManifests("kind: Pod\nspec: *a\n", "m.yaml")).toThrow(
+      /^m\.yaml:2:7: alias \*a has no anchor &a before it$/,
+    );
+    const bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
+    for (let l = 1; l < 4; l++)
+      bomb.push(
+        `a${l}: &a${l} [${Array(10)
+          .fill(`*a${l - 1}`)
+          .join(", ")}]`,
+      );
+    // a1 aliases a0 ten times (fine); a2 is the first to alias an anchor that holds aliases.
+    expect(() => parseManifests(`kind: Pod\n${bomb.join("\n")}\n`, "m.yaml")).toThrow(
+      /^m\.yaml:4:10: aliases expand more than 100 times/,
+    );
+  });
+
+  it("a kind named like an Object.prototype member is a resource, not a workload", () => {
+    for (const kind of ["toString", "constructor", "__proto__"]) {
+      const r = scanManifests(`apiVersion: v1\nkind: ${kind}\nspec: {containers: []}\n`);
+      expect(r.stats).toMatchObject({ resources: 1, workloads: 0 });
+    }
+  });
+
+  it("labels and quantity units named like Object.prototype members are plain strings", () => {
+    const [pod] = workloadsOf(
+      resourcesOf(
+        parseManifests("apiVersion: v1\nkind: Pod\nmetadata: {labels: {__proto__: x}}\nspec: {}\n"),
+      ),
+    );
+    expect(pod && Object.keys(pod.labels)).toEqual(["__proto__"]);
+    expect(mapSelectorMatches({ __proto__: "x" }, pod?.labels ?? {})).toBe(false); // a literal's __proto__ is not a key
+    expect(mapSelectorMatches(JSON.parse('{"__proto__": "x"}'), pod?.labels ?? {})).toBe(true);
+    expect(mapSelectorMatches({ constructor: "x" }, pod?.labels ?? {})).toBe(false);
+    expect(quantity("1constructor")).toBeUndefined();
+    expect(quantity("1Gi")).toBe(2 ** 30);
   });
 
   it("skips non-Kubernetes documents and empty ones", () => {

@@ -3,11 +3,14 @@
 // saying where; no field shaped unexpectedly may fall into the parser's catch-all ("cannot read the
 // report (TypeError)"), which means code that did not expect it; and each parse is quick.
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Invalid } from "../../../platform/errors.ts";
 import { jsonErrorOffset, parseTrivyReport } from "./parse.ts";
 
-const BOUND_MS = 200;
+// Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
+vi.setConfig({ testTimeout: 120_000 });
+
+const BOUND_MS = 1000;
 
 // Our own small reports in Trivy's shapes: one finding of each kind.
 const jsonSample: Json = {

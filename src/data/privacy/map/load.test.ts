@@ -166,6 +166,32 @@ describe("the shop example", () => {
 });
 
 describe("format errors", () => {
+  test("an alias with no anchor, an alias bomb and a collection key are located issues", () => {
+    const issues = (text: string) => {
+      try {
+        parseDataMap(text, "map.yaml");
+      } catch (error) {
+        if (error instanceof ConfigError)
+          return error.issues.map((i) => `${i.line}:${i.column} ${i.message}`);
+        throw error;
+      }
+      throw new Error("expected a ConfigError");
+    };
+    expect(issues("system: *a\n")).toEqual(["1:9 alias *a has no anchor &a before it"]);
+    const bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
+    for (let l = 1; l < 4; l++)
+      bomb.push(
+        `a${l}: &a${l} [${Array(10)
+          .fill(`*a${l - 1}`)
+          .join(", ")}]`,
+      );
+    expect(issues(`${bomb.join("\n")}\n`)).toEqual([
+      "3:10 aliases expand more than 100 times (an alias bomb?)",
+    ]);
+    expect(issues("system:\n  - ? [a]\n    : b\n")).toEqual([
+      "2:7 a key must be a plain value, not a list or map",
+    ]);
+  });
   test("typos in our own keys are errors, located", () => {
     const text = [
       "system:",

@@ -1,6 +1,7 @@
 // What every provider's checks share: the check signature, world-open network ranges, linking a
 // helper resource (public access block, diagnostic setting) to the resource it protects, and
 // data residency (allowed regions, India and EU presets).
+import { Invalid } from "../../../../platform/errors.ts";
 import type { ScanSeverity } from "../../types.ts";
 import { type Plan, type PlanResource, read, references, stripKeys } from "../plan.ts";
 
@@ -217,8 +218,12 @@ export function normalizeRegion(r: string): string {
 export function allowedRegions(o: IacScanOptions): Set<string> | undefined {
   if (!o.regions?.length && !o.residency) return undefined;
   const out = new Set<string>((o.regions ?? []).map(normalizeRegion).filter((r) => r !== ""));
-  if (o.residency)
+  if (o.residency) {
+    // The preset name may come from config or an API call, not only the CLI's checked choices.
+    if (!Object.hasOwn(residencyPresets, o.residency))
+      throw new Invalid(`unknown residency preset '${o.residency}'`, "residency");
     for (const list of Object.values(residencyPresets[o.residency])) for (const r of list) out.add(r);
+  }
   return out;
 }
 
@@ -244,9 +249,9 @@ export function residencyIssues(placed: PlanResourcePlacement[], o: IacScanOptio
     const region = normalizeRegion(placement.region);
     if (allowed.has(region)) continue;
     // Name the provider's own allowed regions in the fix (the set mixes every provider's names).
-    const preset = o.residency
-      ? (residencyPresets[o.residency] as Record<string, readonly string[]>)[resource.provider]
-      : undefined;
+    const presets = o.residency ? (residencyPresets[o.residency] as Record<string, readonly string[]>) : {};
+    // The provider is the plan's (a resource type's prefix): an own-key lookup only.
+    const preset = Object.hasOwn(presets, resource.provider) ? presets[resource.provider] : undefined;
     const choices = [...(preset ?? []), ...(o.regions ?? [])];
     out.push({
       rule: "IAC-RESIDENCY",

@@ -101,8 +101,9 @@ export function getIn(v: unknown, path: NodePath): unknown {
   return cur;
 }
 
+// Null prototype: label keys are the manifest's, and `labels[k]` must not find Object.prototype members.
 const stringMap = (v: unknown): Record<string, string> => {
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>;
   for (const [k, x] of Object.entries(obj(v))) if (x !== null && x !== undefined) out[k] = String(x);
   return out;
 };
@@ -132,7 +133,8 @@ export function resourcesOf(docs: ParsedDoc[]): Resource[] {
 export function workloadsOf(resources: Resource[]): PodWorkload[] {
   const out: PodWorkload[] = [];
   for (const res of resources) {
-    const specPath = podSpecPaths[res.kind];
+    // `kind` is the manifest's: an own-key lookup, so `toString` or `__proto__` is just not a workload.
+    const specPath = Object.hasOwn(podSpecPaths, res.kind) ? podSpecPaths[res.kind] : undefined;
     if (!specPath) continue;
     const spec = getIn(res.obj, specPath);
     if (!isObj(spec)) continue;
@@ -146,7 +148,7 @@ export function workloadsOf(resources: Resource[]): PodWorkload[] {
       spec,
       meta,
       labels: stringMap(meta.labels),
-      annotations: { ...stringMap(obj(res.obj.metadata).annotations), ...stringMap(meta.annotations) },
+      annotations: Object.assign(stringMap(obj(res.obj.metadata).annotations), stringMap(meta.annotations)),
       namespace: str(meta.namespace) ?? res.namespace,
       runsToCompletion: res.kind === "Job" || res.kind === "CronJob",
     });
@@ -235,7 +237,7 @@ export function quantity(v: unknown): number | undefined {
   if (!m) return undefined;
   const n = Number(m[1]);
   const unit = m[2] ?? "";
-  const f = unit === "" ? 1 : suffixes[unit];
+  const f = unit === "" ? 1 : Object.hasOwn(suffixes, unit) ? suffixes[unit] : undefined;
   return f === undefined || Number.isNaN(n) ? undefined : n * f;
 }
 
