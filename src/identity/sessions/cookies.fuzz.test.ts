@@ -10,27 +10,14 @@ import {
 } from "../../network/gateway/bot-challenge.ts";
 import { manualClock } from "../../platform/clock.ts";
 import { readCookie, sessionCookieName, setCookie, stripRampartCookies } from "./cookies.ts";
+import { timed as timedWithin } from "../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
 
 const BOUND_MS = 1000;
 
-/**
- * Runs `fn` within `bound` ms. Timed twice before failing: a GC pause or a busy CI machine is not
- * what this looks for, and catastrophic backtracking or quadratic work is slow both times.
- */
-function timed<T>(what: string, fn: () => T, bound = BOUND_MS): T {
-  let started = performance.now();
-  const result = fn();
-  if (performance.now() - started > bound) {
-    started = performance.now();
-    fn();
-    const ms = performance.now() - started;
-    if (ms > bound) throw new Error(`${what} took ${ms.toFixed(0)} ms twice (bound ${bound} ms)`);
-  }
-  return result;
-}
+const timed = <T>(what: string, fn: () => T, bound = BOUND_MS): T => timedWithin(what, fn, bound);
 
 const piece = fc.constantFrom(
   ";",

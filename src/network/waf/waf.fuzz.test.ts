@@ -19,6 +19,7 @@ import {
 import { lexSql } from "./detectors/sqli-lexer.ts";
 import { builtInDetectors, createBuiltInWaf, type InspectedRequest, type WafPolicy } from "./index.ts";
 import { requestTargets } from "./targets.ts";
+import { timed as timedWithin } from "../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -26,21 +27,7 @@ vi.setConfig({ testTimeout: 120_000 });
 /** Generous: a linear pass over 64 KiB takes well under a millisecond. */
 const BOUND_MS = 1000;
 
-/**
- * Runs `fn` within `bound` ms. Timed twice before failing: a GC pause or a busy CI machine is not
- * what this looks for, and catastrophic backtracking or quadratic work is slow both times.
- */
-function timed<T>(what: string, fn: () => T, bound = BOUND_MS): T {
-  let started = performance.now();
-  const result = fn();
-  if (performance.now() - started > bound) {
-    started = performance.now();
-    fn();
-    const ms = performance.now() - started;
-    if (ms > bound) throw new Error(`${what} took ${ms.toFixed(0)} ms twice (bound ${bound} ms)`);
-  }
-  return result;
-}
+const timed = <T>(what: string, fn: () => T, bound = BOUND_MS): T => timedWithin(what, fn, bound);
 
 // Pieces of the syntaxes the decoders and tokenisers know, so random strings reach deep states.
 const fragment = fc.constantFrom(

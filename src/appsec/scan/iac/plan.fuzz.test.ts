@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import { Invalid } from "../../../platform/errors.ts";
 import { scanPlan } from "./index.ts";
+import { paths, replaced, hostileValue as hostile } from "../../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -41,62 +42,23 @@ function scansOrInvalid(text: string): void {
   }
 }
 
-const hostileValue = fc.letrec((tie) => ({
-  value: fc.oneof(
-    { depthSize: "small" },
-    fc.string({ maxLength: 30, unit: "binary" }),
-    fc.constantFrom(
-      "",
-      "*",
-      "0.0.0.0/0",
-      "::/0",
-      "__proto__",
-      "constructor",
-      "toString",
-      "1.0",
-      "1.x",
-      "create",
-      "no-op",
-    ),
-    fc.constantFrom(1e308, -1, 0, 2 ** 53 + 1, 0.5, null, true, false),
-    fc.array(tie("value"), { maxLength: 3 }),
-    fc.dictionary(
-      fc.oneof(
-        fc.string({ maxLength: 6 }),
-        fc.constantFrom("__proto__", "constructor", "toString", "values", "after", "actions"),
-      ),
-      tie("value"),
-      { maxKeys: 3 },
-    ),
-  ),
-})).value;
+const hostileValue = hostile({
+  strings: [
+    "",
+    "*",
+    "0.0.0.0/0",
+    "::/0",
+    "__proto__",
+    "constructor",
+    "toString",
+    "1.0",
+    "1.x",
+    "create",
+    "no-op",
+  ],
+  keys: ["toString", "values", "after", "actions"],
+});
 
-function paths(
-  v: unknown,
-  at: (string | number)[] = [],
-  out: (string | number)[][] = [],
-): (string | number)[][] {
-  out.push(at);
-  if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
-  else if (v !== null && typeof v === "object")
-    for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
-  return out;
-}
-function replaced(v: unknown, path: (string | number)[], value: unknown): unknown {
-  if (path.length === 0) return value;
-  const [head, ...rest] = path as [string | number, ...(string | number)[]];
-  const copy = (Array.isArray(v) ? [...(v as unknown[])] : { ...(v as object) }) as Record<
-    string | number,
-    unknown
-  >;
-  Object.defineProperty(copy, head, {
-    value: replaced(copy[head], rest, value),
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-  return copy;
-}
 const treeMutated = fc.oneof(
   ...samples.map((sample) => {
     const all = paths(sample);

@@ -6,6 +6,7 @@ import { stringify } from "yaml";
 import { describe, expect, it, vi } from "vitest";
 import { Invalid } from "../../../platform/errors.ts";
 import { parseManifests, scanManifests } from "./index.ts";
+import { paths, replaced, hostileValue as hostile } from "../../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -119,63 +120,25 @@ function scansOrInvalid(text: string, kubeScore: boolean): void {
   }
 }
 
-const hostileValue = fc.letrec((tie) => ({
-  value: fc.oneof(
-    { depthSize: "small" },
-    fc.string({ maxLength: 30, unit: "binary" }),
-    fc.constantFrom(
-      "",
-      "*",
-      "ALL",
-      "SYS_ADMIN",
-      "cluster-admin",
-      "__proto__",
-      "constructor",
-      "0",
-      "/",
-      "latest",
-      "Pod",
-    ),
-    fc.constantFrom(1e308, -1, 0, 2 ** 53 + 1, 0.5, 65536, null, true, false),
-    fc.array(tie("value"), { maxLength: 3 }),
-    fc.dictionary(
-      fc.oneof(
-        fc.string({ maxLength: 6 }),
-        fc.constantFrom("__proto__", "constructor", "containers", "spec", "kind", "metadata", "name"),
-      ),
-      tie("value"),
-      { maxKeys: 3 },
-    ),
-  ),
-})).value;
+const hostileValue = hostile({
+  strings: [
+    "",
+    "*",
+    "ALL",
+    "SYS_ADMIN",
+    "cluster-admin",
+    "__proto__",
+    "constructor",
+    "0",
+    "/",
+    "latest",
+    "Pod",
+  ],
+  keys: ["containers", "spec", "kind", "metadata", "name"],
+  scalars: [1e308, -1, 0, 2 ** 53 + 1, 0.5, 65536, null, true, false],
+});
 
 type Json = unknown;
-function paths(
-  v: Json,
-  at: (string | number)[] = [],
-  out: (string | number)[][] = [],
-): (string | number)[][] {
-  out.push(at);
-  if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
-  else if (v !== null && typeof v === "object")
-    for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
-  return out;
-}
-function replaced(v: Json, path: (string | number)[], value: Json): Json {
-  if (path.length === 0) return value;
-  const [head, ...rest] = path as [string | number, ...(string | number)[]];
-  const copy = (Array.isArray(v) ? [...(v as unknown[])] : { ...(v as object) }) as Record<
-    string | number,
-    Json
-  >;
-  Object.defineProperty(copy, head, {
-    value: replaced(copy[head], rest, value),
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-  return copy;
-}
 const allPaths = paths(sampleDocs).slice(1); // not the root: the stream stays a list of documents
 const treeMutated = fc
   .array(fc.tuple(fc.nat({ max: allPaths.length - 1 }), hostileValue), { minLength: 1, maxLength: 4 })

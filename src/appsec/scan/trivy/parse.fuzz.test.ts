@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import { Invalid } from "../../../platform/errors.ts";
 import { jsonErrorOffset, parseTrivyReport } from "./parse.ts";
+import { paths, replaced, REMOVED, hostileValue as hostile } from "../../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -141,86 +142,37 @@ function parsesOrInvalid(text: string): void {
 }
 
 // Hostile values to put anywhere in a report.
-const hostileValue = fc.letrec((tie) => ({
-  value: fc.oneof(
-    { depthSize: "small" },
-    fc.string({ maxLength: 40, unit: "binary" }),
-    fc.constantFrom(
-      "",
-      "__proto__",
-      "constructor",
-      "[HIGH] CVE-1",
-      "CRITICAL",
-      "UNKNOWN",
-      "2.1.0",
-      "\u0000",
-      "\ud800",
-    ),
-    fc.constantFrom(1e308, -1e308, -0, 2 ** 53 + 1, 0.1, -1, 2, 99999999999),
-    fc.constantFrom(null, true, false),
-    fc.array(tie("value"), { maxLength: 3 }),
-    fc.dictionary(
-      fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom("__proto__", "constructor")),
-      tie("value"),
-      {
-        maxKeys: 3,
-      },
-    ),
-  ),
-})).value;
+const hostileValue = hostile({
+  strings: [
+    "",
+    "__proto__",
+    "constructor",
+    "[HIGH] CVE-1",
+    "CRITICAL",
+    "UNKNOWN",
+    "2.1.0",
+    "\u0000",
+    "\ud800",
+  ],
+  keys: [],
+  scalars: [1e308, -1e308, -0, 2 ** 53 + 1, 0.1, -1, 2, 99999999999, null, true, false],
+  maxLength: 40,
+});
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
-/** Every path to a node of `v`. */
-function paths(
-  v: Json,
-  at: (string | number)[] = [],
-  out: (string | number)[][] = [],
-): (string | number)[][] {
-  out.push(at);
-  if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
-  else if (v !== null && typeof v === "object")
-    for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
-  return out;
-}
-
-/** `v` with the node at `path` replaced (or, for "delete", removed). */
-function replaced(v: Json, path: (string | number)[], value: Json | "delete"): Json {
-  if (path.length === 0) return value === "delete" ? null : value;
-  const [head, ...rest] = path as [string | number, ...(string | number)[]];
-  if (Array.isArray(v)) {
-    const copy = [...v];
-    if (rest.length === 0 && value === "delete") copy.splice(head as number, 1);
-    else copy[head as number] = replaced(v[head as number] as Json, rest, value);
-    return copy;
-  }
-  const copy: { [k: string]: Json } = { ...(v as { [k: string]: Json }) };
-  if (rest.length === 0 && value === "delete") delete copy[head];
-  else
-    Object.defineProperty(copy, head, {
-      value: replaced(copy[head] as Json, rest, value),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  return copy;
-}
 
 /** A sample with a few nodes replaced by hostile values or removed. */
 const treeMutated = (sample: Json) => {
   const all = paths(sample);
   return fc
-    .array(
-      fc.tuple(fc.nat({ max: all.length - 1 }), fc.oneof(hostileValue, fc.constant("delete" as const))),
-      {
-        minLength: 1,
-        maxLength: 4,
-      },
-    )
+    .array(fc.tuple(fc.nat({ max: all.length - 1 }), fc.oneof(hostileValue, fc.constant(REMOVED))), {
+      minLength: 1,
+      maxLength: 4,
+    })
     .map((edits) =>
       JSON.stringify(
-        edits.reduce(
-          (doc, [i, value]) => replaced(doc, all[i] as (string | number)[], value as Json | "delete"),
+        edits.reduce<unknown>(
+          (doc, [i, value]) => replaced(doc, all[i] as (string | number)[], value),
           sample,
         ),
       ),

@@ -7,6 +7,7 @@ import { parse, stringify } from "yaml";
 import { describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../../../config/errors.ts";
 import { parseDataMap } from "./load.ts";
+import { paths, replaced, hostileValue as hostile } from "../../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -45,68 +46,21 @@ function loadsOrLocatedError(text: string): void {
   }
 }
 
-const hostileValue = fc.letrec((tie) => ({
-  value: fc.oneof(
-    { depthSize: "small" },
-    fc.string({ maxLength: 30, unit: "binary" }),
-    fc.constantFrom(
-      "",
-      "__proto__",
-      "constructor",
-      "toString",
-      "user.contact.email",
-      "P1Y",
-      "-1 days",
-      "shop",
-      "essential.service",
-    ),
-    fc.constantFrom(1e308, -1, 0, 2 ** 53 + 1, 0.5, null, true, false),
-    fc.array(tie("value"), { maxLength: 3 }),
-    fc.dictionary(
-      fc.oneof(
-        fc.string({ maxLength: 6 }),
-        fc.constantFrom(
-          "__proto__",
-          "constructor",
-          "toString",
-          "fields",
-          "fides_key",
-          "name",
-          "data_categories",
-        ),
-      ),
-      tie("value"),
-      { maxKeys: 3 },
-    ),
-  ),
-})).value;
+const hostileValue = hostile({
+  strings: [
+    "",
+    "__proto__",
+    "constructor",
+    "toString",
+    "user.contact.email",
+    "P1Y",
+    "-1 days",
+    "shop",
+    "essential.service",
+  ],
+  keys: ["toString", "fields", "fides_key", "name", "data_categories"],
+});
 
-function paths(
-  v: unknown,
-  at: (string | number)[] = [],
-  out: (string | number)[][] = [],
-): (string | number)[][] {
-  out.push(at);
-  if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
-  else if (v !== null && typeof v === "object")
-    for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
-  return out;
-}
-function replaced(v: unknown, path: (string | number)[], value: unknown): unknown {
-  if (path.length === 0) return value;
-  const [head, ...rest] = path as [string | number, ...(string | number)[]];
-  const copy = (Array.isArray(v) ? [...(v as unknown[])] : { ...(v as object) }) as Record<
-    string | number,
-    unknown
-  >;
-  Object.defineProperty(copy, head, {
-    value: replaced(copy[head], rest, value),
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-  return copy;
-}
 const allPaths = paths(exampleDoc);
 const treeMutated = fc
   .array(fc.tuple(fc.nat({ max: allPaths.length - 1 }), hostileValue), { minLength: 1, maxLength: 4 })

@@ -1,0 +1,86 @@
+// What the property (fuzz) tests share: a time bound per call, hostile JSON-like values, and edits
+// of a valid sample at any path.
+import fc from "fast-check";
+
+/**
+ * Runs `fn` within `bound` ms. Timed twice before failing: a GC pause or a busy CI machine is not
+ * what this looks for, and catastrophic backtracking or quadratic work is slow both times.
+ */
+export function timed<T>(what: string, fn: () => T, bound: number): T {
+  let started = performance.now();
+  const result = fn();
+  if (performance.now() - started > bound) {
+    started = performance.now();
+    fn();
+    const ms = performance.now() - started;
+    if (ms > bound) throw new Error(`${what} took ${ms.toFixed(0)} ms twice (bound ${bound} ms)`);
+  }
+  return result;
+}
+
+/**
+ * Values to put anywhere in a document: binary strings, the module's own words (`strings`), edge
+ * numbers and other scalars (`scalars`), and small arrays and objects whose keys include the
+ * prototype's names and the module's own (`keys`).
+ */
+export function hostileValue(o: {
+  strings: readonly string[];
+  keys: readonly string[];
+  scalars?: readonly (number | boolean | null)[];
+  maxLength?: number;
+}): fc.Arbitrary<unknown> {
+  const scalars = o.scalars ?? [1e308, -1, 0, 2 ** 53 + 1, 0.5, null, true, false];
+  return fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: "small" },
+      fc.string({ maxLength: o.maxLength ?? 30, unit: "binary" }),
+      fc.constantFrom(...o.strings),
+      fc.constantFrom(...scalars),
+      fc.array(tie("value"), { maxLength: 3 }),
+      fc.dictionary(
+        fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom("__proto__", "constructor", ...o.keys)),
+        tie("value"),
+        { maxKeys: 3 },
+      ),
+    ),
+  })).value;
+}
+
+export type Path = (string | number)[];
+
+/** Every path to a node of `v`, the root (`[]`) first. */
+export function paths(v: unknown, at: Path = [], out: Path[] = []): Path[] {
+  out.push(at);
+  if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
+  else if (v !== null && typeof v === "object")
+    for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
+  return out;
+}
+
+/** Put as the value of `replaced` to remove the node instead. */
+export const REMOVED = Symbol("removed");
+
+/**
+ * `v` with the node at `path` replaced by `value` (or removed, for REMOVED). Keys are defined, not
+ * assigned, so a `__proto__` key stays an own key.
+ */
+export function replaced(v: unknown, path: Path, value: unknown): unknown {
+  if (path.length === 0) return value === REMOVED ? null : value;
+  const [head, ...rest] = path as [string | number, ...Path];
+  if (Array.isArray(v)) {
+    const copy = [...(v as unknown[])];
+    if (rest.length === 0 && value === REMOVED) copy.splice(head as number, 1);
+    else copy[head as number] = replaced(copy[head as number], rest, value);
+    return copy;
+  }
+  const copy = { ...(v as object) } as Record<string | number, unknown>;
+  if (rest.length === 0 && value === REMOVED) delete copy[head];
+  else
+    Object.defineProperty(copy, head, {
+      value: replaced(copy[head], rest, value),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  return copy;
+}
