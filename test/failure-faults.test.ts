@@ -112,7 +112,7 @@ test("an upstream that resets: 502 with a request id before any byte, a cut resp
     }),
     () => ({ status: 0, body: "cut" }),
   );
-  expect(midway.body === "cut" || midway.body.length < 1000).toBe(true);
+  expect(midway).toEqual({ status: 200, body: "cut" });
 
   for (let i = 0; i < 5; i++) expect((await timed(`${g.url}/fine`)).status).toBe(200);
 }, 30_000);
