@@ -9,10 +9,8 @@ import {
   type ApiKeys,
   createAccessTokens,
   createApiKeys,
-  createRevocationLedger,
   createRevocations,
   createServiceAccounts,
-  MAX_CREDENTIAL_LIFETIME_MS,
 } from "../identity/service-auth/index.ts";
 import { createSessionStore, type SessionStore } from "../identity/sessions/index.ts";
 import { createTokenKeys } from "../identity/tokens/index.ts";
@@ -25,7 +23,6 @@ import { type ApiCallers, createApiCallers } from "./callers.ts";
 import { createRbacBindings, type RbacBindings } from "./rbac-bindings.ts";
 
 const SCHEDULE_MS = 60_000;
-const REVOCATION_CHECK_MS = 5_000;
 
 export interface ServerIdentity {
   readonly callers: ApiCallers;
@@ -74,21 +71,6 @@ export async function startServerIdentity(o: {
   });
   const accounts = createServiceAccounts(cfg.serviceAccounts);
   const revocations = createRevocations({ hotState, clock, emit });
-  const ledger = createRevocationLedger(o.store);
-  // Hot state that came back empty (Redis restarted without persistence) gets the revocations back.
-  let restoring = false;
-  const restoreRevocations = async () => {
-    if (restoring) return;
-    restoring = true;
-    try {
-      const n = await revocations.restore(await ledger.live(clock.now()));
-      if (n > 0) logger.warn({ revocations: n }, "put back subject revocations that hot state had lost");
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, "checking the revocation list failed; will retry");
-    } finally {
-      restoring = false;
-    }
-  };
   // The gateways' issuer (they are built without one): tokens from any of them verify here.
   const accessTokens = createAccessTokens({ keys, clock, issuer: "rampart", accounts, revocations });
   const apiKeys = createApiKeys({ hotState, clock, emit, accounts, revocations });
@@ -142,9 +124,6 @@ export async function startServerIdentity(o: {
   };
   const timer = setInterval(tick, SCHEDULE_MS);
   timer.unref();
-  void restoreRevocations();
-  const revocationTimer = setInterval(() => void restoreRevocations(), REVOCATION_CHECK_MS);
-  revocationTimer.unref();
 
   return {
     callers,
@@ -153,11 +132,8 @@ export async function startServerIdentity(o: {
     bindings,
     sessions,
     async revokeSubject(subject, by, reason) {
-      // Tokens and keys first: they are what a stolen credential would be. In force at once, then
-      // kept in the database (an error there is the caller's to see: the revocation still holds).
+      // Tokens and keys first: they are what a stolen credential would be.
       await revocations.revokeSubject(subject, by, reason);
-      const at = clock.now().getTime();
-      await ledger.record({ subject, revokedAfter: at, expiresAt: at + MAX_CREDENTIAL_LIFETIME_MS });
       const [n, grants] = await Promise.all([
         sessions.revokeSubject(subject, reason),
         jit.revokeSubject(subject, by, reason),
@@ -166,7 +142,6 @@ export async function startServerIdentity(o: {
     },
     async close() {
       clearInterval(timer);
-      clearInterval(revocationTimer);
       await running;
       await Promise.all([revocations.close(), apiKeys.close(), jit.close(), sessions.close()]);
       await notifier.flush();

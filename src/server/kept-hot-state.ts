@@ -1,6 +1,7 @@
 // Hot state whose listed keys the control plane also keeps in PostgreSQL. The gateways' dynamic
-// block and lockdown lists are one hot-state key each, written only through the server (API and
-// playbooks); a Redis that restarts empty would lift every block at once. Each write of a kept key
+// block and lockdown lists and the subject revocation list are one hot-state key each, written only
+// through the server (API, playbooks, revocations); a Redis that restarts empty would lift every
+// block and revive every revoked token at once. Each write of a kept key
 // is copied to `hot_state_copies`, and `restore` puts a copy back when its key has gone missing.
 import { type Kysely, sql } from "kysely";
 import type { Migration } from "kysely/migration";
@@ -26,7 +27,7 @@ export const hotCopyMigrations: Record<string, Migration> = {
 };
 
 /** The kept keys, each announced on the channel of the same name when it changes. */
-export const KEPT_KEYS = ["gateway:blocks", "gateway:lockdowns"] as const;
+export const KEPT_KEYS = ["gateway:blocks", "gateway:lockdowns", "identity:revocations"] as const;
 
 export interface KeptHotState {
   hot: HotState;

@@ -29,7 +29,6 @@ import {
   type VerifyReport,
 } from "../monitoring/audit/index.ts";
 import { jitMigrations } from "../identity/jit/index.ts";
-import { revocationMigrations } from "../identity/service-auth/index.ts";
 import { createIncidents, type Incidents, incidentMigrations } from "../monitoring/incidents/index.ts";
 import { createIdentityMetrics } from "../identity/metrics.ts";
 import { createIamSchedule, type IamSchedule } from "../identity/iam/schedule.ts";
@@ -109,7 +108,6 @@ export const migrations = {
   ...auditMigrations,
   ...jitMigrations,
   ...bindingMigrations,
-  ...revocationMigrations,
   ...hotCopyMigrations,
   ...secretsMigrations,
   ...rotationMigrations,
@@ -615,9 +613,7 @@ export async function startRuntime(opts: {
   const restoreKept = () =>
     void kept
       .restore()
-      .then(
-        (keys) => keys.length > 0 && logger.warn({ keys }, "put back gateway lists that hot state had lost"),
-      )
+      .then((keys) => keys.length > 0 && logger.warn({ keys }, "put back lists that hot state had lost"))
       .catch((err) =>
         logger.warn({ err: (err as Error).message }, "checking hot state's kept lists failed; will retry"),
       );

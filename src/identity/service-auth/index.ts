@@ -40,16 +40,9 @@ export {
 export {
   createRevocations,
   MAX_CREDENTIAL_LIFETIME_MS,
-  type RevocationEntry,
   type Revocations,
   type RevocationsOptions,
 } from "./revocations.ts";
-export {
-  createRevocationLedger,
-  type RevocationLedger,
-  revocationMigrations,
-  type RevocationTables,
-} from "./revocation-ledger.ts";
 export {
   createTokenEndpoint,
   TOKEN_PATH,
