@@ -18,11 +18,15 @@ export function shannonEntropy(s: string): number {
 }
 
 const PLACEHOLDER_WORDS =
-  /example|sample|dummy|placeholder|changeme|change_me|your[_-]?|redacted|fake|foobar|xxxx|\*\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(|%s|\$[A-Z_]{3,}|test|mock|lorem|abcdef|123456|0000|1111|aaaa|secret|password|token/i;
+  /example|sample|dummy|placeholder|changeme|change_me|your[_-]|redacted|foobar|\*\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(|%s|\$[A-Z_]{3,}|lorem|abcdef|123456|secret|password|token/i;
+// Four characters turn up by chance in about one random 88-character key in 1,600 ("…q8TeStX…"),
+// so these count only as a word of their own: at the value's edge or beside a non-alphanumeric.
+const SHORT_PLACEHOLDER_WORDS =
+  /(?:^|[^a-z0-9])(?:test|fake|mock|your|xxxx|aaaa|0000|1111)|(?:test|fake|mock|your|xxxx|aaaa|0000|1111)(?:$|[^a-z0-9])/i;
 
 /** A value someone wrote to stand in for a secret: `<your-key>`, `${VAR}`, `{{ x }}`, `EXAMPLE`, `xxxx`… */
 export function isPlaceholder(value: string): boolean {
-  return PLACEHOLDER_WORDS.test(value);
+  return PLACEHOLDER_WORDS.test(value) || SHORT_PLACEHOLDER_WORDS.test(value);
 }
 
 /** Runs such as `aaaaaaaa`, `abcdefgh`, `12345678` or `ABABABAB` that a random generator would not produce. */
