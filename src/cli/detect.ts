@@ -59,7 +59,7 @@ const segments = (path: readonly PropertyKey[]) =>
  */
 export function parseRulesFile(text: string, file: string): Rule[] {
   const yaml = readYaml(text, file);
-  const value: unknown = yaml.doc.toJS();
+  const value: unknown = yaml.data();
   const wrapped = value !== null && typeof value === "object" && !Array.isArray(value);
   const list: unknown = wrapped ? (value as Record<string, unknown>).rules : value;
   if (!Array.isArray(list))

@@ -70,7 +70,7 @@ function readRegisterFile(file: string, kind: "processors" | "dpias"): Record<st
   const { data, yaml } = parseYamlWith(readFileSync(file, "utf8"), file, registerFileSchema);
   if (data[kind].length === 0) throw new Error(`${file}: no ${kind} (expected a top-level '${kind}:' list)`);
   // Send what the file says (not zod's output with defaults) so the server applies its own.
-  return (yaml.doc.toJS() as Record<string, Record<string, unknown>[]>)[kind] ?? [];
+  return (yaml.data() as Record<string, Record<string, unknown>[]>)[kind] ?? [];
 }
 
 /** Registers `processors …` and `dpias …` under `rampart privacy`. */
@@ -131,11 +131,10 @@ export function registerPrivacyRegisterCommands(privacy: Command): void {
       ) => {
         let body: Record<string, unknown>;
         if (o.file) {
-          body = parseYamlWith(
-            readFileSync(o.file, "utf8"),
-            o.file,
-            processorSchema,
-          ).yaml.doc.toJS() as Record<string, unknown>;
+          body = parseYamlWith(readFileSync(o.file, "utf8"), o.file, processorSchema).yaml.data() as Record<
+            string,
+            unknown
+          >;
         } else {
           if (!o.key || !o.name || !o.service || o.region.length === 0)
             throw new Error(
@@ -211,7 +210,7 @@ export function registerPrivacyRegisterCommands(privacy: Command): void {
   commonOptions(dpias.command("add <file>"))
     .description("add a DPIA (as draft) from a YAML file holding one DPIA")
     .action(async (file: string, o: Common) => {
-      const body = parseYamlWith(readFileSync(file, "utf8"), file, dpiaSchema).yaml.doc.toJS() as unknown;
+      const body = parseYamlWith(readFileSync(file, "utf8"), file, dpiaSchema).yaml.data();
       const d = await (await apiFor(o))<Dpia>("POST", path("dpias"), body);
       print(o, d, `added ${d.key} (draft)\n${dpiaLine(d)}`);
     });

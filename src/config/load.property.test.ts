@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "./index.ts";
+import { aliasBomb } from "../../test/support/fuzz.ts";
 
 const noFiles = async (): Promise<string> => {
   throw Object.assign(new Error("ENOENT"), { code: "ENOENT" });
@@ -93,14 +94,6 @@ describe("parseConfig never fails with anything but ConfigError", () => {
     const indented = Array.from({ length: 200 }, (_, depth) => `${" ".repeat(depth)}k:`);
     await parsesOrConfigError(`version: 1\n${indented.join("\n")}`);
     // Nine levels of ten aliases each: 10^9 nodes if expanded naively.
-    const bomb = ["version: 1", "l0: &l0 [x, x, x, x, x, x, x, x, x, x]"];
-    for (let level = 1; level <= 8; level++) {
-      bomb.push(
-        `l${level}: &l${level} [${Array(10)
-          .fill(`*l${level - 1}`)
-          .join(", ")}]`,
-      );
-    }
-    await parsesOrConfigError(bomb.join("\n"));
+    await parsesOrConfigError(`version: 1\n${aliasBomb(9)}`);
   });
 });

@@ -84,3 +84,18 @@ export function replaced(v: unknown, path: Path, value: unknown): unknown {
     });
   return copy;
 }
+
+/**
+ * A "billion laughs" in YAML: `levels` anchors of ten aliases each to the one before, 10^levels
+ * nodes if expanded naively; one `a<level>:` key per line.
+ */
+export function aliasBomb(levels: number): string {
+  const lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
+  for (let l = 1; l < levels; l++)
+    lines.push(
+      `a${l}: &a${l} [${Array(10)
+        .fill(`*a${l - 1}`)
+        .join(", ")}]`,
+    );
+  return `${lines.join("\n")}\n`;
+}

@@ -6,7 +6,7 @@ import { stringify } from "yaml";
 import { describe, expect, it, vi } from "vitest";
 import { Invalid } from "../../../platform/errors.ts";
 import { parseManifests, scanManifests } from "./index.ts";
-import { paths, replaced, hostileValue as hostile, timed } from "../../../../test/support/fuzz.ts";
+import { aliasBomb, paths, replaced, hostileValue as hostile, timed } from "../../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -198,16 +198,7 @@ describe("scanManifests", () => {
   });
 
   it("refuses arbitrary text, alias bombs and deep nesting with a position", () => {
-    const bomb = (levels: number) => {
-      const out = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
-      for (let l = 1; l < levels; l++)
-        out.push(
-          `a${l}: &a${l} [${Array(10)
-            .fill(`*a${l - 1}`)
-            .join(", ")}]`,
-        );
-      return `apiVersion: v1\nkind: Pod\n${out.join("\n")}\n`;
-    };
+    const bomb = (levels: number) => `apiVersion: v1\nkind: Pod\n${aliasBomb(levels)}`;
     const text = fc.oneof(
       fc.string({ maxLength: 300, unit: "binary" }),
       fc.integer({ min: 1, max: 9 }).map(bomb),
@@ -233,14 +224,7 @@ describe("scanManifests", () => {
   });
 
   it("refuses an alias bomb past the alias limit with Invalid", () => {
-    const levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
-    for (let l = 1; l < 3; l++)
-      levels.push(
-        `a${l}: &a${l} [${Array(10)
-          .fill(`*a${l - 1}`)
-          .join(", ")}]`,
-      );
-    scansOrInvalid(`apiVersion: v1\nkind: Pod\n${levels.join("\n")}\n`, false);
+    scansOrInvalid(`apiVersion: v1\nkind: Pod\n${aliasBomb(3)}`, false);
   });
 
   it("parses every document a stream of valid documents holds", () => {

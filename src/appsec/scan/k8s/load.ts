@@ -3,7 +3,8 @@
 // their YAML node tree so a finding can point at the line of the offending field.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { type Alias, type Document, isAlias, LineCounter, type Node, parseAllDocuments, visit } from "yaml";
+import { type Document, LineCounter, parseAllDocuments } from "yaml";
+import { documentData } from "../../../config/yaml.ts";
 import { Invalid } from "../../../platform/errors.ts";
 
 /** A path inside a document: keys and list indexes. */
@@ -25,71 +26,13 @@ export interface ParsedDoc {
 
 const sourceComment = /^\s*Source:\s*(\S.*?)\s*$/m;
 
-/** More aliases than this in one document is refused: a few can expand into gigabytes (a "billion laughs"). */
-export const maxAliasCount = 100;
-
-/** Whether `node` holds an alias; cached per anchor, as many aliases may name one big anchor. */
-function holdsAlias(node: Node, seen: Map<Node, boolean>): boolean {
-  let found = seen.get(node);
-  if (found !== undefined) return found;
-  found = false;
-  visit(node, {
-    Alias() {
-      found = true;
-      return visit.BREAK;
-    },
-  });
-  seen.set(node, found);
-  return found;
-}
-
-/**
- * The alias a failed `toJS` is about, for its position: the first alias with no anchor before it;
- * else (too many aliases) the first alias of an anchor that itself holds aliases, where a bomb
- * starts; else the first alias.
- */
-function blamedAlias(doc: Document): { alias: Alias; unresolved: boolean } | undefined {
-  const anchored = new Map<string, Node>();
-  const seen = new Map<Node, boolean>();
-  let unresolved: Alias | undefined;
-  let nested: Alias | undefined;
-  let first: Alias | undefined;
-  visit(doc, {
-    Node(_key, node) {
-      if (isAlias(node)) {
-        const target = anchored.get(node.source);
-        if (!target) {
-          unresolved = node;
-          return visit.BREAK;
-        }
-        first ??= node;
-        if (!nested && holdsAlias(target, seen)) nested = node;
-      } else if (node.anchor) anchored.set(node.anchor, node);
-      return undefined;
-    },
-  });
-  if (unresolved) return { alias: unresolved, unresolved: true };
-  const alias = nested ?? first;
-  return alias ? { alias, unresolved: false } : undefined;
-}
-
-/** The document as plain data; an unresolved alias or an alias bomb throws Invalid at the alias. */
+/** The document as plain data; an unresolved alias, an alias bomb or a list as a key throws Invalid there. */
 function toData(doc: Document, lines: LineCounter, file: string): unknown {
-  try {
-    return doc.toJS({ maxAliasCount });
-  } catch {
-    // toJS throws on aliases (unset anchor, too many expansions) or keys it cannot stringify; its
-    // message may quote the input, so the message is ours.
-    const blamed = blamedAlias(doc);
-    const offset = blamed?.alias.range?.[0] ?? doc.contents?.range?.[0] ?? 0;
-    const pos = lines.linePos(offset);
-    const message = !blamed
-      ? "cannot read the document as data (a key or an anchor it cannot resolve)"
-      : blamed.unresolved
-        ? `alias *${blamed.alias.source} has no anchor &${blamed.alias.source} before it`
-        : `aliases expand more than ${maxAliasCount} times (an alias bomb?)`;
-    throw new Invalid(message, `${file}:${pos.line}:${pos.col}`);
-  }
+  const read = documentData(doc);
+  if ("value" in read) return read.value;
+  const [problem] = read.problems;
+  const pos = lines.linePos(problem?.offset ?? 0);
+  throw new Invalid(problem?.message ?? "cannot read the document as data", `${file}:${pos.line}:${pos.col}`);
 }
 
 /** Parses a manifest stream; throws Invalid with `file:line:col` on bad YAML. */

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { gitignore as ignore, type Ignore } from "./gitignore.ts";
 import { LineCounter, parseDocument } from "yaml";
+import { documentData } from "../../../config/yaml.ts";
 import { z } from "zod";
 import { Invalid } from "../../../platform/errors.ts";
 
@@ -58,7 +59,12 @@ export function readAllowlistFile(path: string): SecretsAllowlistFile {
     const pos = lineCounter.linePos(e.pos[0]);
     throw new Invalid(e.message.split("\n")[0]!, `${path}:${pos.line}:${pos.col}`);
   }
-  const result = secretsAllowlistSchema.safeParse(doc.toJS() ?? {});
+  const read = documentData(doc);
+  if ("problems" in read) {
+    const pos = lineCounter.linePos(read.problems[0]?.offset ?? 0);
+    throw new Invalid(read.problems[0]?.message ?? "not plain data", `${path}:${pos.line}:${pos.col}`);
+  }
+  const result = secretsAllowlistSchema.safeParse(read.value ?? {});
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const node = doc.getIn(issue.path as (string | number)[], true) as

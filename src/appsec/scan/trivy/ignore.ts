@@ -62,7 +62,7 @@ export const rampartIgnoreSchema = z.strictObject({
 /** Parses `.rampartignore.yaml`; ConfigError lists every problem with file:line:column. */
 export function parseRampartIgnore(text: string, file: string): IgnoreRule[] {
   const yaml = readYaml(text, file);
-  const value: unknown = yaml.doc.toJS();
+  const value: unknown = yaml.data();
   // An empty file ignores nothing.
   if (value === null || value === undefined) return [];
   const parsed = rampartIgnoreSchema.safeParse(value);

@@ -7,7 +7,7 @@ import { parse, stringify } from "yaml";
 import { describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../../../config/errors.ts";
 import { parseDataMap } from "./load.ts";
-import { paths, replaced, hostileValue as hostile, timed } from "../../../../test/support/fuzz.ts";
+import { aliasBomb, paths, replaced, hostileValue as hostile, timed } from "../../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -139,13 +139,6 @@ describe("parseDataMap", () => {
   });
 
   it("refuses an alias bomb with a ConfigError", () => {
-    const levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
-    for (let l = 1; l < 4; l++)
-      levels.push(
-        `a${l}: &a${l} [${Array(10)
-          .fill(`*a${l - 1}`)
-          .join(", ")}]`,
-      );
-    loadsOrLocatedError(`${levels.join("\n")}\n`);
+    loadsOrLocatedError(aliasBomb(4));
   });
 });

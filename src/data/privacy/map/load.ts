@@ -2,7 +2,6 @@
 // model, then checks the whole map at once: every problem of every file in one ConfigError.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { type Alias, isAlias, isCollection, type Node, visit } from "yaml";
 import { ConfigError, type ConfigIssue } from "../../../config/errors.ts";
 import { keyPath, type LocatedYaml, locatedIssues, readYaml } from "../../../config/yaml.ts";
 import type { MaskingStrategy } from "../masking.ts";
@@ -194,83 +193,6 @@ function modelOf(yaml: LocatedYaml, data: DataMapFile): DataMap {
   return { systems, purposes, datasets, retention };
 }
 
-/** More alias expansions than this in one file is refused: a few aliases can expand into gigabytes. */
-const maxAliasCount = 100;
-
-/** Whether `node` holds an alias; cached per anchor, as many aliases may name one big anchor. */
-function holdsAlias(node: Node, seen: Map<Node, boolean>): boolean {
-  let found = seen.get(node);
-  if (found !== undefined) return found;
-  found = false;
-  visit(node, {
-    Alias() {
-      found = true;
-      return visit.BREAK;
-    },
-  });
-  seen.set(node, found);
-  return found;
-}
-
-/**
- * Problems `toJS` would throw on (or warn about), located: a collection used as a key, an alias
- * with no anchor before it. `nested` is where an alias bomb starts (an alias of an anchor that
- * itself holds aliases), to blame when toJS finds too many aliases.
- */
-function nodeIssues(yaml: LocatedYaml): { issues: ConfigIssue[]; nested?: Alias; first?: Alias } {
-  const issues: ConfigIssue[] = [];
-  const anchored = new Map<string, Node>();
-  const seen = new Map<Node, boolean>();
-  let nested: Alias | undefined;
-  let first: Alias | undefined;
-  visit(yaml.doc, {
-    Pair(_key, pair) {
-      if (isCollection(pair.key))
-        issues.push(
-          yaml.issueAtOffset(pair.key.range?.[0], "", "a key must be a plain value, not a list or map"),
-        );
-    },
-    Node(_key, node) {
-      if (isAlias(node)) {
-        const target = anchored.get(node.source);
-        if (!target)
-          issues.push(
-            yaml.issueAtOffset(
-              node.range?.[0],
-              "",
-              `alias *${node.source} has no anchor &${node.source} before it`,
-            ),
-          );
-        else if (!nested && holdsAlias(target, seen)) nested = node;
-        first ??= node;
-      } else if (node.anchor) anchored.set(node.anchor, node);
-    },
-  });
-  return { issues, ...(nested ? { nested } : {}), ...(first ? { first } : {}) };
-}
-
-/** The file as plain data, or its located alias and key problems. */
-function dataOf(yaml: LocatedYaml): { raw?: unknown; issues: ConfigIssue[] } {
-  const found = nodeIssues(yaml);
-  if (found.issues.length > 0) return { issues: found.issues };
-  try {
-    return { raw: yaml.doc.toJS({ maxAliasCount }) ?? {}, issues: [] };
-  } catch {
-    // Anchors all resolve (checked above), so toJS found too many aliases. Its message is not
-    // used: it may quote the file.
-    const at = found.nested ?? found.first;
-    return {
-      issues: [
-        yaml.issueAtOffset(
-          at?.range?.[0] ?? yaml.doc.contents?.range?.[0],
-          "",
-          `aliases expand more than ${maxAliasCount} times (an alias bomb?)`,
-        ),
-      ],
-    };
-  }
-}
-
 /** One file's map, or its located format problems. */
 function readFile(text: string, file: string): { map?: DataMap; issues: ConfigIssue[] } {
   let yaml: LocatedYaml;
@@ -280,8 +202,13 @@ function readFile(text: string, file: string): { map?: DataMap; issues: ConfigIs
     if (error instanceof ConfigError) return { issues: [...error.issues] };
     throw error;
   }
-  const { raw, issues } = dataOf(yaml);
-  if (issues.length > 0) return { issues };
+  let raw: unknown;
+  try {
+    raw = yaml.data() ?? {};
+  } catch (error) {
+    if (error instanceof ConfigError) return { issues: [...error.issues] };
+    throw error;
+  }
   const parsed = dataMapFileSchema.safeParse(raw);
   if (!parsed.success) return { issues: locatedIssues(yaml, parsed.error) };
   return { map: modelOf(yaml, parsed.data), issues: [] };

@@ -5,6 +5,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
+import { documentData } from "../../../config/yaml.ts";
 import { z } from "zod";
 import { Invalid } from "../../../platform/errors.ts";
 
@@ -254,7 +255,9 @@ export function parseRbac(text: string, file = "<input>", into: RbacObjects = em
     const err = doc.errors[0];
     if (err) throw new Invalid(err.message.split("\n")[0] ?? "invalid YAML", file);
     if (doc.contents === null) return;
-    addRbacObject(into, doc.toJS({ maxAliasCount: 100 }), docs.length > 1 ? `${file}#${i + 1}` : file);
+    const read = documentData(doc);
+    if ("problems" in read) throw new Invalid(read.problems[0]?.message ?? "not plain data", file);
+    addRbacObject(into, read.value, docs.length > 1 ? `${file}#${i + 1}` : file);
   });
   return into;
 }
