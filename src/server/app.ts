@@ -10,7 +10,7 @@ import { createMachineTokens } from "../appsec/secrets/kubernetes/index.ts";
 import { type AuditTables, queryEntries, subjectRef } from "../monitoring/audit/index.ts";
 import { Invalid, RampartError } from "../platform/errors.ts";
 import { securityEventSchema } from "../platform/events/index.ts";
-import { databaseReadOnly, databaseUnreachable } from "../platform/store/index.ts";
+import { databaseDiskFull, databaseReadOnly, databaseUnreachable } from "../platform/store/index.ts";
 import { bearerAuth } from "./auth.ts";
 import { registerBlockRoutes } from "./gateway-blocks.ts";
 import { registerGatewayRoutes } from "./gateway-routes.ts";
@@ -64,15 +64,17 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       if (err.status === 503) reply.header("retry-after", "1");
       return reply.status(err.status).send({ error: err.code, message: err.message, requestId: req.id });
     }
-    if (databaseUnreachable(err) || databaseReadOnly(err)) {
+    const unavailable = databaseReadOnly(err)
+      ? "the database is read-only (a failover under way?); try again shortly"
+      : databaseDiskFull(err)
+        ? "the database has no space left on its disk; writes resume once space is freed"
+        : databaseUnreachable(err)
+          ? "the database is unavailable; try again shortly"
+          : undefined;
+    if (unavailable) {
+      if (databaseDiskFull(err)) rt.logger.error({ requestId: req.id, url: req.url }, "database disk full");
       reply.header("retry-after", "1");
-      return reply.status(503).send({
-        error: "unavailable",
-        message: databaseReadOnly(err)
-          ? "the database is read-only (a failover under way?); try again shortly"
-          : "the database is unavailable; try again shortly",
-        requestId: req.id,
-      });
+      return reply.status(503).send({ error: "unavailable", message: unavailable, requestId: req.id });
     }
     const status = (err as FastifyError).statusCode ?? 500;
     if (status < 500) {

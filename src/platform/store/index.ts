@@ -65,12 +65,17 @@ export function databaseUnreachable(err: unknown): boolean {
   return false;
 }
 
-/** Whether `err` (or its cause) is PostgreSQL refusing a write because it is read-only (SQLSTATE 25006). */
-export function databaseReadOnly(err: unknown): boolean {
+const hasCode = (err: unknown, code: string): boolean => {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
-    if ((e as { code?: unknown }).code === "25006") return true;
+    if ((e as { code?: unknown }).code === code) return true;
   return false;
-}
+};
+
+/** Whether `err` (or its cause) is PostgreSQL refusing a write because it is read-only (SQLSTATE 25006). */
+export const databaseReadOnly = (err: unknown): boolean => hasCode(err, "25006");
+
+/** Whether `err` (or its cause) is the database out of disk space (SQLSTATE 53100): PGlite's data directory or a server's. */
+export const databaseDiskFull = (err: unknown): boolean => hasCode(err, "53100");
 
 export interface StoreOptions {
   /** postgres:// URL; absent means embedded PGlite in `dataDir`. */
