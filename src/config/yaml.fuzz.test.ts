@@ -20,12 +20,17 @@ vi.setConfig({ testTimeout: 120_000 });
 const BOUND_MS = 1000;
 const playbook = readFileSync(new URL("../../playbooks/credential-leak.yaml", import.meta.url), "utf8");
 const rules = `rules:
-  - id: login-failures-quick
-    title: Three failed logins from one address
+  - id: admin-logins-burst
+    title: Five admin sign-ins from one address
+    priority: P2
+    match: { type: identity.login, outcome: success }
+    groupBy: [source]
+    condition: { kind: count, threshold: 5, window: 10m }
+  - id: any-secret-denied
+    title: A secret read was refused
     priority: P3
-    match: { type: identity.login_failed, outcome: failure }
-    groupBy: [actor.id]
-    condition: { kind: count, threshold: 3, window: 2m }
+    match: { type: secrets.read, outcome: denied }
+    condition: { kind: each }
 `;
 const ignores = `ignores:
   - id: CVE-2019-18224
