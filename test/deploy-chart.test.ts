@@ -166,8 +166,8 @@ describe.each([
     expect(server.livenessProbe.httpGet).toMatchObject({ path: "/healthz", port: "http" });
     expect(server.readinessProbe.httpGet).toMatchObject({ path: "/readyz", port: "http" });
     const gateway = r.get("Deployment", "-gateway").spec.template.spec.containers[0];
-    expect(gateway.readinessProbe.httpGet).toMatchObject({ path: "/metrics", port: "metrics" });
-    expect(gateway.livenessProbe.tcpSocket).toMatchObject({ port: "http" });
+    expect(gateway.readinessProbe.httpGet).toMatchObject({ path: "/readyz", port: "metrics" });
+    expect(gateway.livenessProbe.httpGet).toMatchObject({ path: "/healthz", port: "metrics" });
   });
 
   it("gives server and gateway service accounts of their own, without API tokens or roles", () => {

@@ -242,7 +242,7 @@ describe("docker-compose.yml", () => {
         expect(config.gateway.controlPlane?.url).toBe("http://server:7600");
         expect(config.gateway.controlPlane?.token).toBe(env.RAMPART_INGEST_TOKEN);
         expect(serviceEnv.RAMPART_HEALTH_URL).toBe(
-          `http://127.0.0.1:${config.gateway.metrics?.port}/metrics`,
+          `http://127.0.0.1:${config.gateway.metrics?.port}/healthz`,
         );
       }
     }
@@ -386,7 +386,7 @@ describe("the image's command line with the compose configs", () => {
     const test = (s.healthcheck as Obj).test as string[];
     expect(test.slice(0, 3)).toEqual(["CMD", "/nodejs/bin/node", "-e"]);
     const check = test[3]?.replace("7681", String(metricsPort)) ?? "";
-    expect(check).toContain(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(check).toContain(`http://127.0.0.1:${metricsPort}/readyz`);
     let code = -1;
     for (let i = 0; i < 200 && code !== 0; i++) {
       if (gateway.exitCode !== null) throw new Error(`rampart gateway exited: ${stderr}`);

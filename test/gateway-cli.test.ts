@@ -204,9 +204,57 @@ test("gateway.metrics serves Prometheus metrics apart from the proxy port, summe
     expect(text).toMatch(/rampart_gateway_requests_total\{route="\*\/shop",code="2xx"\} 12\n/);
     expect(text).toContain("rampart_gateway_request_seconds_bucket");
     expect((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status).toBe(404);
+    // The primary is ready while its workers serve.
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200);
   } finally {
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
+    app.close();
+  }
+}, 60_000);
+
+test("the metrics listener answers probes: /healthz, and /readyz turns 503 while a stop drains requests", async () => {
+  // The upstream answers /slow after 2 s: a request in flight when the stop begins.
+  const app = createServer((req, res) => {
+    if (req.url === "/shop/slow") setTimeout(() => res.end("slow done"), 2000);
+    else res.end("ok");
+  });
+  await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const config = join(work, "probes.yaml");
+  writeFileSync(
+    config,
+    [
+      "version: 1",
+      "gateway:",
+      `  port: ${port}`,
+      `  metrics: { port: ${metricsPort} }`,
+      "routes:",
+      "  - path: /shop",
+      `    upstream: http://127.0.0.1:${(app.address() as AddressInfo).port}`,
+      "",
+    ].join("\n"),
+  );
+  const child = spawn(process.execPath, [bin, "gateway", "-c", config], { cwd: work, stdio: "ignore" });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const probe = async (path: string) => {
+    const res = await fetch(`http://127.0.0.1:${metricsPort}${path}`);
+    return `${res.status} ${(await res.text()).trim()}`;
+  };
+  try {
+    await expect.poll(() => probe("/readyz").catch(() => ""), { timeout: 20_000 }).toBe("200 ready");
+    expect(await probe("/healthz")).toBe("200 ok");
+    const slow = fetch(`http://127.0.0.1:${port}/shop/slow`).then(
+      async (r) => `${r.status} ${await r.text()}`,
+    );
+    await new Promise((r) => setTimeout(r, 300)); // admitted, waiting on the upstream
+    child.kill("SIGTERM");
+    // Draining: a load balancer's readiness check now takes the replica out of rotation.
+    await expect.poll(() => probe("/readyz"), { timeout: 1500 }).toBe("503 not ready");
+    expect(await slow).toBe("200 slow done");
+    expect(await exited).toBe(0);
+  } finally {
+    child.kill("SIGKILL");
     app.close();
   }
 }, 60_000);

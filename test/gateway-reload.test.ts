@@ -79,26 +79,47 @@ async function startGateway(dir: string, port: number, extra: string[] = []): Pr
   });
 }
 
+/** One test's gateway: its own directory and config file, started on a free port; `write` changes the file. */
+async function gatewayOn(name: string, lines: string[], extra: string[] = []) {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  const file = join(dir, "gateway.yaml");
+  writeConfig(file, lines);
+  const port = await freePort();
+  const gw = await startGateway(dir, port, extra);
+  return { gw, base: `http://127.0.0.1:${port}`, write: (next: string[]) => writeConfig(file, next) };
+}
+
+/**
+ * A route whose upstream URL comes from a file outside the config's directory (`${file:…}`), which
+ * the file watch does not see; `point(url)` rewrites it.
+ */
+function referencedUpstream(name: string, url: string) {
+  const refs = join(work, `${name}-refs`);
+  mkdirSync(refs);
+  const point = (to: string) => writeFileSync(join(refs, "upstream.txt"), `${to}\n`);
+  point(url);
+  return {
+    lines: ["version: 1", "routes:", "  - path: /", `    upstream: \${file:../${name}-refs/upstream.txt}`],
+    point,
+  };
+}
+
 const get = async (url: string) => {
   const res = await fetch(url);
   return { status: res.status, body: await res.text() };
 };
 
 test("a new route and a changed rate limit apply within 2 s, in the same process", async () => {
-  const dir = join(work, "a");
-  mkdirSync(dir);
   const app = await upstream("app");
-  const [port, metricsPort] = [await freePort(), await freePort()];
-  const file = join(dir, "gateway.yaml");
+  const metricsPort = await freePort();
   const head = ["version: 1", `gateway: { metrics: { port: ${metricsPort} } }`, "routes:"];
   const limited = (limit: number) => [
     "  - path: /a",
     `    upstream: ${app.url}`,
     `    rateLimits: [{ name: per-ip, limit: ${limit}, windowSeconds: 60 }]`,
   ];
-  writeConfig(file, [...head, ...limited(2)]);
-  const gw = await startGateway(dir, port);
-  const base = `http://127.0.0.1:${port}`;
+  const { gw, base, write } = await gatewayOn("a", [...head, ...limited(2)]);
   const pid = gw.child.pid;
   const fingerprintMetric = async () =>
     /rampart_gateway_config_info\{fingerprint="([0-9a-f]{12})"\} 1/.exec(
@@ -112,7 +133,7 @@ test("a new route and a changed rate limit apply within 2 s, in the same process
     expect((await get(`${base}/a/x`)).status).toBe(429);
     expect((await get(`${base}/b/y`)).status).toBe(404);
 
-    writeConfig(file, [...head, ...limited(100), "  - path: /b", `    upstream: ${app.url}`]);
+    write([...head, ...limited(100), "  - path: /b", `    upstream: ${app.url}`]);
     const started = Date.now();
     await until("route /b served", async () => (await get(`${base}/b/y`)).status === 200 || undefined);
     await until(
@@ -137,18 +158,17 @@ test("a new route and a changed rate limit apply within 2 s, in the same process
 }, 180_000);
 
 test("a request in flight during a reload completes, though the reload removed its route", async () => {
-  const dir = join(work, "b");
-  mkdirSync(dir);
   const app = await upstream("app");
-  const port = await freePort();
-  const file = join(dir, "gateway.yaml");
-  writeConfig(file, ["version: 1", "routes:", "  - path: /slow", `    upstream: ${app.url}`]);
-  const gw = await startGateway(dir, port);
-  const base = `http://127.0.0.1:${port}`;
+  const { gw, base, write } = await gatewayOn("b", [
+    "version: 1",
+    "routes:",
+    "  - path: /slow",
+    `    upstream: ${app.url}`,
+  ]);
   try {
     const slow = get(`${base}/slow/`);
     await sleep(200); // admitted and waiting on the upstream
-    writeConfig(file, ["version: 1", "routes:", "  - path: /fast", `    upstream: ${app.url}`]);
+    write(["version: 1", "routes:", "  - path: /fast", `    upstream: ${app.url}`]);
     await until("the reload", () => reloadsOf(gw)[0]);
     // The new config is in force while the old request is still waiting on its upstream.
     expect((await get(`${base}/fast/z`)).status).toBe(200);
@@ -161,30 +181,29 @@ test("a request in flight during a reload completes, though the reload removed i
 }, 180_000);
 
 test("an invalid file keeps the running routes and is reported once, with file:line:column", async () => {
-  const dir = join(work, "c");
-  mkdirSync(dir);
   const app = await upstream("app");
-  const port = await freePort();
-  const file = join(dir, "gateway.yaml");
-  writeConfig(file, ["version: 1", "routes:", "  - path: /a", `    upstream: ${app.url}`]);
-  const gw = await startGateway(dir, port);
-  const base = `http://127.0.0.1:${port}`;
+  const { gw, base, write } = await gatewayOn("c", [
+    "version: 1",
+    "routes:",
+    "  - path: /a",
+    `    upstream: ${app.url}`,
+  ]);
   const bad = ["version: 1", "routes:", "  - path: /b", "    upstream: not a url"];
   try {
-    writeConfig(file, bad);
+    write(bad);
     const rejected = await until("the rejection", () =>
       logLines(gw).find((l) => l.msg === "new gateway config rejected; keeping the running one"),
     );
     expect(rejected.issues?.[0]).toMatch(/^gateway\.yaml:4:15 routes\[0\]\.upstream: /);
     // The same bad file written again is not reported again.
-    writeConfig(file, bad);
+    write(bad);
     await sleep(500);
     expect(logLines(gw).filter((l) => l.msg === rejected.msg)).toHaveLength(1);
     expect(await get(`${base}/a/1`)).toEqual({ status: 200, body: "app /a/1" });
     expect((await get(`${base}/b/1`)).status).toBe(404);
     expect(reloadsOf(gw)).toHaveLength(0);
     // Fixed: applied.
-    writeConfig(file, ["version: 1", "routes:", "  - path: /b", `    upstream: ${app.url}`]);
+    write(["version: 1", "routes:", "  - path: /b", `    upstream: ${app.url}`]);
     await until("the fixed file applied", async () => (await get(`${base}/b/1`)).status === 200 || undefined);
   } finally {
     expect(await gw.stop()).toBe(0);
@@ -193,24 +212,12 @@ test("an invalid file keeps the running routes and is reported once, with file:l
 }, 180_000);
 
 test("SIGHUP reloads what the file watch cannot see (a referenced file elsewhere)", async () => {
-  const dir = join(work, "d");
-  const refs = join(work, "d-refs");
-  mkdirSync(dir);
-  mkdirSync(refs);
   const [one, two] = [await upstream("one"), await upstream("two")];
-  const port = await freePort();
-  writeFileSync(join(refs, "upstream.txt"), `${one.url}\n`);
-  writeConfig(join(dir, "gateway.yaml"), [
-    "version: 1",
-    "routes:",
-    "  - path: /",
-    "    upstream: ${file:../d-refs/upstream.txt}",
-  ]);
-  const gw = await startGateway(dir, port);
-  const base = `http://127.0.0.1:${port}`;
+  const ref = referencedUpstream("d", one.url);
+  const { gw, base } = await gatewayOn("d", ref.lines);
   try {
     expect((await get(`${base}/p`)).body).toBe("one /p");
-    writeFileSync(join(refs, "upstream.txt"), `${two.url}\n`);
+    ref.point(two.url);
     await sleep(500);
     expect((await get(`${base}/p`)).body).toBe("one /p"); // not watched: nothing changed yet
     gw.child.kill("SIGHUP");
@@ -262,27 +269,16 @@ test("two gateways on one file and one Redis both apply a change, with the same 
 }, 180_000);
 
 test("under --workers, SIGHUP to the primary reloads every worker", async () => {
-  const dir = join(work, "f");
-  const refs = join(work, "f-refs");
-  mkdirSync(dir);
-  mkdirSync(refs);
   const [one, two] = [await upstream("one"), await upstream("two")];
-  const port = await freePort();
-  writeFileSync(join(refs, "upstream.txt"), `${one.url}\n`);
-  writeConfig(join(dir, "gateway.yaml"), [
-    "version: 1",
-    "routes:",
-    "  - path: /",
-    "    upstream: ${file:../f-refs/upstream.txt}",
-  ]);
-  const gw = await startGateway(dir, port, ["--workers", "2"]);
+  const ref = referencedUpstream("f", one.url);
+  const { gw, base } = await gatewayOn("f", ref.lines, ["--workers", "2"]);
   await until(
     "both workers listening",
     () => logLines(gw).filter((l) => l.msg === "rampart gateway listening").length === 2 || undefined,
     60_000,
   );
   try {
-    writeFileSync(join(refs, "upstream.txt"), `${two.url}\n`);
+    ref.point(two.url);
     gw.child.kill("SIGHUP");
     const reloads = await until("both workers reloaded", () => {
       const r = reloadsOf(gw);
@@ -290,7 +286,7 @@ test("under --workers, SIGHUP to the primary reloads every worker", async () => 
     });
     expect(reloads[0]?.fingerprint).toBe(reloads[1]?.fingerprint);
     // Whichever worker answers, it answers from the new upstream.
-    for (let i = 0; i < 6; i++) expect((await get(`http://127.0.0.1:${port}/w${i}`)).body).toBe(`two /w${i}`);
+    for (let i = 0; i < 6; i++) expect((await get(`${base}/w${i}`)).body).toBe(`two /w${i}`);
     expect(gw.child.exitCode).toBeNull();
   } finally {
     expect(await gw.stop()).toBe(0);

@@ -1,8 +1,8 @@
-// Prometheus metrics of a standalone gateway, on a listener of their own. One process serves its
-// registry; with --workers, each worker fills its own and the primary serves their sum, collected
-// over the cluster channel (prom-client's AggregatorRegistry).
+// Prometheus metrics and health probes of a standalone gateway, on a listener of their own. One
+// process serves its registry; with --workers, each worker fills its own and the primary serves
+// their sum, collected over the cluster channel (prom-client's AggregatorRegistry).
 import cluster from "node:cluster";
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { listen } from "../network/gateway/listeners.ts";
@@ -21,22 +21,29 @@ export function gatewayRegistry(): Registry {
   return registry;
 }
 
-/** Serves `GET /metrics` from `render`; anything else is a 404. */
+/**
+ * The gateway's operations listener: `GET /metrics` from `render`, `GET /healthz` (the process's
+ * event loop answers: for a liveness probe) and `GET /readyz` (200 while `ready()`, else 503: for a
+ * readiness probe). Anything else is a 404.
+ */
 export async function serveMetrics(
   at: { host: string; port: number },
   render: () => Promise<string>,
   logger: Logger,
+  ready: () => boolean = () => true,
 ): Promise<Server> {
+  const text = (res: ServerResponse, status: number, body: string) =>
+    res.writeHead(status, { "content-type": "text/plain", "cache-control": "no-store" }).end(body);
   const server = createServer((req, res) => {
-    if (req.method !== "GET" || req.url !== "/metrics") {
-      res.writeHead(404, { "content-type": "text/plain" }).end("not found: GET /metrics\n");
-      return;
-    }
+    const path = req.method === "GET" ? req.url : undefined;
+    if (path === "/healthz") return text(res, 200, "ok\n");
+    if (path === "/readyz") return ready() ? text(res, 200, "ready\n") : text(res, 503, "not ready\n");
+    if (path !== "/metrics") return text(res, 404, "not found: GET /metrics, /healthz or /readyz\n");
     render().then(
       (body) => res.writeHead(200, { "content-type": Registry.PROMETHEUS_CONTENT_TYPE }).end(body),
       (err: unknown) => {
         logger.warn({ err: (err as Error).message }, "metrics could not be collected");
-        res.writeHead(503, { "content-type": "text/plain" }).end("metrics unavailable\n");
+        text(res, 503, "metrics unavailable\n");
       },
     );
   });

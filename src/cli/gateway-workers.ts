@@ -38,6 +38,7 @@ export async function superviseGateway(
       "--workers",
     );
   const workers = new Set<Worker>();
+  const serving = new Set<Worker>();
   let stopping = false;
   const restarts: number[] = [];
 
@@ -48,10 +49,12 @@ export async function superviseGateway(
       let listened = false;
       w.once("listening", () => {
         listened = true;
+        serving.add(w);
         resolve();
       });
       w.once("exit", (code, signal) => {
         workers.delete(w);
+        serving.delete(w);
         if (stopping) return;
         if (!listened)
           return reject(new Error(`gateway worker exited before it listened (${code ?? signal})`));
@@ -90,7 +93,13 @@ export async function superviseGateway(
   }
   logger.info({ workers: o.workers, pid: process.pid }, "rampart gateway workers listening");
   if (config.gateway.metrics)
-    await serveMetrics(config.gateway.metrics, clusterMetrics(), logger).catch(async (err: unknown) => {
+    // Ready while a worker serves and no stop has begun.
+    await serveMetrics(
+      config.gateway.metrics,
+      clusterMetrics(),
+      logger,
+      () => !stopping && serving.size > 0,
+    ).catch(async (err: unknown) => {
       process.stderr.write(`rampart: ${(err as Error).message}\n`);
       await stop(2);
     });

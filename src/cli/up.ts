@@ -202,15 +202,22 @@ export async function runGateway(
     },
     "rampart gateway listening",
   );
-  // A worker's metrics are served by the primary.
+  // A worker's metrics are served by the primary. Ready until a stop begins, and not while draining.
+  let stopping = false;
   const metricsServer =
     metrics && registry && !cluster.isWorker
-      ? await serveMetrics(metrics, () => registry.metrics(), logger)
+      ? await serveMetrics(
+          metrics,
+          () => registry.metrics(),
+          logger,
+          () => !stopping,
+        )
       : undefined;
   stopOnSignals(async () => {
+    stopping = true;
     watch.close();
-    metricsServer?.close();
     await gateway.close(); // sends the decisions counted since the last interval
+    metricsServer?.close();
     await Promise.all([forwarder?.close(), hot.close()]);
   }, logger);
 }
