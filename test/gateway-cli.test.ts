@@ -214,9 +214,9 @@ test("gateway.metrics serves Prometheus metrics apart from the proxy port, summe
 }, 60_000);
 
 test("the metrics listener answers probes: /healthz, and /readyz turns 503 while a stop drains requests", async () => {
-  // The upstream answers /slow after 2 s: a request in flight when the stop begins.
+  // The upstream answers /slow after 4 s: a request in flight when the stop begins.
   const app = createServer((req, res) => {
-    if (req.url === "/shop/slow") setTimeout(() => res.end("slow done"), 2000);
+    if (req.url === "/shop/slow") setTimeout(() => res.end("slow done"), 4000);
     else res.end("ok");
   });
   await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
@@ -250,7 +250,7 @@ test("the metrics listener answers probes: /healthz, and /readyz turns 503 while
     await new Promise((r) => setTimeout(r, 300)); // admitted, waiting on the upstream
     child.kill("SIGTERM");
     // Draining: a load balancer's readiness check now takes the replica out of rotation.
-    await expect.poll(() => probe("/readyz"), { timeout: 1500 }).toBe("503 not ready");
+    await expect.poll(() => probe("/readyz"), { timeout: 3000 }).toBe("503 not ready");
     expect(await slow).toBe("200 slow done");
     expect(await exited).toBe(0);
   } finally {
