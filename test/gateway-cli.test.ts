@@ -2,7 +2,7 @@
 // port, a clean stop on SIGTERM.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -176,11 +176,11 @@ test("--workers refuses a count it cannot use, and per-process rate limits witho
   expect(limits.stderr).toContain("rate limits would count per process; set hotState.redisUrl");
 });
 
-test("gateway.metrics serves Prometheus metrics apart from the proxy port, summed over --workers", async () => {
-  const app = createServer((_req, res) => res.end("ok"));
+/** A config file routing /shop to `app` (started here), with a proxy port and a metrics port. */
+async function shopWithMetrics(name: string, app: Server) {
   await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
   const [port, metricsPort] = [await freePort(), await freePort()];
-  const config = join(work, "metrics.yaml");
+  const config = join(work, name);
   writeFileSync(
     config,
     [
@@ -194,6 +194,12 @@ test("gateway.metrics serves Prometheus metrics apart from the proxy port, summe
       "",
     ].join("\n"),
   );
+  return { config, port, metricsPort };
+}
+
+test("gateway.metrics serves Prometheus metrics apart from the proxy port, summed over --workers", async () => {
+  const app = createServer((_req, res) => res.end("ok"));
+  const { config, port, metricsPort } = await shopWithMetrics("metrics.yaml", app);
   const { child, log, exited } = startWorkers(config);
   try {
     await expect.poll(log, { timeout: 20_000 }).toContain("gateway metrics");
@@ -219,22 +225,7 @@ test("the metrics listener answers probes: /healthz, and /readyz turns 503 while
     if (req.url === "/shop/slow") setTimeout(() => res.end("slow done"), 4000);
     else res.end("ok");
   });
-  await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
-  const [port, metricsPort] = [await freePort(), await freePort()];
-  const config = join(work, "probes.yaml");
-  writeFileSync(
-    config,
-    [
-      "version: 1",
-      "gateway:",
-      `  port: ${port}`,
-      `  metrics: { port: ${metricsPort} }`,
-      "routes:",
-      "  - path: /shop",
-      `    upstream: http://127.0.0.1:${(app.address() as AddressInfo).port}`,
-      "",
-    ].join("\n"),
-  );
+  const { config, port, metricsPort } = await shopWithMetrics("probes.yaml", app);
   const child = spawn(process.execPath, [bin, "gateway", "-c", config], { cwd: work, stdio: "ignore" });
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   const probe = async (path: string) => {
