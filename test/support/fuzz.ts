@@ -99,3 +99,30 @@ export function aliasBomb(levels: number): string {
     );
   return `${lines.join("\n")}\n`;
 }
+
+/**
+ * `sample` with one to four edits at random places: a character replaced by one drawn from
+ * `flips`, up to `maxCut` characters cut, or up to `maxDup` characters written twice.
+ */
+export function textEdits(
+  sample: string,
+  o: { flips: fc.Arbitrary<string>; maxCut: number; maxDup: number },
+): fc.Arbitrary<string> {
+  return fc
+    .array(
+      fc.oneof(
+        fc.tuple(fc.constant("flip" as const), fc.nat(), o.flips),
+        fc.tuple(fc.constant("cut" as const), fc.nat(), fc.nat({ max: o.maxCut }).map(String)),
+        fc.tuple(fc.constant("dup" as const), fc.nat(), fc.nat({ max: o.maxDup }).map(String)),
+      ),
+      { minLength: 1, maxLength: 4 },
+    )
+    .map((edits) =>
+      edits.reduce((s, [kind, n, arg]) => {
+        const i = n % (s.length + 1);
+        if (kind === "flip") return s.slice(0, i) + arg + s.slice(i + 1);
+        if (kind === "cut") return s.slice(0, i) + s.slice(i + Number(arg));
+        return s.slice(0, i) + s.slice(i, i + Number(arg)) + s.slice(i);
+      }, sample),
+    );
+}

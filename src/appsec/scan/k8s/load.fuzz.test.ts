@@ -6,7 +6,14 @@ import { stringify } from "yaml";
 import { describe, expect, it, vi } from "vitest";
 import { Invalid } from "../../../platform/errors.ts";
 import { parseManifests, scanManifests } from "./index.ts";
-import { aliasBomb, paths, replaced, hostileValue as hostile, timed } from "../../../../test/support/fuzz.ts";
+import {
+  aliasBomb,
+  paths,
+  replaced,
+  hostileValue as hostile,
+  textEdits,
+  timed,
+} from "../../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -144,42 +151,26 @@ const treeMutated = fc
     return (docs as Json[]).map((d) => `---\n${stringify(d)}`).join("");
   });
 
-const textMutated = fc
-  .array(
-    fc.oneof(
-      fc.tuple(
-        fc.constant("flip"),
-        fc.nat(),
-        fc.constantFrom(
-          "\0",
-          "\t",
-          ":",
-          "-",
-          " ",
-          "&a",
-          "*a",
-          "<<: *a\n",
-          "{",
-          "[",
-          "'",
-          "\ud800",
-          "---\n",
-          "x",
-        ),
-      ),
-      fc.tuple(fc.constant("cut"), fc.nat(), fc.nat({ max: 80 }).map(String)),
-      fc.tuple(fc.constant("dup"), fc.nat(), fc.nat({ max: 200 }).map(String)),
-    ),
-    { minLength: 1, maxLength: 4 },
-  )
-  .map((edits) =>
-    edits.reduce((s, [kind, n, arg]) => {
-      const i = n % (s.length + 1);
-      if (kind === "flip") return s.slice(0, i) + arg + s.slice(i + 1);
-      if (kind === "cut") return s.slice(0, i) + s.slice(i + Number(arg));
-      return s.slice(0, i) + s.slice(i, i + Number(arg)) + s.slice(i);
-    }, sampleText),
-  );
+const textMutated = textEdits(sampleText, {
+  flips: fc.constantFrom(
+    "\0",
+    "\t",
+    ":",
+    "-",
+    " ",
+    "&a",
+    "*a",
+    "<<: *a\n",
+    "{",
+    "[",
+    "'",
+    "\ud800",
+    "---\n",
+    "x",
+  ),
+  maxCut: 80,
+  maxDup: 200,
+});
 
 describe("scanManifests", () => {
   it("scans the sample (the base the mutations below start from)", () => {

@@ -6,7 +6,14 @@ import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import { Invalid } from "../../../platform/errors.ts";
 import { jsonErrorOffset, parseTrivyReport } from "./parse.ts";
-import { paths, replaced, REMOVED, hostileValue as hostile, timed } from "../../../../test/support/fuzz.ts";
+import {
+  paths,
+  replaced,
+  REMOVED,
+  hostileValue as hostile,
+  textEdits,
+  timed,
+} from "../../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -175,23 +182,11 @@ const treeMutated = (sample: Json) => {
 
 /** A sample's text with a few characters flipped, spans cut or duplicated. */
 const textMutated = (text: string) =>
-  fc
-    .array(
-      fc.oneof(
-        fc.tuple(fc.constant("flip"), fc.nat(), fc.integer({ min: 0, max: 0xffff })),
-        fc.tuple(fc.constant("cut"), fc.nat(), fc.nat({ max: 60 })),
-        fc.tuple(fc.constant("dup"), fc.nat(), fc.nat({ max: 60 })),
-      ),
-      { minLength: 1, maxLength: 4 },
-    )
-    .map((edits) =>
-      edits.reduce((s, [kind, n, m]) => {
-        const i = n % (s.length + 1);
-        if (kind === "flip") return s.slice(0, i) + String.fromCharCode(m) + s.slice(i + 1);
-        if (kind === "cut") return s.slice(0, i) + s.slice(i + m);
-        return s.slice(0, i + m) + s.slice(i, i + m) + s.slice(i + m);
-      }, text),
-    );
+  textEdits(text, {
+    flips: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+    maxCut: 60,
+    maxDup: 60,
+  });
 
 describe("parseTrivyReport", () => {
   it("reads both samples (the bases the mutations below start from)", () => {

@@ -7,7 +7,14 @@ import { parse, stringify } from "yaml";
 import { describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../../../config/errors.ts";
 import { parseDataMap } from "./load.ts";
-import { aliasBomb, paths, replaced, hostileValue as hostile, timed } from "../../../../test/support/fuzz.ts";
+import {
+  aliasBomb,
+  paths,
+  replaced,
+  hostileValue as hostile,
+  textEdits,
+  timed,
+} from "../../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -64,43 +71,27 @@ const treeMutated = fc
     ),
   );
 
-const textMutated = fc
-  .array(
-    fc.oneof(
-      fc.tuple(
-        fc.constant("flip"),
-        fc.nat(),
-        fc.constantFrom(
-          "\0",
-          "\t",
-          ":",
-          "-",
-          " ",
-          "&a ",
-          "*a",
-          "<<: *a\n",
-          "{",
-          "[",
-          "'",
-          "\ud800",
-          "\ufeff",
-          "x",
-          "\n",
-        ),
-      ),
-      fc.tuple(fc.constant("cut"), fc.nat(), fc.nat({ max: 80 }).map(String)),
-      fc.tuple(fc.constant("dup"), fc.nat(), fc.nat({ max: 300 }).map(String)),
-    ),
-    { minLength: 1, maxLength: 4 },
-  )
-  .map((edits) =>
-    edits.reduce((s, [kind, n, arg]) => {
-      const i = n % (s.length + 1);
-      if (kind === "flip") return s.slice(0, i) + arg + s.slice(i + 1);
-      if (kind === "cut") return s.slice(0, i) + s.slice(i + Number(arg));
-      return s.slice(0, i) + s.slice(i, i + Number(arg)) + s.slice(i);
-    }, example),
-  );
+const textMutated = textEdits(example, {
+  flips: fc.constantFrom(
+    "\0",
+    "\t",
+    ":",
+    "-",
+    " ",
+    "&a ",
+    "*a",
+    "<<: *a\n",
+    "{",
+    "[",
+    "'",
+    "\ud800",
+    "\ufeff",
+    "x",
+    "\n",
+  ),
+  maxCut: 80,
+  maxDup: 300,
+});
 
 describe("parseDataMap", () => {
   it("loads the shipped example (the base the mutations below start from)", () => {
