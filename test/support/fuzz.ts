@@ -126,3 +126,9 @@ export function textEdits(
       }, sample),
     );
 }
+
+/**
+ * The time bound for one parse of `text`: 1 s for a few KiB, 8 s past 8 KiB, as YAML parsers run
+ * about 100 KiB/s on a busy machine (linear growth passes, quadratic would not).
+ */
+export const boundFor = (text: string): number => (text.length > 8192 ? 8000 : 1000);

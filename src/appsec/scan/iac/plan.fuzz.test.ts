@@ -7,13 +7,11 @@ import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import { Invalid } from "../../../platform/errors.ts";
 import { scanPlan } from "./index.ts";
-import { paths, replaced, hostileValue as hostile, timed } from "../../../../test/support/fuzz.ts";
+import { paths, replaced, hostileValue as hostile, timed, boundFor } from "../../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
 
-const BOUND_MS = 1000;
-const LARGE_BOUND_MS = 8000; // past 8 KiB of text
 const fixture = (name: string) =>
   readFileSync(new URL(`../../../../test/fixtures/iac/${name}`, import.meta.url), "utf8");
 const samples = ["aws-insecure.json", "gcp-insecure.json", "azure-insecure.json", "modules-unknown.json"].map(
@@ -32,8 +30,7 @@ function scansOrInvalid(text: string): void {
       expect(error.where).toMatch(/^plan\.json(:\d+:\d+)?$/);
     }
   };
-  const bound = text.length > 8192 ? LARGE_BOUND_MS : BOUND_MS;
-  timed("one call", run, bound);
+  timed("one call", run, boundFor(text));
 }
 
 const hostileValue = hostile({

@@ -13,15 +13,11 @@ import {
   hostileValue as hostile,
   textEdits,
   timed,
+  boundFor,
 } from "../../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
-
-// A few KiB scan in milliseconds; the YAML parser runs ~100 KiB/s on a busy machine, so up to
-// 64 KiB gets more (linear growth passes, quadratic would not).
-const BOUND_MS = 1000;
-const LARGE_BOUND_MS = 8000;
 
 // Our own manifests: a workload with most fields the checks read, RBAC, a policy, a helm comment.
 const sampleDocs = [
@@ -117,8 +113,7 @@ function scansOrInvalid(text: string, kubeScore: boolean): void {
       expect(Number(at?.[1])).toBeLessThanOrEqual(text.split("\n").length);
     }
   };
-  const bound = text.length > 8192 ? LARGE_BOUND_MS : BOUND_MS;
-  timed("one call", run, bound);
+  timed("one call", run, boundFor(text));
 }
 
 const hostileValue = hostile({

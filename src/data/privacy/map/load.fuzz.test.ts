@@ -14,13 +14,11 @@ import {
   hostileValue as hostile,
   textEdits,
   timed,
+  boundFor,
 } from "../../../../test/support/fuzz.ts";
 
 // Hundreds of inputs per property: on a loaded 2-core CI they need more than the default 30 s.
 vi.setConfig({ testTimeout: 120_000 });
-
-const BOUND_MS = 1000;
-const LARGE_BOUND_MS = 8000; // past 8 KiB of text: the YAML parser runs ~100 KiB/s on a busy machine
 const example = readFileSync(new URL("../../../../examples/privacy/shop.yaml", import.meta.url), "utf8");
 const exampleDoc = parse(example) as unknown;
 
@@ -43,8 +41,7 @@ function loadsOrLocatedError(text: string): void {
       }
     }
   };
-  const bound = text.length > 8192 ? LARGE_BOUND_MS : BOUND_MS;
-  timed("one call", run, bound);
+  timed("one call", run, boundFor(text));
 }
 
 const hostileValue = hostile({
