@@ -7,7 +7,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { inject } from "vitest";
 import { freshDatabase } from "./pg.ts";
-import { type RampartProcess, startRampart } from "./processes.ts";
+import { type RampartProcess, startRampart, until } from "./processes.ts";
 import { freePort, listenLocal } from "./services.ts";
 
 export const EDGE_ADMIN_TOKEN = "edge-pair-admin-0123456789abcdef0123456789";
@@ -20,8 +20,11 @@ export interface EdgePair {
   /** Starts the server (again); it is not started by `edgePair`. */
   startServer(): Promise<RampartProcess>;
   startGateway(): Promise<RampartProcess>;
-  /** Stored `gateway.ip_denied` entries per address: how many, and the refusals they count. */
-  denied(): Promise<{ address: string; entries: number; count: number }[]>;
+  /**
+   * Stored `gateway.ip_denied` entries per address: how many, and the refusals they count; first
+   * waits (up to 60 s) until at least `addresses` addresses have some.
+   */
+  denied(addresses?: number): Promise<{ address: string; entries: number; count: number }[]>;
   /** How many entries of `type` the audit log holds. */
   entriesOf(type: string): Promise<number>;
   /** Drops the database and stops the upstream (processes are the caller's to stop). */
@@ -68,6 +71,12 @@ export async function edgePair(work: string, spoolDir: string): Promise<EdgePair
       await client.end();
     }
   };
+  const denied = () =>
+    query<{ address: string; entries: number; count: number }>(
+      `select substr(actor, 4) as address, count(*)::int as entries,
+              sum((body::jsonb->'data'->>'count')::int)::int as count
+         from audit_entries where type = 'gateway.ip_denied' group by actor`,
+    );
   return {
     api,
     gateway,
@@ -78,12 +87,10 @@ export async function edgePair(work: string, spoolDir: string): Promise<EdgePair
         env: { RAMPART_ADMIN_TOKEN: EDGE_ADMIN_TOKEN },
       }),
     startGateway: () => startRampart(["gateway", "-c", "gateway.yaml"], { cwd: work, ready: `${gateway}/` }),
-    denied: () =>
-      query(
-        `select substr(actor, 4) as address, count(*)::int as entries,
-                sum((body::jsonb->'data'->>'count')::int)::int as count
-           from audit_entries where type = 'gateway.ip_denied' group by actor`,
-      ),
+    async denied(addresses = 0) {
+      await until("every address in the audit log", async () => (await denied()).length >= addresses, 60_000);
+      return denied();
+    },
     async entriesOf(type) {
       const [row] = await query<{ n: number }>(
         "select count(*)::int as n from audit_entries where type = $1",
